@@ -1,0 +1,64 @@
+"""The tenant's self-service portal: profile, API keys, and (as they land) catalog, purchases, balance,
+ledger, projects and license keys. Every route authenticates first, in one place (``principal``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tollgate import services
+from tollgate.domain.models import Principal
+from tollgate.domain.roles import Permission, Role, require
+from tollgate.http import requests
+from tollgate.http.app import build_resolver, json_response
+from tollgate.http.views import api_key_view, tenant_view
+from tollgate.logs import get_logger
+
+logger = get_logger()
+app = build_resolver(logger)
+
+
+def principal() -> Principal:
+    credential = requests.header(app.current_event.raw_event, "authorization") or ""
+    token = credential[7:] if credential.startswith("Bearer ") else None
+    caller = services.tenant_service().authenticate(token)
+    logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
+    return caller
+
+
+@app.get("/v1/tenant")
+def get_tenant() -> Response:
+    caller = principal()
+    require(caller.role or Role.MEMBER, Permission.READ_TENANT)
+    return json_response(200, {"tenant": tenant_view(caller.tenant)})
+
+
+@app.post("/v1/api-keys")
+def create_api_key() -> Response:
+    caller = principal()
+    fields = requests.json_object(app.current_event.raw_event)
+    name = fields.text("name", max_length=100)
+    role = fields.choice("role", Role)
+    fields.done()
+    assert role is not None
+    issued = services.tenant_service().create_api_key(caller, name, role)
+    return json_response(201, {"api_key": api_key_view(issued.key, secret=issued.secret)})
+
+
+@app.get("/v1/api-keys")
+def list_api_keys() -> Response:
+    keys = services.tenant_service().list_api_keys(principal())
+    return json_response(200, {"api_keys": [api_key_view(key) for key in keys]})
+
+
+@app.delete("/v1/api-keys/<key_id>")
+def revoke_api_key(key_id: str) -> Response:
+    key = services.tenant_service().revoke_api_key(principal(), key_id)
+    return json_response(200, {"api_key": api_key_view(key)})
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

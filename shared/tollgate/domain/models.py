@@ -1,0 +1,174 @@
+"""The business's records, as plain values. The data layer maps them to and from stored items."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from tollgate.domain.roles import Role
+
+
+class TenantStatus(str, Enum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A tenant's one shared pool of tokens. ``available = balance - reserved`` (reserved: held by leases).
+
+    ``balance`` may be negative after a refund or dispute: the tenant owes, and nothing more is consumed
+    until a top-up. ``next_lot_expiry`` is the soonest end among live lots; a debit is refused while it
+    is in the past, until the lot is settled (time is enforced when read, not when swept).
+    """
+
+    balance: int = 0
+    reserved: int = 0
+    next_lot_expiry: int | None = None
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.reserved
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    email: str
+    home_region: str
+    status: TenantStatus
+    created_at: int
+    stripe_customer_id: str | None = None
+    pool: Pool = field(default_factory=Pool)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    role: Role
+    display: str
+    secret_hash: str
+    created_at: int
+    created_by: str | None = None
+    revoked_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the authenticated tenant and the credential's role (or license-key scope)."""
+
+    tenant: Tenant
+    key_id: str
+    role: Role | None = None
+    license_key: LicenseKey | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id
+
+    @property
+    def actor(self) -> str:
+        return f"{'license_key' if self.license_key else 'api_key'}:{self.key_id}"
+
+
+@dataclass(frozen=True)
+class LicenseKey:
+    id: str
+    tenant_id: str
+    name: str
+    display: str
+    secret_hash: str
+    regions: tuple[str, ...]
+    created_at: int
+    features: tuple[str, ...] | None = None
+    project_id: str | None = None
+    environment: str | None = None
+    expires_at: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    tenant_id: str
+    name: str
+    created_at: int
+    budget: int | None = None
+    spent: int = 0
+
+    @property
+    def budget_left(self) -> int | None:
+        return None if self.budget is None else self.budget - self.spent
+
+
+@dataclass(frozen=True)
+class Feature:
+    id: str
+    cost_per_use: int
+    cost_per_hour: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TokenPack:
+    id: str
+    tokens: int
+    price: int  # smallest currency unit (cents)
+    currency: str
+    valid_days: int | None
+    name: str = ""
+    stripe_price: str | None = None
+
+
+class EntryKind(str, Enum):
+    CONSUMPTION = "consumption"
+    PURCHASE = "purchase"
+    GRANT = "grant"
+    ADJUSTMENT = "adjustment"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    LEASE_CHARGE = "lease_charge"
+    LOT_EXPIRY = "lot_expiry"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One change of a pool's balance; ``amount`` is signed (credits positive, debits negative)."""
+
+    id: str
+    tenant_id: str
+    kind: EntryKind
+    amount: int
+    created_at: int
+    actor: str
+    reason: str = ""
+    feature: str | None = None
+    quantity: int | None = None
+    project_id: str | None = None
+    idempotency_key: str | None = None
+    purchase_id: str | None = None
+    lot_id: str | None = None
+    lease_id: str | None = None
+    balance_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Lot:
+    """Tokens that entered the pool together: from one paid purchase or one operator grant."""
+
+    id: str
+    tenant_id: str
+    tokens: int
+    remaining: int  # tokens less what refunds and expiry took back; consumption is allocated on read
+    created_at: int
+    expires_at: int | None = None
+    purchase_id: str | None = None
+    grant_reason: str | None = None
+    expired: bool = False

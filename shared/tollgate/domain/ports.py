@@ -1,0 +1,46 @@
+"""What the domain needs from the outside world. The data layer and the billing package implement these;
+unit tests pass in-memory fakes."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tollgate.domain.models import ApiKey, Tenant, TenantStatus
+
+
+class TenantRepository(Protocol):
+    def create_tenant(self, tenant: Tenant, owner_key: ApiKey, signup_hash: str) -> None:
+        """Write the tenant (with an empty pool) and its owner key together; ``AlreadyExists`` if the id is taken."""
+        ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        """``NotFound`` when there is no such tenant."""
+        ...
+
+    def signup_hash(self, tenant_id: str) -> str | None: ...
+
+    def get_credential(self, tenant_id: str, key_id: str) -> tuple[Tenant, ApiKey] | None:
+        """The tenant and one of its API keys, in one round trip; None when either is missing."""
+        ...
+
+    def add_api_key(self, key: ApiKey) -> None: ...
+
+    def list_api_keys(self, tenant_id: str) -> list[ApiKey]: ...
+
+    def revoke_api_key(self, tenant_id: str, key_id: str, at: int) -> ApiKey:
+        """Mark the key revoked (once; a second revoke keeps the first time). ``NotFound`` if absent."""
+        ...
+
+    def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant: ...
+
+    def list_tenants(self) -> list[Tenant]: ...
+
+
+class PaymentGateway(Protocol):
+    def create_customer(self, tenant_id: str, name: str, email: str, idempotency_key: str) -> str:
+        """The payment provider's customer id. ``UpstreamUnavailable`` when the provider fails."""
+        ...
+
+
+class AlreadyExists(Exception):
+    """A conditional create found the record already there."""

@@ -1,0 +1,67 @@
+"""Roles of tenant API keys and what each may do: the permission matrix, documented in docs/api.md."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from tollgate.domain.errors import Forbidden
+
+
+class Role(str, Enum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    BILLING = "billing"
+    APPROVER = "approver"
+    MEMBER = "member"
+    AUDITOR = "auditor"
+
+
+class Permission(str, Enum):
+    READ_TENANT = "tenant:read"
+    READ_API_KEYS = "api_keys:read"
+    MANAGE_API_KEYS = "api_keys:manage"
+    READ_CATALOG = "catalog:read"
+    READ_PURCHASES = "purchases:read"
+    BUY = "purchases:create"
+    READ_BALANCE = "balance:read"
+    READ_LEDGER = "ledger:read"
+    READ_PROJECTS = "projects:read"
+    MANAGE_PROJECTS = "projects:manage"
+    READ_LICENSE_KEYS = "license_keys:read"
+    MANAGE_LICENSE_KEYS = "license_keys:manage"
+    CONSUME = "tokens:consume"
+
+
+_EVERYONE = frozenset(Role)
+_ALL = {Permission.READ_TENANT, Permission.READ_CATALOG, Permission.READ_BALANCE, Permission.READ_PROJECTS}
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission),
+    Role.BILLING: frozenset(
+        _ALL | {Permission.READ_PURCHASES, Permission.BUY, Permission.READ_LEDGER}
+    ),
+    Role.APPROVER: frozenset(_ALL),
+    Role.MEMBER: frozenset(_ALL | {Permission.READ_LICENSE_KEYS, Permission.CONSUME}),
+    Role.AUDITOR: frozenset(
+        _ALL
+        | {
+            Permission.READ_API_KEYS,
+            Permission.READ_PURCHASES,
+            Permission.READ_LEDGER,
+            Permission.READ_LICENSE_KEYS,
+        }
+    ),
+}
+
+
+def require(role: Role, permission: Permission) -> None:
+    if permission not in PERMISSIONS[role]:
+        raise Forbidden(f"role {role.value} may not {permission.value}")
+
+
+def may_grant(creator: Role, new_role: Role) -> bool:
+    """Only an owner creates owners; admins create every other role; nobody else creates keys."""
+    if creator is Role.OWNER:
+        return True
+    return creator is Role.ADMIN and new_role is not Role.OWNER

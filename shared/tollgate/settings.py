@@ -1,0 +1,58 @@
+"""The one settings object, read from the environment once per cold start and checked there.
+
+Secrets come from SSM Parameter Store in AWS (the ``*_PARAMETER`` variables name them) and straight from
+the environment locally (``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRETS``, ``RECEIPT_SIGNING_KEY``,
+``CREDENTIAL_PEPPER``). ``secret()`` resolves either way and caches the value for the life of the process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    region: str
+    stage: str
+    dynamodb_endpoint: str | None
+    stripe_api_base: str | None
+    portal_base_url: str
+
+
+class ConfigurationError(RuntimeError):
+    """The deployment is misconfigured; raised at cold start, never for a request."""
+
+
+@cache
+def settings() -> Settings:
+    table = os.environ.get("TABLE_NAME", "")
+    if not table:
+        raise ConfigurationError("TABLE_NAME is not set")
+    return Settings(
+        table_name=table,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        stage=os.environ.get("STAGE", "dev"),
+        dynamodb_endpoint=os.environ.get("TOLLGATE_DDB_ENDPOINT") or None,
+        stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
+        portal_base_url=os.environ.get("PORTAL_BASE_URL", "https://portal.example.com").rstrip("/"),
+    )
+
+
+@cache
+def secret(name: str) -> str:
+    """A secret by its environment name: the value itself locally, else the SSM parameter ``<name>_PARAMETER``."""
+    direct = os.environ.get(name)
+    if direct:
+        return direct
+    parameter = os.environ.get(f"{name}_PARAMETER")
+    if not parameter:
+        raise ConfigurationError(f"neither {name} nor {name}_PARAMETER is set")
+    from aws_lambda_powertools.utilities import parameters  # deferred: only functions that need a secret
+
+    value = parameters.get_parameter(parameter, decrypt=True, max_age=300)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"SSM parameter {parameter} is empty")
+    return value

@@ -1,0 +1,72 @@
+"""Turning DynamoDB's failures into domain errors, and retrying what DynamoDB says to retry."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+
+from tollgate.domain.errors import StoreBusy
+
+T = TypeVar("T")
+
+_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def cause_code(exc: PynamoDBException) -> str | None:
+    return exc.cause_response_code
+
+
+def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
+    """One code per item of the transaction, in order (``None`` for the items that were fine)."""
+    return [reason.code if reason is not None else None for reason in (exc.cancellation_reasons or [])]
+
+
+def is_busy(exc: PynamoDBException) -> bool:
+    if cause_code(exc) in _BUSY_CODES:
+        return True
+    if isinstance(exc, TransactWriteError):
+        return any(code in _BUSY_REASONS for code in cancellation_codes(exc))
+    return False
+
+
+def with_retries(operation: Callable[[], T], attempts: int = 5, base_delay_s: float = 0.02) -> T:
+    """Run ``operation``; on throttling or a transaction conflict, back off (full jitter) and try again.
+
+    The operation must be safe to repeat: every write here is conditional or carries a
+    ClientRequestToken. After the last attempt the caller gets ``StoreBusy`` (HTTP 503, Retry-After)."""
+    for attempt in range(attempts):
+        try:
+            return operation()
+        except PynamoDBException as exc:
+            if not is_busy(exc):
+                raise
+            if attempt == attempts - 1:
+                raise StoreBusy() from exc
+            time.sleep(random.uniform(0, base_delay_s * (2**attempt)))
+    raise AssertionError("unreachable")
+
+
+@contextmanager
+def busy_as_store_busy() -> Iterator[None]:
+    try:
+        yield
+    except PynamoDBException as exc:
+        if is_busy(exc):
+            raise StoreBusy() from exc
+        raise

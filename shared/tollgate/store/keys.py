@@ -1,0 +1,81 @@
+"""Every key of the single table is built here, and every tenant-owned key from a tenant id that the
+caller got from an authenticated principal. Layout (pk / sk):
+
+    T#<tenant>      TENANT                       profile, status and the token pool
+    T#<tenant>      APIKEY#<key>                 portal credential (hash only)
+    T#<tenant>      LKEY#<key>                   license key (hash only)
+    T#<tenant>      PROJECT#<project>            project and its budget
+    T#<tenant>      LOT#<lot>                    tokens credited together
+    T#<tenant>      PURCHASE#<purchase>          the procurement ticket
+    T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
+    T#<tenant>      IDEM#<scope>#<key>           an idempotent answer
+    T#<tenant>#L    <created>#<entry>            ledger entries, in their own partition, time-ordered
+    CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
+    STRIPE_EVENT#<id> EVENT                      a Stripe event already applied
+
+GSI ``by_kind`` (kind_pk, kind_sk) lists records of a kind across tenants (operators only).
+GSI ``by_due`` (due_shard, due_at) holds only what will expire, so the sweeper reads what is due.
+"""
+
+from __future__ import annotations
+
+TENANT_SK = "TENANT"
+CATALOG_PK = "CATALOG"
+KIND_TENANT = "TENANT"
+DUE_SHARD = "DUE"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def ledger_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#L"
+
+
+def ledger_sk(created_at: int, entry_id: str) -> str:
+    return f"{created_at:012d}#{entry_id}"
+
+
+def api_key_sk(key_id: str) -> str:
+    return f"APIKEY#{key_id}"
+
+
+def license_key_sk(key_id: str) -> str:
+    return f"LKEY#{key_id}"
+
+
+def project_sk(project_id: str) -> str:
+    return f"PROJECT#{project_id}"
+
+
+def lot_sk(lot_id: str) -> str:
+    return f"LOT#{lot_id}"
+
+
+def purchase_sk(purchase_id: str) -> str:
+    return f"PURCHASE#{purchase_id}"
+
+
+def lease_sk(lease_id: str) -> str:
+    return f"LEASE#{lease_id}"
+
+
+def idempotency_sk(scope: str, key: str) -> str:
+    return f"IDEM#{scope}#{key}"
+
+
+def pack_sk(pack_id: str) -> str:
+    return f"PACK#{pack_id}"
+
+
+def feature_sk(feature_id: str) -> str:
+    return f"FEATURE#{feature_id}"
+
+
+def stripe_event_pk(event_id: str) -> str:
+    return f"STRIPE_EVENT#{event_id}"
+
+
+def tenant_kind_sk(created_at: int, tenant_id: str) -> str:
+    return f"{created_at:012d}#{tenant_id}"

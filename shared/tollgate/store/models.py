@@ -1,0 +1,132 @@
+"""The stored items, one pynamodb model per record type, all in the one table."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+
+from tollgate.store.table import TableModel
+
+
+class ByKindIndex(GlobalSecondaryIndex["TenantItem"]):
+    """Records of one kind across tenants, oldest first; for operators."""
+
+    class Meta:
+        index_name = "by_kind"
+        projection = AllProjection()
+
+    kind_pk = UnicodeAttribute(hash_key=True)
+    kind_sk = UnicodeAttribute(range_key=True)
+
+
+class TenantItem(TableModel):
+    """Profile, status and the token pool, in one item so one conditional write checks them together."""
+
+    kind_pk = UnicodeAttribute()
+    kind_sk = UnicodeAttribute()
+    tenant_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    email = UnicodeAttribute()
+    home_region = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = NumberAttribute()
+    stripe_customer_id = UnicodeAttribute(null=True)
+    signup_hash = UnicodeAttribute(null=True)
+    balance = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)  # balance - reserved, kept in step so conditions can test it
+    next_lot_expiry = NumberAttribute(null=True)
+    by_kind = ByKindIndex()
+
+
+class ApiKeyItem(TableModel):
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    display = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    created_at = NumberAttribute()
+    created_by = UnicodeAttribute(null=True)
+    revoked_at = NumberAttribute(null=True)
+
+
+class LicenseKeyItem(TableModel):
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    display = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    regions = UnicodeSetAttribute()
+    features = UnicodeSetAttribute(null=True)
+    project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute(null=True)
+    revoked_at = NumberAttribute(null=True)
+
+
+class ProjectItem(TableModel):
+    project_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    created_at = NumberAttribute()
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(default=0)
+
+
+class LedgerEntryItem(TableModel):
+    entry_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    amount = NumberAttribute()
+    created_at = NumberAttribute()
+    actor = UnicodeAttribute()
+    reason = UnicodeAttribute(default="")
+    feature = UnicodeAttribute(null=True)
+    quantity = NumberAttribute(null=True)
+    project_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    purchase_id = UnicodeAttribute(null=True)
+    lot_id = UnicodeAttribute(null=True)
+    lease_id = UnicodeAttribute(null=True)
+
+
+class LotItem(TableModel):
+    lot_id = UnicodeAttribute()
+    tokens = NumberAttribute()
+    remaining = NumberAttribute()
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute(null=True)
+    purchase_id = UnicodeAttribute(null=True)
+    grant_reason = UnicodeAttribute(null=True)
+    expired = BooleanAttribute(default=False)
+    due_shard = UnicodeAttribute(null=True)  # present only while the lot still has to be expired
+    due_at = NumberAttribute(null=True)
+
+
+class IdempotencyItem(TableModel):
+    """The first answer to a request sent with an Idempotency-Key; written with the change it answers."""
+
+    request_hash = UnicodeAttribute()
+    status_code = NumberAttribute()
+    response = JSONAttribute()
+    created_at = NumberAttribute()
+
+
+class CatalogItem(TableModel):
+    """A token pack (sk PACK#…) or a feature (sk FEATURE#…) of the vendor's catalog."""
+
+    item_id = UnicodeAttribute()
+    name = UnicodeAttribute(default="")
+    tokens = NumberAttribute(null=True)
+    price = NumberAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    valid_days = NumberAttribute(null=True)
+    stripe_price = UnicodeAttribute(null=True)
+    cost_per_use = NumberAttribute(null=True)
+    cost_per_hour = NumberAttribute(null=True)
+    active = BooleanAttribute(default=True)
