@@ -13,7 +13,9 @@ from tollgate.domain.models import Principal
 from tollgate.domain.roles import Permission, Role, require
 from tollgate.http import requests
 from tollgate.http.app import build_resolver, json_response
-from tollgate.http.views import api_key_view, tenant_view
+from tollgate.http.auth import portal_principal
+from tollgate.domain.projects import UNSET
+from tollgate.http.views import api_key_view, balance_view, catalog_view, entry_view, project_view, tenant_view
 from tollgate.logs import get_logger
 
 logger = get_logger()
@@ -21,9 +23,7 @@ app = build_resolver(logger)
 
 
 def principal() -> Principal:
-    credential = requests.header(app.current_event.raw_event, "authorization") or ""
-    token = credential[7:] if credential.startswith("Bearer ") else None
-    caller = services.tenant_service().authenticate(token)
+    caller = portal_principal(app.current_event.raw_event)
     logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
     return caller
 
@@ -57,6 +57,56 @@ def list_api_keys() -> Response:
 def revoke_api_key(key_id: str) -> Response:
     key = services.tenant_service().revoke_api_key(principal(), key_id)
     return json_response(200, {"api_key": api_key_view(key)})
+
+
+@app.get("/v1/catalog")
+def get_catalog() -> Response:
+    principal()
+    catalog = services.catalog()
+    return json_response(200, catalog_view(catalog.packs(), catalog.features()))
+
+
+@app.get("/v1/balance")
+def get_balance() -> Response:
+    return json_response(200, balance_view(services.pool_service().balance(principal())))
+
+
+@app.get("/v1/ledger")
+def get_ledger() -> Response:
+    caller = principal()
+    event = app.current_event.raw_event
+    page = services.pool_service().ledger(caller, requests.query_param(event, "cursor"), requests.limit_param(event))
+    return json_response(200, {"entries": [entry_view(e) for e in page.entries], "next_cursor": page.cursor})
+
+
+@app.post("/v1/projects")
+def create_project() -> Response:
+    caller = principal()
+    fields = requests.json_object(app.current_event.raw_event)
+    name = fields.text("name", max_length=100)
+    budget = fields.integer("budget", required=False, minimum=0)
+    fields.done()
+    project = services.project_service().create(caller, name, budget)
+    return json_response(201, {"project": project_view(project)})
+
+
+@app.get("/v1/projects")
+def list_projects() -> Response:
+    projects = services.project_service().list(principal())
+    return json_response(200, {"projects": [project_view(p) for p in projects]})
+
+
+@app.patch("/v1/projects/<project_id>")
+def update_project(project_id: str) -> Response:
+    caller = principal()
+    fields = requests.json_object(app.current_event.raw_event)
+    name = fields.text("name", required=False, max_length=100)
+    budget = fields.integer("budget", required=False, minimum=0) if fields.has("budget") else UNSET
+    if fields.has("budget") and budget is None:
+        budget = None
+    fields.done()
+    project = services.project_service().update(caller, project_id, name, budget)
+    return json_response(200, {"project": project_view(project)})
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

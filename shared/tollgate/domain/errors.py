@@ -97,3 +97,9 @@ class UpstreamUnavailable(TollgateError):
     def __init__(self, message: str, retry_after_s: int = 2) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RegionNotAllowed(Forbidden):
+    """A license key used outside the regions it is scoped to."""
+
+    code = "REGION_NOT_ALLOWED"

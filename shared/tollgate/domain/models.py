@@ -92,6 +92,7 @@ class LicenseKey:
     environment: str | None = None
     expires_at: int | None = None
     revoked_at: int | None = None
+    rotated_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -172,3 +173,13 @@ class Lot:
     purchase_id: str | None = None
     grant_reason: str | None = None
     expired: bool = False
+
+
+@dataclass(frozen=True)
+class LicenseKeySnapshot:
+    """What one read returns for a presented license key: the tenant, the key and (when the caller named
+    one) whether that project exists. ``None`` where the item is missing."""
+
+    tenant: Tenant | None
+    key: LicenseKey | None
+    project_exists: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from tollgate.domain.models import ApiKey, Tenant, TenantStatus
+from tollgate.domain.models import ApiKey, LicenseKey, LicenseKeySnapshot, Tenant, TenantStatus
 
 
 class TenantRepository(Protocol):
@@ -44,3 +44,33 @@ class PaymentGateway(Protocol):
 
 class AlreadyExists(Exception):
     """A conditional create found the record already there."""
+
+
+class LicenseKeyRepository(Protocol):
+    """License keys as the portal manages them (the SDK's reads go through ``LicenseKeyReader``)."""
+
+    def add_license_key(self, key: LicenseKey) -> None: ...
+
+    def list_license_keys(self, tenant_id: str) -> list[LicenseKey]: ...
+
+    def get_license_key(self, tenant_id: str, key_id: str) -> LicenseKey:
+        """``NotFound`` when the tenant has no such key."""
+        ...
+
+    def revoke_license_key(self, tenant_id: str, key_id: str, at: int) -> LicenseKey:
+        """Mark the key revoked (a second revoke keeps the first time). ``NotFound`` if absent."""
+        ...
+
+    def replace_secret(self, tenant_id: str, key_id: str, secret_hash: str, display: str, at: int) -> LicenseKey:
+        """Swap the stored hash in one conditional write: the old secret stops working at once.
+        ``NotFound`` if absent, ``Conflict`` if the key is revoked."""
+        ...
+
+    def project_exists(self, tenant_id: str, project_id: str) -> bool: ...
+
+
+class LicenseKeyReader(Protocol):
+    """The one read behind every license-key check: tenant, key and (optionally) project together, in a
+    single strongly consistent round trip, so a revoked key or a suspended tenant shows at once."""
+
+    def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot: ...

@@ -6,8 +6,8 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tollgate.clock import Clock
 from tollgate.domain import credentials
@@ -184,6 +184,10 @@ class TenantService:
         if not may_grant(creator, found[1].role):
             raise Forbidden(f"role {creator.value} may not revoke {found[1].role.value} keys")
         return self._tenants.revoke_api_key(principal.tenant_id, key_id, self._clock.now())
+
+    def list_tenants(self) -> list[Tenant]:
+        """Operators only (the command-line tool)."""
+        return self._tenants.list_tenants()
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant:
         """Operators only (the command-line tool): suspend or resume a tenant."""

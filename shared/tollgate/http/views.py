@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from tollgate.domain.models import ApiKey, Tenant
+from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
+from tollgate.domain.pool import BalanceView
 
 
 def iso(epoch_s: int | None) -> str | None:
     if epoch_s is None:
         return None
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:
@@ -37,3 +38,89 @@ def api_key_view(key: ApiKey, secret: str | None = None) -> dict[str, Any]:
     if secret is not None:
         view["secret"] = secret
     return view
+
+
+def project_view(project: Project) -> dict[str, Any]:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "budget": project.budget,
+        "spent": project.spent,
+        "budget_left": project.budget_left,
+        "created_at": iso(project.created_at),
+    }
+
+
+def balance_view(balance: BalanceView) -> dict[str, Any]:
+    return {
+        "balance": balance.pool.balance,
+        "reserved": balance.pool.reserved,
+        "available": balance.pool.available,
+        "lots": [
+            {
+                "id": view.lot.id,
+                "purchase_id": view.lot.purchase_id,
+                "grant_reason": view.lot.grant_reason,
+                "tokens": view.lot.tokens,
+                "remaining": view.left,
+                "expires_at": iso(view.lot.expires_at),
+            }
+            for view in balance.lots
+        ],
+    }
+
+
+def entry_view(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "amount": entry.amount,
+        "balance_after": entry.balance_after,
+        "reason": entry.reason,
+        "actor": entry.actor,
+        "feature": entry.feature,
+        "quantity": entry.quantity,
+        "project_id": entry.project_id,
+        "idempotency_key": entry.idempotency_key,
+        "purchase_id": entry.purchase_id,
+        "lot_id": entry.lot_id,
+        "lease_id": entry.lease_id,
+        "created_at": iso(entry.created_at),
+    }
+
+
+def catalog_view(packs: list[TokenPack], features: list[Feature]) -> dict[str, Any]:
+    return {
+        "packs": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "tokens": p.tokens,
+                "price": p.price,
+                "currency": p.currency,
+                "valid_days": p.valid_days,
+            }
+            for p in packs
+        ],
+        "features": [
+            {"id": f.id, "name": f.name, "cost_per_use": f.cost_per_use, "cost_per_hour": f.cost_per_hour}
+            for f in features
+        ],
+    }
+
+
+def license_key_view(key: LicenseKey) -> dict[str, Any]:
+    """A license key as the portal lists it: scope and times, the display prefix, never the hash."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "display": key.display,
+        "regions": list(key.regions),
+        "features": None if key.features is None else list(key.features),
+        "project_id": key.project_id,
+        "environment": key.environment,
+        "created_at": iso(key.created_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
+        "rotated_at": iso(key.rotated_at),
+    }

@@ -41,8 +41,11 @@ def api_key_sk(key_id: str) -> str:
     return f"APIKEY#{key_id}"
 
 
+LICENSE_KEY_SK_PREFIX = "LKEY#"
+
+
 def license_key_sk(key_id: str) -> str:
-    return f"LKEY#{key_id}"
+    return f"{LICENSE_KEY_SK_PREFIX}{key_id}"
 
 
 def project_sk(project_id: str) -> str:

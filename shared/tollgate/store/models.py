@@ -9,7 +9,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from tollgate.store.table import TableModel
@@ -69,6 +68,7 @@ class LicenseKeyItem(TableModel):
     created_at = NumberAttribute()
     expires_at = NumberAttribute(null=True)
     revoked_at = NumberAttribute(null=True)
+    rotated_at = NumberAttribute(null=True)
 
 
 class ProjectItem(TableModel):
@@ -77,6 +77,7 @@ class ProjectItem(TableModel):
     created_at = NumberAttribute()
     budget = NumberAttribute(null=True)
     spent = NumberAttribute(default=0)
+    budget_left = NumberAttribute(null=True)  # budget - spent, kept in step so a condition can test it
 
 
 class LedgerEntryItem(TableModel):

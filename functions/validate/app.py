@@ -1,0 +1,100 @@
+"""The SDK's hot path: ``POST /v1/validate`` and ``GET /v1/.well-known/jwks.json``.
+
+No Powertools resolver, no pynamodb, no pydantic: this function's cold start is budgeted at 1.2x of
+"import botocore and create one DynamoDB client" (docs/performance.md measures it). The payload-2.0 event is
+read directly; errors still use the one error map (``tollgate.http.errors``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tollgate import services
+from tollgate.domain.errors import NotFound, TollgateError
+from tollgate.domain.regions import REGION_NAME
+from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
+from tollgate.http import requests
+from tollgate.http.auth import bearer
+from tollgate.http.errors import error_response, internal_error_response
+from tollgate.http.views import iso
+from tollgate.logs import get_logger
+
+VALIDATE = ("POST", "/v1/validate")
+JWKS = ("GET", "/v1/.well-known/jwks.json")
+
+logger = get_logger()
+validation = services.validation_service()  # builds the botocore client now, once per cold start
+
+
+def _json(status: int, body: Any, cache_s: int | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if cache_s is not None:
+        headers["Cache-Control"] = f"public, max-age={cache_s}"
+    return {"statusCode": status, "headers": headers, "body": json.dumps(body, separators=(",", ":"))}
+
+
+def _route(event: dict[str, Any]) -> tuple[str, str]:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method", "")).upper(), str(event.get("rawPath") or http.get("path", ""))
+
+
+def _request(event: dict[str, Any]) -> ValidationRequest:
+    fields = requests.json_object(event, allow_empty=True)
+    request = ValidationRequest(
+        feature=fields.text("feature", required=False, max_length=64),
+        region=fields.text("region", required=False, max_length=32, pattern=REGION_NAME.pattern[1:-1]),
+        fingerprint=fields.text("fingerprint", required=False, max_length=256),
+        project=fields.text("project", required=False, max_length=40),
+    )
+    fields.done()
+    return request
+
+
+def _answer(result: ValidationResult) -> dict[str, Any]:
+    key = result.key
+    return {
+        "valid": result.valid,
+        "code": result.code.value,
+        "message": result.message,
+        "key": None
+        if key is None
+        else {
+            "id": key.id,
+            "tenant_id": key.tenant_id,
+            "regions": list(key.regions),
+            "features": None if key.features is None else list(key.features),
+            "project_id": key.project_id,
+            "environment": key.environment,
+            "expires_at": iso(key.expires_at),
+        },
+        "receipt": result.receipt,
+        "receipt_expires_at": iso(result.claims["exp"]),
+    }
+
+
+def validate(event: dict[str, Any]) -> dict[str, Any]:
+    presented = presented_key(bearer(event))
+    result = validation.validate(presented, _request(event))
+    logger.info(
+        "validated",
+        extra={"tenant_id": presented.tenant_id, "key_id": presented.key_id, "code": result.code.value},
+    )
+    return _json(200, _answer(result))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    request_id = str((event.get("requestContext") or {}).get("requestId", "unknown"))
+    try:
+        route = _route(event)
+        if route == VALIDATE:
+            return validate(event)
+        if route == JWKS:
+            return _json(200, validation.jwks(), cache_s=300)
+        raise NotFound("no such route")
+    except TollgateError as error:
+        logger.info("request refused", extra={"code": error.code, "status_reason": error.message})
+        return error_response(error, request_id)
+    except Exception:
+        logger.exception("unexpected error")
+        return internal_error_response(request_id)

@@ -1,0 +1,160 @@
+"""``tollgate``: the vendor's operator tool. It talks to the table with the operator's own AWS credentials
+(IAM), never through a public route. ``tollgate --local …`` aims it at the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tollgate",
+        description="Operate a Tollgate deployment: tenants, tokens and the catalog.",
+        epilog="Examples: tollgate --local tenants | tollgate --stage prod grant --tenant tn_… --tokens 500 "
+        "--reason 'support credit'",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--local", action="store_true", help="use the local stack (DynamoDB Local on TOLLGATE_DDB_PORT)")
+    where.add_argument("--stage", choices=["dev", "prod"], help="use the deployed stack's table tollgate-<stage>")
+    parser.add_argument("--table", help="table name (overrides --stage and TABLE_NAME)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("tenants", help="list tenants with status and balance")
+    grant = commands.add_parser("grant", help="grant tokens (or, with negative --tokens, adjust down) with a reason")
+    grant.add_argument("--tenant", required=True, help="tenant id, tn_…")
+    grant.add_argument("--tokens", required=True, type=int, help="tokens to add; negative to take away")
+    grant.add_argument("--reason", required=True, help="why; recorded in the ledger")
+    grant.add_argument("--valid-days", type=int, help="the granted tokens expire after this many days")
+    for name, text in (("suspend", "suspend a tenant: its keys stop working at once"), ("resume", "resume a tenant")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--tenant", required=True, help="tenant id, tn_…")
+
+    catalog = commands.add_parser("catalog", help="show or change the catalog")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    catalog_commands.add_parser("list", help="show packs and features")
+    load = catalog_commands.add_parser("load", help="create or change packs and features from a JSON file")
+    load.add_argument("file", help='{"features": [{id, cost_per_use, cost_per_hour, name?}], "packs": [...]}')
+    feature = catalog_commands.add_parser("set-feature", help="create or change a feature's cost")
+    feature.add_argument("id")
+    feature.add_argument("--cost-per-use", type=int, required=True)
+    feature.add_argument("--cost-per-hour", type=int, required=True)
+    feature.add_argument("--name", default="")
+    pack = catalog_commands.add_parser("set-pack", help="create or change a token pack")
+    pack.add_argument("id")
+    pack.add_argument("--tokens", type=int, required=True)
+    pack.add_argument("--price", type=int, required=True, help="in the currency's smallest unit (cents)")
+    pack.add_argument("--currency", default="usd")
+    pack.add_argument("--valid-days", type=int)
+    pack.add_argument("--stripe-price", help="a Stripe Price id to sell it with (else price_data is sent)")
+    pack.add_argument("--name", default="")
+    return parser
+
+
+def _configure(args: argparse.Namespace) -> None:
+    """Before anything imports the data layer: it reads its settings once."""
+    if args.local:
+        os.environ["TOLLGATE_DDB_ENDPOINT"] = f"http://127.0.0.1:{os.environ.get('TOLLGATE_DDB_PORT', '8000')}"
+        os.environ.setdefault("TABLE_NAME", "tollgate-local")
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_REGION", os.environ.get("TOLLGATE_REGION", "us-east-1"))
+        os.environ.setdefault("TOLLGATE_OPERATOR", "local-operator")
+    elif args.stage:
+        os.environ["TABLE_NAME"] = f"tollgate-{args.stage}"
+    if args.table:
+        os.environ["TABLE_NAME"] = args.table
+    if not os.environ.get("TABLE_NAME"):
+        raise SystemExit("tollgate: say which stack: --local, --stage dev|prod, --table NAME or TABLE_NAME")
+
+
+def _actor() -> str:
+    return f"operator:{os.environ.get('TOLLGATE_OPERATOR') or getpass.getuser()}"
+
+
+def _run(args: argparse.Namespace) -> Any:
+    from tollgate import services
+    from tollgate.domain.models import Feature, TenantStatus, TokenPack
+    from tollgate.http.views import entry_view, tenant_view
+
+    if args.command == "tenants":
+        tenants = services.tenant_service().list_tenants()
+        return [dict(tenant_view(t), balance=t.pool.balance, available=t.pool.available) for t in tenants]
+    if args.command == "grant":
+        entry = services.pool_service().grant(args.tenant, args.tokens, args.reason, _actor(), args.valid_days)
+        return entry_view(entry)
+    if args.command in ("suspend", "resume"):
+        status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
+        return tenant_view(services.tenant_service().set_status(args.tenant, status))
+    catalog = services.catalog()
+    if args.catalog_command == "load":
+        load_catalog(args.file)
+    elif args.catalog_command == "set-feature":
+        if args.cost_per_use < 0 or args.cost_per_hour < 0:
+            raise ValueError("costs must not be negative")
+        catalog.put_feature(Feature(args.id, args.cost_per_use, args.cost_per_hour, args.name))
+    elif args.catalog_command == "set-pack":
+        if args.tokens < 1 or args.price < 0 or (args.valid_days is not None and args.valid_days < 1):
+            raise ValueError("a pack needs tokens ≥ 1, price ≥ 0 and valid days ≥ 1 when given")
+        catalog.put_pack(
+            TokenPack(args.id, args.tokens, args.price, args.currency, args.valid_days, args.name, args.stripe_price)
+        )
+    from tollgate.http.views import catalog_view
+
+    return catalog_view(catalog.packs(), catalog.features())
+
+
+def load_catalog(path: str) -> None:
+    """Packs and features from a JSON file (``infra/catalog.json`` is the local default)."""
+    from tollgate import services
+    from tollgate.domain.models import Feature, TokenPack
+
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    catalog = services.catalog()
+    for f in data.get("features", []):
+        catalog.put_feature(Feature(f["id"], int(f["cost_per_use"]), int(f["cost_per_hour"]), f.get("name", "")))
+    for p in data.get("packs", []):
+        catalog.put_pack(
+            TokenPack(
+                p["id"],
+                int(p["tokens"]),
+                int(p["price"]),
+                p.get("currency", "usd"),
+                p.get("valid_days"),
+                p.get("name", ""),
+                p.get("stripe_price"),
+            )
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure(args)
+    from tollgate.domain.errors import TollgateError
+
+    try:
+        result = _run(args)
+    except TollgateError as error:
+        print(f"tollgate: {error.code}: {error.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as error:
+        print(f"tollgate: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as error:  # the operator sees what failed, not a traceback
+        print(f"tollgate: failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(result, indent=None if args.json else 2))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The token pool: consuming, crediting, reading the balance and the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tollgate.clock import Clock
+from tollgate.domain.catalog import CatalogRepository
+from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField, TenantSuspended
+from tollgate.domain.lots import LotView, allocate
+from tollgate.domain.models import EntryKind, LedgerEntry, Lot, Pool, Principal, TenantStatus
+from tollgate.domain.roles import Permission, require
+from tollgate.ids import IdGenerator
+
+IDEMPOTENCY_WINDOW_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The first answer given to an Idempotency-Key, returned again to every retry."""
+
+    request_hash: str
+    status_code: int
+    body: dict[str, Any]
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Debit:
+    tenant_id: str
+    amount: int  # > 0: tokens taken from the pool
+    entry: LedgerEntry
+    project_id: str | None
+    idempotency_scope: str
+    idempotency_key: str
+    answer: StoredAnswer
+    now: int
+
+
+@dataclass(frozen=True)
+class Credit:
+    tenant_id: str
+    entry: LedgerEntry
+    lot: Lot | None  # positive credits become a lot; negative adjustments do not
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    entries: list[LedgerEntry]
+    cursor: str | None
+
+
+class Replayed(Exception):
+    """The debit's Idempotency-Key was used before; ``answer`` is what the first call got."""
+
+    def __init__(self, answer: StoredAnswer) -> None:
+        super().__init__("replayed")
+        self.answer = answer
+
+
+class LotsDue(Exception):
+    """A lot of this pool has reached its end and must be settled before anything is debited."""
+
+
+class PoolRepository(Protocol):
+    def debit(self, debit: Debit) -> None:
+        """One atomic write: pool (and project budget), ledger entry, idempotency record.
+
+        Raises InsufficientTokens, ProjectBudgetExhausted, TenantSuspended, LotsDue or Replayed; changes
+        nothing when it raises."""
+        ...
+
+    def credit(self, credit: Credit) -> None:
+        """Pool, ledger entry and lot in one transaction; an entry id already written is not written again."""
+        ...
+
+    def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None: ...
+
+    def lots(self, tenant_id: str) -> list[Lot]: ...
+
+    def ledger_page(self, tenant_id: str, cursor: str | None, limit: int) -> LedgerPage: ...
+
+    def pool(self, tenant_id: str) -> Pool: ...
+
+
+class LotSettler(Protocol):
+    def settle_due_lots(self, tenant_id: str) -> None:
+        """Expire this tenant's lots past their end now (the sweeper's work, done on demand)."""
+        ...
+
+
+def request_fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Consumption:
+    charged: int
+    balance_after: int
+    entry_id: str
+    status_code: int = 200
+
+    def body(self) -> dict[str, Any]:
+        return {"charged": self.charged, "balance_after": self.balance_after, "entry_id": self.entry_id}
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    pool: Pool
+    lots: list[LotView]
+
+
+class PoolService:
+    def __init__(
+        self,
+        pools: PoolRepository,
+        catalog: CatalogRepository,
+        clock: Clock,
+        ids: IdGenerator,
+        settler: LotSettler | None = None,
+    ) -> None:
+        self._pools = pools
+        self._catalog = catalog
+        self._clock = clock
+        self._ids = ids
+        self._settler = settler
+
+    def consume(
+        self, caller: Principal, feature_id: str, quantity: int, idempotency_key: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Debit ``quantity`` uses of a feature. Returns (status, body): the first answer on a retry."""
+        if caller.role is not None:
+            require(caller.role, Permission.CONSUME)
+        fingerprint = request_fingerprint("consume", feature_id, quantity)
+        scope = f"consume:{caller.key_id}"
+        if caller.tenant.status is not TenantStatus.ACTIVE:
+            return self._replay_or(caller.tenant_id, scope, idempotency_key, fingerprint, TenantSuspended(
+                "this tenant is suspended; no tokens can be consumed"))
+        scope_of_key = caller.license_key
+        if scope_of_key is not None and scope_of_key.features is not None and feature_id not in scope_of_key.features:
+            raise Forbidden(f"this license key is not entitled to feature {feature_id}")
+        feature = self._catalog.feature(feature_id)
+        if feature is None:
+            raise InvalidField("feature", f"no feature {feature_id} in the catalog")
+        cost = feature.cost_per_use * quantity
+        now = self._clock.now()
+        entry = LedgerEntry(
+            id=self._ids.new_id("le"),
+            tenant_id=caller.tenant_id,
+            kind=EntryKind.CONSUMPTION,
+            amount=-cost,
+            created_at=now,
+            actor=caller.actor,
+            reason=f"{quantity} × {feature_id}",
+            feature=feature_id,
+            quantity=quantity,
+            project_id=scope_of_key.project_id if scope_of_key else None,
+            idempotency_key=idempotency_key,
+        )
+        result = Consumption(charged=cost, balance_after=caller.tenant.pool.balance - cost, entry_id=entry.id)
+        answer = StoredAnswer(fingerprint, result.status_code, result.body(), now)
+        debit = Debit(caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now)
+        try:
+            self._debit(debit)
+        except Replayed as replay:
+            return self._answer(replay.answer, fingerprint, now)
+        return result.status_code, result.body()
+
+    def _debit(self, debit: Debit) -> None:
+        try:
+            self._pools.debit(debit)
+        except LotsDue:
+            if self._settler is None:
+                raise
+            self._settler.settle_due_lots(debit.tenant_id)
+            self._pools.debit(debit)
+
+    def _replay_or(
+        self, tenant_id: str, scope: str, key: str, fingerprint: str, error: Exception
+    ) -> tuple[int, dict[str, Any]]:
+        stored = self._pools.stored_answer(tenant_id, scope, key)
+        if stored is None:
+            raise error
+        return self._answer(stored, fingerprint, self._clock.now())
+
+    @staticmethod
+    def _answer(stored: StoredAnswer, fingerprint: str, now: int) -> tuple[int, dict[str, Any]]:
+        if stored.request_hash != fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+        if now - stored.created_at > IDEMPOTENCY_WINDOW_S:
+            raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+        return stored.status_code, stored.body
+
+    def balance(self, caller: Principal) -> BalanceView:
+        if caller.role is not None:
+            require(caller.role, Permission.READ_BALANCE)
+        pool = self._pools.pool(caller.tenant_id)
+        return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
+
+    def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
+        if caller.role is not None:
+            require(caller.role, Permission.READ_LEDGER)
+        return self._pools.ledger_page(caller.tenant_id, cursor, limit)
+
+    def grant(
+        self, tenant_id: str, tokens: int, reason: str, actor: str, valid_days: int | None = None
+    ) -> LedgerEntry:
+        """An operator's grant (tokens > 0, a lot of its own) or adjustment down (tokens < 0)."""
+        if tokens == 0:
+            raise InvalidField("tokens", "must not be zero")
+        if not reason.strip():
+            raise InvalidField("reason", "a grant needs a reason")
+        if valid_days is not None and (tokens < 0 or valid_days < 1):
+            raise InvalidField("valid_days", "only a positive grant has a validity, of at least one day")
+        now = self._clock.now()
+        entry_id = self._ids.new_id("le")
+        lot = None
+        if tokens > 0:
+            lot = Lot(
+                id=self._ids.new_id("lot"),
+                tenant_id=tenant_id,
+                tokens=tokens,
+                remaining=tokens,
+                created_at=now,
+                expires_at=now + valid_days * 86400 if valid_days else None,
+                grant_reason=reason,
+            )
+        entry = LedgerEntry(
+            id=entry_id,
+            tenant_id=tenant_id,
+            kind=EntryKind.GRANT if tokens > 0 else EntryKind.ADJUSTMENT,
+            amount=tokens,
+            created_at=now,
+            actor=actor,
+            reason=reason,
+            lot_id=lot.id if lot else None,
+        )
+        self._pools.credit(Credit(tenant_id, entry, lot))
+        return entry

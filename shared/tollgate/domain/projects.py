@@ -1,0 +1,52 @@
+"""Projects: how a tenant splits its pool between teams and environments, with an optional budget."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from tollgate.clock import Clock
+from tollgate.domain.models import Principal, Project
+from tollgate.domain.roles import Permission, require
+from tollgate.ids import IdGenerator
+
+UNSET = object()
+
+
+class ProjectRepository(Protocol):
+    def add(self, project: Project) -> None: ...
+
+    def get(self, tenant_id: str, project_id: str) -> Project:
+        """``NotFound`` if the tenant has no such project."""
+        ...
+
+    def list(self, tenant_id: str) -> list[Project]: ...
+
+    def update(self, tenant_id: str, project_id: str, name: str | None, budget: object) -> Project:
+        """``budget``: an int sets it, None removes it, ``UNSET`` leaves it. ``NotFound`` if absent."""
+        ...
+
+
+class ProjectService:
+    def __init__(self, projects: ProjectRepository, clock: Clock, ids: IdGenerator) -> None:
+        self._projects = projects
+        self._clock = clock
+        self._ids = ids
+
+    def create(self, caller: Principal, name: str, budget: int | None) -> Project:
+        assert caller.role is not None
+        require(caller.role, Permission.MANAGE_PROJECTS)
+        project = Project(
+            id=self._ids.new_id("pj"), tenant_id=caller.tenant_id, name=name, created_at=self._clock.now(), budget=budget
+        )
+        self._projects.add(project)
+        return project
+
+    def list(self, caller: Principal) -> list[Project]:
+        assert caller.role is not None
+        require(caller.role, Permission.READ_PROJECTS)
+        return self._projects.list(caller.tenant_id)
+
+    def update(self, caller: Principal, project_id: str, name: str | None, budget: object) -> Project:
+        assert caller.role is not None
+        require(caller.role, Permission.MANAGE_PROJECTS)
+        return self._projects.update(caller.tenant_id, project_id, name, budget)

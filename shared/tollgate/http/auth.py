@@ -1,0 +1,42 @@
+"""Who is calling. Every route resolves its caller here, and only here.
+
+- Portal routes: a tenant API key (``tg_…``), resolved to a tenant and a role.
+- SDK routes (consume, leases): a license key (``tgk_…``) with its scope, or, for operators' scripts and
+  until every caller has a license key, a tenant API key whose role may consume.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tollgate import services
+from tollgate.domain.credentials import LICENSE_KEY_PREFIX
+from tollgate.domain.errors import Unauthenticated
+from tollgate.domain.models import Principal
+from tollgate.domain.roles import Permission, require
+from tollgate.http.requests import header
+
+
+def bearer(event: Mapping[str, Any]) -> str | None:
+    value = header(event, "authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def portal_principal(event: Mapping[str, Any]) -> Principal:
+    return services.tenant_service().authenticate(bearer(event))
+
+
+def sdk_principal(event: Mapping[str, Any]) -> Principal:
+    token = bearer(event)
+    if token is None:
+        raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
+    if token.startswith(LICENSE_KEY_PREFIX):
+        return services.license_key_service().authenticate(token, client_region=header(event, "x-tollgate-region"))
+    caller = services.tenant_service().authenticate(token)
+    assert caller.role is not None
+    require(caller.role, Permission.CONSUME)
+    return caller

@@ -1,0 +1,160 @@
+"""The license-key read of the SDK's hot path: tenant, key and (optionally) project in ONE strongly
+consistent BatchGetItem, through a plain botocore client.
+
+Deliberately not pynamodb: the validation function must load in about the time botocore and one DynamoDB
+client take (docs/performance.md), and pynamodb adds ~200 ms of imports. Keys still come from
+``tollgate.store.keys`` only, and every key is built from the tenant id inside the presented credential.
+Consistent reads cost 1 read unit per item (up to 4 KB) and show a revocation or a suspension at once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tollgate.domain.errors import StoreBusy
+from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
+from tollgate.settings import settings
+from tollgate.store import keys
+
+_BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_UNPROCESSED_ATTEMPTS = 3
+
+
+def new_client(endpoint: str | None = None, region: str | None = None) -> Any:
+    """A low-level DynamoDB client; create one per process (module level) and reuse it."""
+    config = settings()
+    return botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name=region or config.region,
+        endpoint_url=endpoint or config.dynamodb_endpoint,
+        config=Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=1,
+            read_timeout=2,
+            tcp_keepalive=True,
+        ),
+    )
+
+
+def _value(attribute: Mapping[str, Any]) -> Any:
+    """One DynamoDB attribute value as plain Python (the types these items use)."""
+    kind, raw = next(iter(attribute.items()))
+    if kind == "S":
+        return raw
+    if kind == "N":
+        return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+    if kind == "SS":
+        return set(raw)
+    if kind == "BOOL":
+        return bool(raw)
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [_value(v) for v in raw]
+    if kind == "M":
+        return {k: _value(v) for k, v in raw.items()}
+    return raw
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _value(value) for name, value in item.items()}
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def tenant_from_item(item: Mapping[str, Any]) -> Tenant:
+    return Tenant(
+        id=item["tenant_id"],
+        name=item.get("name", ""),
+        email=item.get("email", ""),
+        home_region=item.get("home_region", ""),
+        status=TenantStatus(item["status"]),
+        created_at=int(item.get("created_at", 0)),
+        stripe_customer_id=item.get("stripe_customer_id"),
+        pool=Pool(
+            balance=int(item.get("balance", 0)),
+            reserved=int(item.get("reserved", 0)),
+            next_lot_expiry=_optional_int(item.get("next_lot_expiry")),
+        ),
+    )
+
+
+def license_key_from_item(tenant_id: str, item: Mapping[str, Any]) -> LicenseKey:
+    features = item.get("features")
+    return LicenseKey(
+        id=item["key_id"],
+        tenant_id=tenant_id,
+        name=item.get("name", ""),
+        display=item.get("display", ""),
+        secret_hash=item["secret_hash"],
+        regions=tuple(sorted(item.get("regions") or ())),
+        created_at=int(item.get("created_at", 0)),
+        features=None if features is None else tuple(sorted(features)),
+        project_id=item.get("project_id"),
+        environment=item.get("environment"),
+        expires_at=_optional_int(item.get("expires_at")),
+        revoked_at=_optional_int(item.get("revoked_at")),
+        rotated_at=_optional_int(item.get("rotated_at")),
+    )
+
+
+class DynamoLicenseKeyReader:
+    """Implements ``LicenseKeyReader`` with one BatchGetItem per snapshot."""
+
+    def __init__(self, client: Any, table_name: str | None = None) -> None:
+        self._client = client
+        self._table = table_name or settings().table_name
+
+    def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot:
+        pk = keys.tenant_pk(tenant_id)
+        wanted = [keys.TENANT_SK, keys.license_key_sk(key_id)]
+        if project_id is not None:
+            wanted.append(keys.project_sk(project_id))
+        found = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in wanted])
+        tenant_item, key_item = found.get(keys.TENANT_SK), found.get(keys.license_key_sk(key_id))
+        return LicenseKeySnapshot(
+            tenant=None if tenant_item is None else tenant_from_item(tenant_item),
+            key=None if key_item is None else license_key_from_item(tenant_id, key_item),
+            project_exists=None if project_id is None else keys.project_sk(project_id) in found,
+        )
+
+    def _batch_get(self, item_keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The items found, by sort key. UnprocessedKeys (only under throttling) are asked for again."""
+        found: dict[str, dict[str, Any]] = {}
+        pending = item_keys
+        for attempt in range(_UNPROCESSED_ATTEMPTS):
+            try:
+                response = self._client.batch_get_item(
+                    RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _BUSY_CODES:
+                    raise StoreBusy() from exc
+                raise
+            except BotoCoreError as exc:  # connection failures after botocore's own retries
+                raise StoreBusy() from exc
+            for item in response.get("Responses", {}).get(self._table, []):
+                plain = _plain(item)
+                found[plain["sk"]] = plain
+            pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+            if not pending:
+                return found
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
+        raise StoreBusy()

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.conftest import FakePayments, raw_items
+from tollgate.clock import FixedClock
+from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, Unauthenticated
+from tollgate.domain.roles import Role
+from tollgate.domain.tenants import SignupRequest, TenantService
+from tollgate.ids import RANDOM_IDS
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def service(table: str, clock: FixedClock) -> TenantService:
+    from tollgate.store.tenants import DynamoTenantRepository
+
+    return TenantService(DynamoTenantRepository(), FakePayments(), clock, RANDOM_IDS, lambda: "pepper")
+
+
+ACME = SignupRequest("Acme", "ops@acme.example", "eu-west-1")
+
+
+def test_signup_creates_tenant_owner_key_and_customer(service: TenantService) -> None:
+    result = service.sign_up(ACME, None)
+    caller = service.authenticate(result.owner_key.secret)
+    assert caller.tenant_id == result.tenant.id
+    assert caller.role is Role.OWNER
+    assert result.tenant.stripe_customer_id is not None and result.tenant.stripe_customer_id.startswith("cus_")
+    assert caller.tenant.pool.balance == 0
+
+
+def test_signup_replay_with_same_key_returns_same_credential(service: TenantService, table: str) -> None:
+    first = service.sign_up(ACME, "signup-1")
+    again = service.sign_up(ACME, "signup-1")
+    assert again.replayed and again.tenant.id == first.tenant.id
+    assert again.owner_key.secret == first.owner_key.secret
+    tenants = [i for i in raw_items(table) if i["sk"]["S"] == "TENANT"]
+    assert len(tenants) == 1
+
+
+def test_signup_same_key_different_body_conflicts(service: TenantService) -> None:
+    service.sign_up(ACME, "signup-2")
+    with pytest.raises(IdempotencyKeyReused):
+        service.sign_up(SignupRequest("Other", "ops@acme.example", "eu-west-1"), "signup-2")
+
+
+def test_signup_replay_after_a_day_is_refused(service: TenantService, clock: FixedClock) -> None:
+    service.sign_up(ACME, "signup-3")
+    clock.advance(24 * 3600 + 1)
+    with pytest.raises(IdempotencyKeyReused):
+        service.sign_up(ACME, "signup-3")
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "region", "field"),
+    [("", "a@b.co", "eu-west-1", "name"), ("A", "nope", "eu-west-1", "email"), ("A", "a@b.co", "mars", "home_region")],
+)
+def test_signup_rejects_invalid_fields(name: str, email: str, region: str, field: str) -> None:
+    with pytest.raises(InvalidField) as error:
+        SignupRequest(name, email, region)
+    assert error.value.field == field
+
+
+def test_secrets_are_not_stored_in_clear(service: TenantService, table: str) -> None:
+    owner = service.sign_up(ACME, None).owner_key
+    caller = service.authenticate(owner.secret)
+    member = service.create_api_key(caller, "ci", Role.MEMBER)
+    dump = repr(raw_items(table))
+    for plain in (owner.secret, member.secret):
+        assert plain not in dump
+        assert plain.rsplit(".", 1)[1] not in dump  # not even the secret part alone
+
+
+@pytest.mark.parametrize(
+    "credential", [None, "", "tg_nonsense", "tgk_eu-west-1.tn_0000000000000000.lk_0000000000000000.x"]
+)
+def test_malformed_credentials_are_unauthenticated(service: TenantService, credential: str | None) -> None:
+    with pytest.raises(Unauthenticated):
+        service.authenticate(credential)
+
+
+def test_unknown_and_revoked_keys_are_unauthenticated(service: TenantService) -> None:
+    owner = service.sign_up(ACME, None).owner_key
+    caller = service.authenticate(owner.secret)
+    member = service.create_api_key(caller, "ci", Role.MEMBER)
+    forged = member.secret[:-4] + ("aaaa" if not member.secret.endswith("aaaa") else "bbbb")
+    with pytest.raises(Unauthenticated):
+        service.authenticate(forged)
+    service.revoke_api_key(caller, member.key.id)
+    with pytest.raises(Unauthenticated):
+        service.authenticate(member.secret)
+
+
+def test_role_matrix_for_api_keys(service: TenantService) -> None:
+    owner = service.authenticate(service.sign_up(ACME, None).owner_key.secret)
+    admin = service.authenticate(service.create_api_key(owner, "a", Role.ADMIN).secret)
+    member = service.authenticate(service.create_api_key(owner, "m", Role.MEMBER).secret)
+    with pytest.raises(Forbidden):
+        service.create_api_key(member, "x", Role.MEMBER)
+    with pytest.raises(Forbidden):
+        service.create_api_key(admin, "x", Role.OWNER)
+    with pytest.raises(Forbidden):
+        service.list_api_keys(member)
+    assert len(service.list_api_keys(admin)) == 3
+
+
+def test_other_tenants_keys_are_not_found(service: TenantService) -> None:
+    one = service.authenticate(service.sign_up(ACME, None).owner_key.secret)
+    two = service.authenticate(service.sign_up(SignupRequest("B", "b@b.co", "us-east-1"), None).owner_key.secret)
+    with pytest.raises(NotFound):
+        service.revoke_api_key(two, one.key_id)
