@@ -63,7 +63,7 @@ def _configure(args: argparse.Namespace) -> None:
     """Before anything imports the data layer: it reads its settings once."""
     if args.local:
         os.environ["TOLLGATE_DDB_ENDPOINT"] = f"http://127.0.0.1:{os.environ.get('TOLLGATE_DDB_PORT', '8000')}"
-        os.environ.setdefault("TABLE_NAME", "tollgate-local")
+        os.environ["TABLE_NAME"] = "tollgate-local"
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_REGION", os.environ.get("TOLLGATE_REGION", "us-east-1"))

@@ -96,6 +96,8 @@ class TenantService:
         if idempotency_key is not None:
             derived = _DerivedIds(self._pepper(), idempotency_key)
             tenant_id, key_id, secret = derived.tenant_id(), derived.key_id(), derived.secret()
+            if self._exists(tenant_id):  # a retry: answer it without asking the payment provider again
+                return self._replay(tenant_id, key_id, credentials.format_api_key(tenant_id, key_id, secret), request)
         else:
             tenant_id, key_id, secret = self._ids.new_id("tn"), self._ids.new_id("ak"), self._ids.new_secret()
         now = self._clock.now()
@@ -126,6 +128,13 @@ class TenantService:
         except AlreadyExists:
             return self._replay(tenant_id, key_id, plain, request)
         return SignupResult(tenant, IssuedApiKey(owner, plain))
+
+    def _exists(self, tenant_id: str) -> bool:
+        try:
+            self._tenants.get_tenant(tenant_id)
+        except NotFound:
+            return False
+        return True
 
     def _replay(self, tenant_id: str, key_id: str, plain: str, request: SignupRequest) -> SignupResult:
         existing = self._tenants.get_tenant(tenant_id)

@@ -1,0 +1,159 @@
+"""The local stack for integration tests: DynamoDB Local, the local gateway reading template.yaml, and
+the Stripe stand-in, started once per test session as a subprocess on free ports, and stopped by pid.
+
+Everything here talks real HTTP: tests call the API with ``Api``, move the clock with ``stack.advance``,
+run scheduled functions with ``stack.invoke`` and read the table with ``stack.items``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import ROOT
+
+TABLE = "tollgate-local"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None) -> Response:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None and "Content-Type" not in (headers or {}):
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, payload, got = answer.status, answer.read(), dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        status, payload, got = error.code, error.read(), dict(error.headers)
+    try:
+        parsed: Any = json.loads(payload) if payload else None
+    except ValueError:
+        parsed = payload.decode(errors="replace")
+    return Response(status, parsed, got)
+
+
+@dataclass
+class Stack:
+    api: str
+    stripe_url: str
+    ddb_endpoint: str
+    table_name: str = TABLE
+    env: dict[str, str] = field(default_factory=dict)
+
+    def call(self, method: str, path: str, body: Any = None, key: str | None = None, **headers: str) -> Response:
+        sent = {name.replace("_", "-"): value for name, value in headers.items()}
+        if key is not None:
+            sent["Authorization"] = f"Bearer {key}"
+        return http(method, self.api + path, body, sent)
+
+    def signup(self, name: str = "Acme") -> tuple[str, str]:
+        """A new tenant; returns (tenant id, owner API key)."""
+        answer = self.call("POST", "/v1/tenants", {"name": name, "email": f"ops+{uuid.uuid4().hex[:8]}@acme.example"})
+        assert answer.status == 201, answer.body
+        return answer.body["tenant"]["id"], answer.body["api_key"]["secret"]
+
+    def api_key(self, owner: str, role: str) -> str:
+        answer = self.call("POST", "/v1/api-keys", {"name": role, "role": role}, key=owner)
+        assert answer.status == 201, answer.body
+        return str(answer.body["api_key"]["secret"])
+
+    def operator(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The operator tool, ``tollgate --local …``, as an operator would run it."""
+        env = dict(os.environ, **self.env)
+        return subprocess.run(
+            [sys.executable, "-m", "infra.cli.main", "--local", *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    def grant(self, tenant_id: str, tokens: int, reason: str = "test credit", *extra: str) -> None:
+        done = self.operator("grant", "--tenant", tenant_id, "--tokens", str(tokens), "--reason", reason, *extra)
+        assert done.returncode == 0, done.stderr
+
+    def advance(self, seconds: int) -> None:
+        assert http("POST", self.api + "/_local/clock", {"advance_s": seconds}).status == 200
+
+    def invoke(self, function: str, event: Any = None) -> Response:
+        return http("POST", f"{self.api}/_local/invoke/{function}", event if event is not None else {})
+
+    def client(self) -> Any:
+        return boto3.client(
+            "dynamodb", endpoint_url=self.ddb_endpoint, region_name="us-east-1",
+            aws_access_key_id="local", aws_secret_access_key="local",
+        )
+
+    def items(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in self.client().get_paginator("scan").paginate(TableName=self.table_name):
+            found.extend(page["Items"])
+        return found
+
+
+def _drain(stream: Any, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    ports = {"TOLLGATE_API_PORT": free_port(), "TOLLGATE_DDB_PORT": free_port(), "TOLLGATE_STRIPE_PORT": free_port()}
+    env = {name: str(port) for name, port in ports.items()}
+    process_env = dict(os.environ, **env, PYTHONUNBUFFERED="1", TOLLGATE_LOCAL_WORKERS=os.environ.get("TOLLGATE_LOCAL_WORKERS", "8"))
+    for name in ("TABLE_NAME", "TOLLGATE_DDB_ENDPOINT", "POWERTOOLS_SERVICE_NAME"):
+        process_env.pop(name, None)  # the stack sets its own
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.stack", "--no-schedules"],
+        cwd=ROOT, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=_drain, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 180
+    while not any("TOLLGATE READY" in line for line in lines):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local stack did not start:\n" + "".join(lines[-60:]))
+        time.sleep(0.2)
+    stack = Stack(
+        api=f"http://127.0.0.1:{ports['TOLLGATE_API_PORT']}",
+        stripe_url=f"http://127.0.0.1:{ports['TOLLGATE_STRIPE_PORT']}",
+        ddb_endpoint=f"http://127.0.0.1:{ports['TOLLGATE_DDB_PORT']}",
+        env=env,
+    )
+    try:
+        yield stack
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
