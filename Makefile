@@ -1,0 +1,49 @@
+# Tollgate: `make run` runs the local stack, `make test` runs the tests. Each sets up what is missing first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+
+.PHONY: setup run test unit integration lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+setup: $(VENV)/.installed node_modules/.package-lock.json
+	@command -v java >/dev/null || { echo "Java 17 is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
+
+run: setup
+	$(PY) -m infra.local.stack
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+integration: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+lint: setup $(SAM_VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared functions infra
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+bench: setup
+	$(PY) -m infra.bench
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
