@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
@@ -15,6 +17,7 @@ from tollgate.http.views import api_key_view, tenant_view
 from tollgate.logs import get_logger
 
 logger = get_logger()
+metrics = Metrics()
 app = build_resolver(logger)
 
 
@@ -31,6 +34,7 @@ def sign_up() -> Response:
     result = services.tenant_service().sign_up(request, idempotency_key)
     if not result.replayed:
         logger.info("tenant signed up", extra={"tenant_id": result.tenant.id})
+        metrics.add_metric(name="TenantsSignedUp", unit=MetricUnit.Count, value=1)
     return json_response(
         201,
         {
@@ -41,5 +45,6 @@ def sign_up() -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tollgate.domain import errors
+from tollgate.http.errors import error_response, status_of
+from tollgate.logs import get_logger
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.MalformedRequest("x"), 400),
+        (errors.InvalidField("name", "x"), 422),
+        (errors.Unauthenticated("x"), 401),
+        (errors.Forbidden("x"), 403),
+        (errors.TenantSuspended("x"), 403),
+        (errors.NotFound("x"), 404),
+        (errors.IdempotencyKeyReused("x"), 409),
+        (errors.InsufficientTokens("x"), 402),
+        (errors.ProjectBudgetExhausted("x"), 402),
+        (errors.RateLimited("x"), 429),
+        (errors.StoreBusy(), 503),
+        (errors.UpstreamUnavailable("x"), 503),
+    ],
+)
+def test_each_error_has_its_status_and_body(error: errors.TollgateError, status: int) -> None:
+    assert status_of(error) == status
+    response = error_response(error, "req-7")
+    body = json.loads(str(response["body"]))["error"]
+    assert (response["statusCode"], body["code"], body["request_id"]) == (status, error.code, "req-7")
+    assert ("field" in body) == isinstance(error, errors.InvalidField)
+
+
+def test_logs_redact_credentials_and_signatures(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = get_logger()
+    secret = "tg_tn_0000000000000000.ak_0000000000000000.abcdefabcdefabcdefabcdefabcdefab"
+    logger.info(f"got {secret}", extra={"header": "t=1700000000,v1=deadbeef", "auth": f"Bearer {secret}"})
+    logger.info("stripe key %s", "sk_test_51Habc")
+    logging.getLogger().handlers.clear()
+    out = capsys.readouterr().out
+    assert "abcdefabcdef" not in out and "deadbeef" not in out and "sk_test_51Habc" not in out
+    assert out.count("[REDACTED]") >= 4
