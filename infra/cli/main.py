@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("--tenant", required=True, help="tenant id, tn_…")
 
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="fulfil paid Stripe Checkout Sessions whose webhook was lost (safe to run any time, twice)",
+    )
+    reconcile.add_argument(
+        "--since-hours", type=int, default=72, help="look at sessions created this far back (default 72)"
+    )
     catalog = commands.add_parser("catalog", help="show or change the catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     catalog_commands.add_parser("list", help="show packs and features")
@@ -68,6 +75,8 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_REGION", os.environ.get("TOLLGATE_REGION", "us-east-1"))
         os.environ.setdefault("TOLLGATE_OPERATOR", "local-operator")
+        os.environ.setdefault("STRIPE_API_KEY", "sk_test_tollgate_local")
+        os.environ.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{os.environ.get('TOLLGATE_STRIPE_PORT', '12111')}")
     elif args.stage:
         os.environ["TABLE_NAME"] = f"tollgate-{args.stage}"
     if args.table:
@@ -91,6 +100,10 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "grant":
         entry = services.pool_service().grant(args.tenant, args.tokens, args.reason, _actor(), args.valid_days)
         return entry_view(entry)
+    if args.command == "reconcile":
+        if not 1 <= args.since_hours <= 24 * 90:
+            raise ValueError("--since-hours must be from 1 to 2160")
+        return services.purchase_service().reconcile(args.since_hours * 3600, actor=_actor()).body()
     if args.command in ("suspend", "resume"):
         status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
         return tenant_view(services.tenant_service().set_status(args.tenant, status))

@@ -43,7 +43,9 @@ class Response:
     headers: dict[str, str]
 
 
-def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None) -> Response:
+def http(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None
+) -> Response:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None and "Content-Type" not in (headers or {}):
@@ -90,7 +92,12 @@ class Stack:
         env = dict(os.environ, **self.env)
         return subprocess.run(
             [sys.executable, "-m", "infra.cli.main", "--local", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     def grant(self, tenant_id: str, tokens: int, reason: str = "test credit", *extra: str) -> None:
@@ -105,8 +112,11 @@ class Stack:
 
     def client(self) -> Any:
         return boto3.client(
-            "dynamodb", endpoint_url=self.ddb_endpoint, region_name="us-east-1",
-            aws_access_key_id="local", aws_secret_access_key="local",
+            "dynamodb",
+            endpoint_url=self.ddb_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
         )
 
     def items(self) -> list[dict[str, Any]]:
@@ -125,12 +135,18 @@ def _drain(stream: Any, lines: list[str]) -> None:
 def stack() -> Iterator[Stack]:
     ports = {"TOLLGATE_API_PORT": free_port(), "TOLLGATE_DDB_PORT": free_port(), "TOLLGATE_STRIPE_PORT": free_port()}
     env = {name: str(port) for name, port in ports.items()}
-    process_env = dict(os.environ, **env, PYTHONUNBUFFERED="1", TOLLGATE_LOCAL_WORKERS=os.environ.get("TOLLGATE_LOCAL_WORKERS", "8"))
+    process_env = dict(
+        os.environ, **env, PYTHONUNBUFFERED="1", TOLLGATE_LOCAL_WORKERS=os.environ.get("TOLLGATE_LOCAL_WORKERS", "8")
+    )
     for name in ("TABLE_NAME", "TOLLGATE_DDB_ENDPOINT", "POWERTOOLS_SERVICE_NAME"):
         process_env.pop(name, None)  # the stack sets its own
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local.stack", "--no-schedules"],
-        cwd=ROOT, env=process_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=process_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     lines: list[str] = []

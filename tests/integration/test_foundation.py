@@ -14,7 +14,9 @@ def error_code(answer) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_signup_then_read_profile(stack: Stack) -> None:
-    answer = stack.call("POST", "/v1/tenants", {"name": "Acme", "email": "ops@acme.example", "home_region": "eu-west-1"})
+    answer = stack.call(
+        "POST", "/v1/tenants", {"name": "Acme", "email": "ops@acme.example", "home_region": "eu-west-1"}
+    )
     assert answer.status == 201
     owner = answer.body["api_key"]["secret"]
     assert owner.startswith("tg_") and answer.body["api_key"]["role"] == "owner"
@@ -64,7 +66,15 @@ def test_bad_signup_input_is_refused_and_writes_nothing(stack: Stack, raw: bytes
     assert len(stack.items()) == before
 
 
-@pytest.mark.parametrize("header", [None, "Bearer nonsense", "Basic abc", "Bearer tg_tn_0000000000000000.ak_0000000000000000.00000000000000000000000000000000"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer nonsense",
+        "Basic abc",
+        "Bearer tg_tn_0000000000000000.ak_0000000000000000.00000000000000000000000000000000",
+    ],
+)
 def test_missing_or_unknown_credential_is_401(stack: Stack, header: str | None) -> None:
     headers = {} if header is None else {"Authorization": header}
     answer = http("GET", stack.api + "/v1/tenant", headers=headers)

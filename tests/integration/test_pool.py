@@ -34,7 +34,10 @@ def ledger(stack: Stack, owner: str) -> list[dict]:
 
 def consume(stack: Stack, key: str, quantity: int, idempotency_key: str | None = None) -> tuple[int, dict]:
     answer = stack.call(
-        "POST", "/v1/consume", {"feature": "build", "quantity": quantity}, key=key,
+        "POST",
+        "/v1/consume",
+        {"feature": "build", "quantity": quantity},
+        key=key,
         Idempotency_Key=idempotency_key or uuid.uuid4().hex,
     )
     return answer.status, answer.body
@@ -45,7 +48,12 @@ def test_operator_grant_shows_in_balance_and_ledger(stack: Stack) -> None:
     stack.grant(tenant_id, 120, "welcome credit")
     assert balance(stack, owner)["balance"] == 120
     [entry] = ledger(stack, owner)
-    assert (entry["kind"], entry["amount"], entry["reason"], entry["balance_after"]) == ("grant", 120, "welcome credit", 120)
+    assert (entry["kind"], entry["amount"], entry["reason"], entry["balance_after"]) == (
+        "grant",
+        120,
+        "welcome credit",
+        120,
+    )
     assert entry["actor"].startswith("operator:")
     done = stack.operator("grant", "--tenant", tenant_id, "--tokens", "-20", "--reason", "correction")
     assert done.returncode == 0, done.stderr
@@ -107,7 +115,9 @@ def test_one_key_replayed_from_many_threads_charges_once(stack: Stack) -> None:
     assert len({body["entry_id"] for _, body in results}) == 1
     assert all(body == results[0][1] for _, body in results)
     assert balance(stack, owner)["balance"] == 97
-    conflict = stack.call("POST", "/v1/consume", {"feature": "build", "quantity": 4}, key=member, Idempotency_Key="the-same-key")
+    conflict = stack.call(
+        "POST", "/v1/consume", {"feature": "build", "quantity": 4}, key=member, Idempotency_Key="the-same-key"
+    )
     assert conflict.status == 409 and conflict.body["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
 
 

@@ -3,16 +3,15 @@ client: retried with backoff inside the data layer, then a 503 with Retry-After,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-
-from tests.unit.test_pool import World
 from tollgate.domain.errors import StoreBusy
 from tollgate.http.errors import error_response
+
+from tests.unit.test_pool import World
 
 _real_call = botocore.client.BaseClient._make_api_call
 
@@ -38,10 +37,10 @@ class Injector:
 
 
 @pytest.fixture
-def injector(monkeypatch: pytest.MonkeyPatch) -> Iterator[Injector]:
+def injector(monkeypatch: pytest.MonkeyPatch) -> Injector:
     injected = Injector()
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", lambda c, o, p: injected(c, o, p))
-    yield injected
+    return injected
 
 
 def test_conflicts_are_retried_and_the_debit_lands_once(table: str, injector: Injector) -> None:
@@ -49,7 +48,7 @@ def test_conflicts_are_retried_and_the_debit_lands_once(table: str, injector: In
     caller = world.tenant(10)
     injector.attempts = 0
     injector.failures_left = 2
-    status, body = world.pool.consume(caller, "build", 1, "k")
+    status, _ = world.pool.consume(caller, "build", 1, "k")
     assert status == 200 and injector.attempts == 3
     assert world.repo.pool(caller.tenant_id).balance == 7
     assert world.ledger_sum(caller) == 7

@@ -137,8 +137,13 @@ class PoolService:
         fingerprint = request_fingerprint("consume", feature_id, quantity)
         scope = f"consume:{caller.key_id}"
         if caller.tenant.status is not TenantStatus.ACTIVE:
-            return self._replay_or(caller.tenant_id, scope, idempotency_key, fingerprint, TenantSuspended(
-                "this tenant is suspended; no tokens can be consumed"))
+            return self._replay_or(
+                caller.tenant_id,
+                scope,
+                idempotency_key,
+                fingerprint,
+                TenantSuspended("this tenant is suspended; no tokens can be consumed"),
+            )
         scope_of_key = caller.license_key
         if scope_of_key is not None and scope_of_key.features is not None and feature_id not in scope_of_key.features:
             raise Forbidden(f"this license key is not entitled to feature {feature_id}")
@@ -205,9 +210,7 @@ class PoolService:
             require(caller.role, Permission.READ_LEDGER)
         return self._pools.ledger_page(caller.tenant_id, cursor, limit)
 
-    def grant(
-        self, tenant_id: str, tokens: int, reason: str, actor: str, valid_days: int | None = None
-    ) -> LedgerEntry:
+    def grant(self, tenant_id: str, tokens: int, reason: str, actor: str, valid_days: int | None = None) -> LedgerEntry:
         """An operator's grant (tokens > 0, a lot of its own) or adjustment down (tokens < 0)."""
         if tokens == 0:
             raise InvalidField("tokens", "must not be zero")

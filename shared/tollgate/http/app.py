@@ -41,7 +41,7 @@ def build_resolver(logger: Logger) -> APIGatewayHttpResolver:
         return _as_response(error_response(NotFound("no such route"), _request_id(app)))
 
     @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(_: Exception) -> Response:
         logger.exception("unexpected error")
         return _as_response(internal_error_response(_request_id(app)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tollgate.domain.leases import Lease
 from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
 from tollgate.domain.pool import BalanceView
 
@@ -123,4 +124,21 @@ def license_key_view(key: LicenseKey) -> dict[str, Any]:
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
         "rotated_at": iso(key.rotated_at),
+    }
+
+
+def lease_view(lease: Lease) -> dict[str, Any]:
+    """A lease: while open, ``expires_at`` moves with each heartbeat; once settled, ``charged`` is final."""
+    return {
+        "id": lease.id,
+        "feature": lease.feature,
+        "status": lease.status.value,
+        "started_at": iso(lease.started_at),
+        "expires_at": iso(lease.expires_at),
+        "heartbeat_interval_s": lease.heartbeat_interval_s,
+        "cost_per_hour": lease.cost_per_hour,
+        "reserved": lease.reserved if lease.charged is None else 0,
+        "charged": lease.charged,
+        "ended_at": iso(lease.ended_at),
+        "project_id": lease.project_id,
     }

@@ -58,7 +58,7 @@ def with_retries(operation: Callable[[], T], attempts: int = 5, base_delay_s: fl
                 raise
             if attempt == attempts - 1:
                 raise StoreBusy() from exc
-            time.sleep(random.uniform(0, base_delay_s * (2**attempt)))
+            time.sleep(random.uniform(0, base_delay_s * (2**attempt)))  # noqa: S311 (jitter, not security)
     raise AssertionError("unreachable")
 
 

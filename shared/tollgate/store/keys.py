@@ -82,3 +82,18 @@ def stripe_event_pk(event_id: str) -> str:
 
 def tenant_kind_sk(created_at: int, tenant_id: str) -> str:
     return f"{created_at:012d}#{tenant_id}"
+
+
+STRIPE_EVENT_SK = "EVENT"
+PURCHASE_SK_PREFIX = "PURCHASE#"
+
+
+LEASE_SK_PREFIX = "LEASE#"
+LOT_SK_PREFIX = "LOT#"
+
+
+def tenant_of(pk: str) -> str:
+    """The tenant id in a tenant partition key (``T#<tenant>``); for the sweeper's reads of ``by_due``."""
+    if not pk.startswith("T#") or pk.count("#") != 1:
+        raise ValueError(f"not a tenant partition key: {pk!r}")
+    return pk[2:]

@@ -8,6 +8,7 @@ import json
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.errors import (
@@ -183,7 +184,7 @@ class DynamoPoolRepository:
         """False when the pool's soonest lot end moved under us; the caller reads again and retries."""
         tenant = TenantItem(keys.tenant_pk(credit.tenant_id), keys.TENANT_SK)
         amount = credit.entry.amount
-        actions = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
+        actions: list[Action] = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
         condition = TenantItem.pk.exists()
         lot = credit.lot
         if lot is not None and lot.expires_at is not None:
