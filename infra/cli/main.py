@@ -68,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _configure(args: argparse.Namespace) -> None:
     """Before anything imports the data layer: it reads its settings once."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # info logs would mix with the JSON printed
     if args.local:
         os.environ["TOLLGATE_DDB_ENDPOINT"] = f"http://127.0.0.1:{os.environ.get('TOLLGATE_DDB_PORT', '8000')}"
         os.environ["TABLE_NAME"] = "tollgate-local"
@@ -99,7 +100,7 @@ def _run(args: argparse.Namespace) -> Any:
         return [dict(tenant_view(t), balance=t.pool.balance, available=t.pool.available) for t in tenants]
     if args.command == "grant":
         entry = services.pool_service().grant(args.tenant, args.tokens, args.reason, _actor(), args.valid_days)
-        return entry_view(entry)
+        return {k: v for k, v in entry_view(entry).items() if v is not None}
     if args.command == "reconcile":
         if not 1 <= args.since_hours <= 24 * 90:
             raise ValueError("--since-hours must be from 1 to 2160")
