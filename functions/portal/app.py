@@ -7,15 +7,24 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from tollgate import services
+from tollgate.domain.license_keys import NewLicenseKey
 from tollgate.domain.models import Principal
+from tollgate.domain.projects import UNSET
 from tollgate.domain.roles import Permission, Role, require
 from tollgate.http import requests
 from tollgate.http.app import build_resolver, json_response
 from tollgate.http.auth import portal_principal
-from tollgate.domain.projects import UNSET
-from tollgate.http.views import api_key_view, balance_view, catalog_view, entry_view, project_view, tenant_view
+from tollgate.http.purchase_views import purchase_view
+from tollgate.http.views import (
+    api_key_view,
+    balance_view,
+    catalog_view,
+    entry_view,
+    license_key_view,
+    project_view,
+    tenant_view,
+)
 from tollgate.logs import get_logger
 
 logger = get_logger()
@@ -107,6 +116,74 @@ def update_project(project_id: str) -> Response:
     fields.done()
     project = services.project_service().update(caller, project_id, name, budget)
     return json_response(200, {"project": project_view(project)})
+
+
+@app.post("/v1/keys")
+def create_license_key() -> Response:
+    caller = principal()
+    fields = requests.json_object(app.current_event.raw_event)
+    features = fields.texts("features", required=False, max_items=100, max_length=64)
+    request = NewLicenseKey(
+        name=fields.text("name", max_length=100),
+        regions=tuple(fields.texts("regions", max_items=50, max_length=32)),
+        features=None if features is None else tuple(features),
+        project_id=fields.text("project_id", required=False, max_length=40),
+        environment=fields.text("environment", required=False, max_length=64),
+        expires_at=fields.text("expires_at", required=False, max_length=40),
+    )
+    fields.done()
+    issued = services.license_key_service().issue(caller, request)
+    logger.info("license key issued", extra={"license_key_id": issued.key.id})
+    return json_response(201, {"key": license_key_view(issued.key), "secret": issued.secret})
+
+
+@app.get("/v1/keys")
+def list_license_keys() -> Response:
+    keys = services.license_key_service().list(principal())
+    return json_response(200, {"keys": [license_key_view(key) for key in keys]})
+
+
+@app.delete("/v1/keys/<key_id>")
+def revoke_license_key(key_id: str) -> Response:
+    key = services.license_key_service().revoke(principal(), key_id)
+    return json_response(200, {"key": license_key_view(key)})
+
+
+@app.post("/v1/keys/<key_id>/rotate")
+def rotate_license_key(key_id: str) -> Response:
+    issued = services.license_key_service().rotate(principal(), key_id)
+    logger.info("license key rotated", extra={"license_key_id": key_id})
+    return json_response(200, {"key": license_key_view(issued.key), "secret": issued.secret})
+
+
+@app.post("/v1/purchases")
+def create_purchase() -> Response:
+    caller = principal()
+    event = app.current_event.raw_event
+    key = requests.idempotency_key(event, required=True)
+    assert key is not None
+    fields = requests.json_object(event)
+    pack_id = fields.text("pack_id", max_length=64)
+    quantity = fields.integer("quantity", minimum=1, maximum=1000)
+    po_number = fields.text("po_number", required=False, max_length=100)
+    project_id = fields.text("project_id", required=False, max_length=64)
+    fields.done()
+    purchase = services.purchase_service().create(caller, pack_id, quantity, po_number, project_id, key)
+    return json_response(201, {"purchase": purchase_view(purchase), "checkout_url": purchase.checkout_url})
+
+
+@app.get("/v1/purchases")
+def list_purchases() -> Response:
+    caller = principal()
+    event = app.current_event.raw_event
+    page = services.purchase_service().list(caller, requests.query_param(event, "cursor"), requests.limit_param(event))
+    return json_response(200, {"purchases": [purchase_view(p) for p in page.purchases], "next_cursor": page.cursor})
+
+
+@app.get("/v1/purchases/<purchase_id>")
+def get_purchase(purchase_id: str) -> Response:
+    purchase = services.purchase_service().get(principal(), purchase_id)
+    return json_response(200, {"purchase": purchase_view(purchase)})
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

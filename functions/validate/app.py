@@ -1,30 +1,35 @@
 """The SDK's hot path: ``POST /v1/validate`` and ``GET /v1/.well-known/jwks.json``.
 
-No Powertools resolver, no pynamodb, no pydantic: this function's cold start is budgeted at 1.2x of
-"import botocore and create one DynamoDB client" (docs/performance.md measures it). The payload-2.0 event is
-read directly; errors still use the one error map (``tollgate.http.errors``).
+No Powertools (resolver or logger), no pynamodb, no pydantic, not even ``tollgate.services``: this
+function's cold start is budgeted at 1.2x of "import botocore and create one DynamoDB client"
+(docs/performance.md measures it). The payload-2.0 event is read directly; errors still use the one error
+map (``tollgate.http.errors``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
-from tollgate import services
 from tollgate.domain.errors import NotFound, TollgateError
 from tollgate.domain.regions import REGION_NAME
 from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
 from tollgate.http import requests
-from tollgate.http.auth import bearer
 from tollgate.http.errors import error_response, internal_error_response
-from tollgate.http.views import iso
-from tollgate.logs import get_logger
+from tollgate.jsonlog import get_json_logger
+from tollgate.validation_services import validation_service
 
 VALIDATE = ("POST", "/v1/validate")
 JWKS = ("GET", "/v1/.well-known/jwks.json")
 
-logger = get_logger()
-validation = services.validation_service()  # builds the botocore client now, once per cold start
+logger = get_json_logger("validate")
+validation = validation_service()  # builds the botocore client now, once per cold start
+
+
+def iso(epoch_s: int | None) -> str | None:
+    """As ``tollgate.http.views.iso``, which this function does not import (it loads every view's model)."""
+    return None if epoch_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 def _json(status: int, body: Any, cache_s: int | None = None) -> dict[str, Any]:
@@ -74,7 +79,7 @@ def _answer(result: ValidationResult) -> dict[str, Any]:
 
 
 def validate(event: dict[str, Any]) -> dict[str, Any]:
-    presented = presented_key(bearer(event))
+    presented = presented_key(requests.bearer_token(event))
     result = validation.validate(presented, _request(event))
     logger.info(
         "validated",
@@ -83,7 +88,7 @@ def validate(event: dict[str, Any]) -> dict[str, Any]:
     return _json(200, _answer(result))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # noqa: ARG001 - Lambda's signature
     request_id = str((event.get("requestContext") or {}).get("requestId", "unknown"))
     try:
         route = _route(event)
@@ -93,8 +98,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return _json(200, validation.jwks(), cache_s=300)
         raise NotFound("no such route")
     except TollgateError as error:
-        logger.info("request refused", extra={"code": error.code, "status_reason": error.message})
+        logger.info("request refused", extra={"request_id": request_id, "code": error.code, "reason": error.message})
         return error_response(error, request_id)
     except Exception:
-        logger.exception("unexpected error")
+        logger.exception("unexpected error", extra={"request_id": request_id})
         return internal_error_response(request_id)

@@ -9,12 +9,13 @@ from functools import cache
 
 from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.catalog import CatalogRepository
+from tollgate.domain.leases import LeaseService
 from tollgate.domain.license_keys import LicenseKeyService
 from tollgate.domain.pool import LotSettler, PoolService
-from tollgate.domain.ports import LicenseKeyReader
 from tollgate.domain.projects import ProjectService
+from tollgate.domain.purchases import PurchaseService
+from tollgate.domain.sweeper import SweeperService
 from tollgate.domain.tenants import TenantService
-from tollgate.domain.validation import ValidationService
 from tollgate.ids import RANDOM_IDS
 from tollgate.settings import secret
 
@@ -70,16 +71,9 @@ def project_service() -> ProjectService:
 
 
 @cache
-def license_key_reader() -> LicenseKeyReader:
-    """The one-round-trip read of tenant and license key; a module-level botocore client, no pynamodb."""
-    from tollgate.store.validation_read import DynamoLicenseKeyReader, new_client
-
-    return DynamoLicenseKeyReader(new_client())
-
-
-@cache
 def license_key_service() -> LicenseKeyService:
     from tollgate.store.license_keys import DynamoLicenseKeyRepository
+    from tollgate.validation_services import license_key_reader
 
     return LicenseKeyService(
         keys=DynamoLicenseKeyRepository(),
@@ -91,13 +85,44 @@ def license_key_service() -> LicenseKeyService:
 
 
 @cache
-def validation_service() -> ValidationService:
-    """``POST /v1/validate``: loads neither pynamodb nor Powertools' resolver (docs/performance.md)."""
-    from tollgate.domain.receipts import ReceiptSigner
+def purchase_service() -> PurchaseService:
+    """Purchases, Stripe's webhooks and reconciliation. ``stripe`` itself loads only when a call needs it."""
+    from tollgate.billing.stripe_checkout import StripeCheckout
+    from tollgate.billing.stripe_webhooks import StripeWebhookVerifier, webhook_secrets
+    from tollgate.logs import get_logger
+    from tollgate.settings import settings
+    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.store.purchases import DynamoPurchaseRepository
 
-    return ValidationService(
-        reader=license_key_reader(),
-        signer=ReceiptSigner(lambda: secret("RECEIPT_SIGNING_KEY")),
+    logger = get_logger()
+    return PurchaseService(
+        purchases=DynamoPurchaseRepository(),
+        catalog=catalog(),
+        projects=DynamoProjectRepository(),
+        checkout=StripeCheckout(),
+        verifier=StripeWebhookVerifier(lambda: webhook_secrets(secret("STRIPE_WEBHOOK_SECRETS"))),
         clock=SYSTEM_CLOCK,
-        serving_region=default_region,
+        ids=RANDOM_IDS,
+        portal_base_url=lambda: settings().portal_base_url,
+        log=lambda message, fields: logger.info(message, extra=fields),
     )
+
+
+@cache
+def lease_service() -> LeaseService:
+    from tollgate.store.leases import DynamoLeaseRepository
+
+    return LeaseService(DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+
+
+@cache
+def sweeper_service() -> SweeperService:
+    """Settles leases and lots past their end; the same settling code as the on-read path."""
+    from tollgate.store.expiry import DynamoDueIndex, DynamoExpiry
+
+    return SweeperService(
+        DynamoDueIndex(), lease_service(), DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS), SYSTEM_CLOCK, workers=SWEEPER_WORKERS
+    )
+
+
+SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/performance.md, "Sweeper")

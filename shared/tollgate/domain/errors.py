@@ -103,3 +103,15 @@ class RegionNotAllowed(Forbidden):
     """A license key used outside the regions it is scoped to."""
 
     code = "REGION_NOT_ALLOWED"
+
+
+class LeaseExpired(Conflict):
+    """The lease is past its end (whether or not the sweeper has settled it yet); open a new one."""
+
+    code = "LEASE_EXPIRED"
+
+
+class LeaseClosed(Conflict):
+    """The lease was checked in; it cannot be extended."""
+
+    code = "LEASE_CLOSED"

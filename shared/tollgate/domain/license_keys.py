@@ -141,10 +141,10 @@ class LicenseKeyService:
         current = self._keys.get_license_key(caller.tenant_id, key_id)
         if current.revoked_at is not None:
             raise Conflict(f"license key {key_id} is revoked; issue a new one")
-        plain = credentials.format_license_key(caller.tenant.home_region, caller.tenant_id, key_id, self._ids.new_secret())
-        key = self._keys.replace_secret(
-            caller.tenant_id, key_id, credentials.hash_secret(plain), credentials.display_prefix(plain), self._clock.now()
-        )
+        secret = self._ids.new_secret()
+        plain = credentials.format_license_key(caller.tenant.home_region, caller.tenant_id, key_id, secret)
+        display, secret_hash = credentials.display_prefix(plain), credentials.hash_secret(plain)
+        key = self._keys.replace_secret(caller.tenant_id, key_id, secret_hash, display, self._clock.now())
         return IssuedLicenseKey(key, plain)
 
     def authenticate(self, credential: str | None, client_region: str | None = None) -> Principal:
@@ -164,7 +164,8 @@ class LicenseKeyService:
         )
         if code is not Code.VALID:
             raise _REFUSALS.get(code, lambda: Forbidden(MESSAGES[code]))()
-        assert snapshot.tenant is not None and snapshot.key is not None
+        assert snapshot.tenant is not None
+        assert snapshot.key is not None
         return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
 
 

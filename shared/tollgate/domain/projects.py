@@ -36,7 +36,11 @@ class ProjectService:
         assert caller.role is not None
         require(caller.role, Permission.MANAGE_PROJECTS)
         project = Project(
-            id=self._ids.new_id("pj"), tenant_id=caller.tenant_id, name=name, created_at=self._clock.now(), budget=budget
+            id=self._ids.new_id("pj"),
+            tenant_id=caller.tenant_id,
+            name=name,
+            created_at=self._clock.now(),
+            budget=budget,
         )
         self._projects.add(project)
         return project

@@ -98,9 +98,7 @@ class ReceiptSigner:
         return f"{signing_input}.{b64url(signature)}"
 
 
-def verify_receipt(
-    receipt: str, jwks: Mapping[str, Any], now: int | None = None, leeway_s: int = 30
-) -> dict[str, Any]:
+def verify_receipt(receipt: str, jwks: Mapping[str, Any], now: int | None = None, leeway_s: int = 30) -> dict[str, Any]:
     """What the SDK does offline: check the signature against the published keys (and, given ``now``,
     that the receipt is within its validity, give or take ``leeway_s`` of clock skew). Returns the
     claims; raises ``InvalidReceipt``."""

@@ -38,9 +38,7 @@ _ALL = {Permission.READ_TENANT, Permission.READ_CATALOG, Permission.READ_BALANCE
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission),
-    Role.BILLING: frozenset(
-        _ALL | {Permission.READ_PURCHASES, Permission.BUY, Permission.READ_LEDGER}
-    ),
+    Role.BILLING: frozenset(_ALL | {Permission.READ_PURCHASES, Permission.BUY, Permission.READ_LEDGER}),
     Role.APPROVER: frozenset(_ALL),
     Role.MEMBER: frozenset(_ALL | {Permission.READ_LICENSE_KEYS, Permission.CONSUME}),
     Role.AUDITOR: frozenset(

@@ -21,19 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from tollgate.clock import Clock
 from tollgate.domain import credentials, regions
 from tollgate.domain.credentials import ParsedLicenseKey
 from tollgate.domain.errors import Unauthenticated
 from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, TenantStatus
-from tollgate.domain.ports import LicenseKeyReader
-from tollgate.domain.receipts import RECEIPT_TTL_S, ReceiptSigner
+from tollgate.domain.receipts import RECEIPT_TTL_S
+
+if TYPE_CHECKING:  # annotations only: the validation function's import time is budgeted
+    from tollgate.clock import Clock
+    from tollgate.domain.ports import LicenseKeyReader
+    from tollgate.domain.receipts import ReceiptSigner
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     VALID = "VALID"
     NOT_FOUND = "NOT_FOUND"
     REVOKED = "REVOKED"

@@ -15,15 +15,11 @@ from tollgate.domain.credentials import LICENSE_KEY_PREFIX
 from tollgate.domain.errors import Unauthenticated
 from tollgate.domain.models import Principal
 from tollgate.domain.roles import Permission, require
-from tollgate.http.requests import header
+from tollgate.http.requests import bearer_token, header
 
 
 def bearer(event: Mapping[str, Any]) -> str | None:
-    value = header(event, "authorization") or ""
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    return bearer_token(event)
 
 
 def portal_principal(event: Mapping[str, Any]) -> Principal:

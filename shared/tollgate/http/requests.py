@@ -48,6 +48,15 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
     return headers.get(name.lower())
 
 
+def bearer_token(event: Mapping[str, Any]) -> str | None:
+    """The credential of an ``Authorization: Bearer …`` header, or None."""
+    value = header(event, "authorization") or ""
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
 def idempotency_key(event: Mapping[str, Any], required: bool) -> str | None:
     key = header(event, "idempotency-key")
     if key is None:

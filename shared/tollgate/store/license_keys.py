@@ -109,9 +109,7 @@ class DynamoLicenseKeyRepository:
     def project_exists(self, tenant_id: str, project_id: str) -> bool:
         try:
             with busy_as_store_busy():
-                ProjectItem.get(
-                    keys.tenant_pk(tenant_id), keys.project_sk(project_id), attributes_to_get=["pk"]
-                )
+                ProjectItem.get(keys.tenant_pk(tenant_id), keys.project_sk(project_id), attributes_to_get=["pk"])
         except DoesNotExist:
             return False
         return True

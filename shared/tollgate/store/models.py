@@ -131,3 +131,60 @@ class CatalogItem(TableModel):
     cost_per_use = NumberAttribute(null=True)
     cost_per_hour = NumberAttribute(null=True)
     active = BooleanAttribute(default=True)
+
+
+class PurchaseItem(TableModel):
+    """A purchase (sk PURCHASE#…): the procurement ticket. ``version`` makes every change a compare-and-set."""
+
+    purchase_id = UnicodeAttribute()
+    buyer_key_id = UnicodeAttribute()
+    pack_id = UnicodeAttribute()
+    quantity = NumberAttribute()
+    tokens = NumberAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    valid_days = NumberAttribute(null=True)
+    status = UnicodeAttribute()
+    created_at = NumberAttribute()
+    po_number = UnicodeAttribute(null=True)
+    project_id = UnicodeAttribute(null=True)
+    stripe_session_id = UnicodeAttribute(null=True)
+    checkout_url = UnicodeAttribute(null=True)
+    payment_intent_id = UnicodeAttribute(null=True)
+    charge_id = UnicodeAttribute(null=True)
+    lot_id = UnicodeAttribute(null=True)
+    paid_at = NumberAttribute(null=True)
+    failed_at = NumberAttribute(null=True)
+    refunded_tokens = NumberAttribute(default=0)
+    amount_refunded = NumberAttribute(default=0)
+    taken_back = NumberAttribute(default=0)
+    disputed_at = NumberAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class StripeEventItem(TableModel):
+    """A Stripe event already applied (pk STRIPE_EVENT#<id>); written in the transaction of its change."""
+
+    event_type = UnicodeAttribute()
+    recorded_at = NumberAttribute()
+
+
+class LeaseItem(TableModel):
+    """Tokens held for a time-limited run (sk LEASE#…); due_shard/due_at only while it is open."""
+
+    lease_id = UnicodeAttribute()
+    feature = UnicodeAttribute()
+    cost_per_hour = NumberAttribute()
+    started_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    duration_s = NumberAttribute()
+    reserved = NumberAttribute()
+    status = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    project_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    ended_at = NumberAttribute(null=True)
+    charged = NumberAttribute(null=True)
+    charge_entry_id = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)

@@ -1,0 +1,34 @@
+"""``POST /v1/stripe/webhook``: Stripe's events, verified against the raw body, applied exactly once.
+
+400 for a missing, forged or stale signature (nothing changes); 200 for every verified event, including
+duplicates and events about nothing of ours (so Stripe stops retrying); 503 when the store or Stripe is
+busy (Stripe retries)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tollgate import services
+from tollgate.http import requests
+from tollgate.http.app import build_resolver, json_response
+from tollgate.logs import get_logger
+
+logger = get_logger()
+app = build_resolver(logger)
+
+
+@app.post("/v1/stripe/webhook")
+def stripe_webhook() -> Response:
+    raw = app.current_event.raw_event
+    event, outcome = services.purchase_service().handle_webhook(
+        requests.raw_body(raw), requests.header(raw, "stripe-signature")
+    )
+    logger.info("stripe event", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome.value})
+    return json_response(200, {"received": True, "event": event.id, "outcome": outcome.value})
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

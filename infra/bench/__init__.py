@@ -1,0 +1,1 @@
+"""The project's benchmark: ``python -m infra.bench`` (``make bench``); figures in docs/performance.md."""

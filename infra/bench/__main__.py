@@ -1,0 +1,3 @@
+from infra.bench.run import main
+
+raise SystemExit(main())

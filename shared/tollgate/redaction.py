@@ -1,0 +1,33 @@
+"""Redacting credentials and webhook signatures from log records, with no logging library of its own.
+
+``tollgate.logs`` (Powertools, for most functions) and ``tollgate.jsonlog`` (the validation function's light
+logger) both use it, so both redact the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+SECRETS = re.compile(
+    r"(tgk?_[A-Za-z0-9._-]+|sk_(?:test|live)_[A-Za-z0-9_]+|rk_(?:test|live)_[A-Za-z0-9_]+|whsec_[A-Za-z0-9_]+"
+    r"|t=\d+(?:,v\d=[0-9a-fA-F]+)+|Bearer\s+\S+)"
+)
+
+
+def redact(text: str) -> str:
+    return SECRETS.sub("[REDACTED]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites every record's message and arguments before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        for name, value in list(vars(record).items()):
+            if name not in {"msg", "args"} and isinstance(value, str) and SECRETS.search(value):
+                setattr(record, name, redact(value))
+        return True

@@ -1,0 +1,292 @@
+"""Purchases, the Stripe events already applied, and the one transaction that changes a purchase together
+with the pool, the ledger, the lot and the event record."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from tollgate.domain.errors import InvalidField, NotFound
+from tollgate.domain.models import Lot
+from tollgate.domain.pool import Replayed, StoredAnswer
+from tollgate.domain.purchases import (
+    IDEMPOTENCY_SCOPE,
+    Applied,
+    EventMark,
+    Purchase,
+    PurchaseChange,
+    PurchasePage,
+    PurchaseStatus,
+)
+from tollgate.store import keys
+from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
+from tollgate.store.models import (
+    IdempotencyItem,
+    LedgerEntryItem,
+    LotItem,
+    PurchaseItem,
+    StripeEventItem,
+    TenantItem,
+)
+from tollgate.store.pool import PURGE_AFTER_S, ledger_item, lot_item, to_lot
+
+_FIELDS = (
+    "buyer_key_id",
+    "pack_id",
+    "quantity",
+    "tokens",
+    "amount",
+    "currency",
+    "valid_days",
+    "created_at",
+    "po_number",
+    "project_id",
+    "stripe_session_id",
+    "checkout_url",
+    "payment_intent_id",
+    "charge_id",
+    "lot_id",
+    "paid_at",
+    "failed_at",
+    "refunded_tokens",
+    "amount_refunded",
+    "taken_back",
+    "disputed_at",
+    "version",
+)
+_NUMBERS = frozenset(
+    {
+        "quantity",
+        "tokens",
+        "amount",
+        "valid_days",
+        "created_at",
+        "paid_at",
+        "failed_at",
+        "refunded_tokens",
+        "amount_refunded",
+        "taken_back",
+        "disputed_at",
+        "version",
+    }
+)
+
+
+def purchase_item(purchase: Purchase) -> PurchaseItem:
+    return PurchaseItem(
+        keys.tenant_pk(purchase.tenant_id),
+        keys.purchase_sk(purchase.id),
+        purchase_id=purchase.id,
+        status=purchase.status.value,
+        **{name: getattr(purchase, name) for name in _FIELDS},
+    )
+
+
+def to_purchase(tenant_id: str, item: PurchaseItem) -> Purchase:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(item, name)
+        values[name] = int(value) if name in _NUMBERS and value is not None else value
+    return Purchase(id=item.purchase_id, tenant_id=tenant_id, status=PurchaseStatus(item.status), **values)
+
+
+def _token(change: PurchaseChange) -> str:
+    return hashlib.sha256(repr(change).encode()).hexdigest()[:36]
+
+
+class DynamoPurchaseRepository:
+    def __init__(self) -> None:
+        self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
+
+    def create(self, purchase: Purchase, idempotency_key: str, answer: StoredAnswer, now: int) -> None:
+        stored = IdempotencyItem(
+            keys.tenant_pk(purchase.tenant_id),
+            keys.idempotency_sk(IDEMPOTENCY_SCOPE, idempotency_key),
+            request_hash=answer.request_hash,
+            status_code=answer.status_code,
+            response=answer.body,
+            created_at=answer.created_at,
+            purge_at=now + PURGE_AFTER_S,
+        )
+
+        def write() -> None:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(purchase_item(purchase), condition=PurchaseItem.pk.does_not_exist())
+                tx.save(stored, condition=IdempotencyItem.pk.does_not_exist())
+
+        try:
+            with_retries(write)
+        except TransactWriteError as exc:
+            codes = [*cancellation_codes(exc), None, None]
+            if codes[1] == "ConditionalCheckFailed":
+                first = self.stored_answer(purchase.tenant_id, idempotency_key)
+                if first is not None:
+                    raise Replayed(first) from exc
+            raise
+
+    def stored_answer(self, tenant_id: str, idempotency_key: str) -> StoredAnswer | None:
+        try:
+            with busy_as_store_busy():
+                item = IdempotencyItem.get(
+                    keys.tenant_pk(tenant_id),
+                    keys.idempotency_sk(IDEMPOTENCY_SCOPE, idempotency_key),
+                    consistent_read=True,
+                )
+        except DoesNotExist:
+            return None
+        return StoredAnswer(item.request_hash, int(item.status_code), dict(item.response), int(item.created_at))
+
+    def find(self, tenant_id: str, purchase_id: str) -> Purchase | None:
+        try:
+            with busy_as_store_busy():
+                item = PurchaseItem.get(keys.tenant_pk(tenant_id), keys.purchase_sk(purchase_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return to_purchase(tenant_id, item)
+
+    def page(self, tenant_id: str, cursor: str | None, limit: int) -> PurchasePage:
+        start = _decode_cursor(cursor, tenant_id) if cursor else None
+        with busy_as_store_busy():
+            result = PurchaseItem.query(
+                keys.tenant_pk(tenant_id),
+                PurchaseItem.sk.startswith(keys.PURCHASE_SK_PREFIX),
+                scan_index_forward=False,  # ids begin with their creation time: newest first
+                limit=limit,
+                last_evaluated_key=start,
+                consistent_read=True,
+            )
+            purchases = [to_purchase(tenant_id, item) for item in result]
+            last = result.last_evaluated_key
+        return PurchasePage(purchases, _encode_cursor(last["sk"]["S"]) if last else None)
+
+    def lot(self, tenant_id: str, lot_id: str) -> Lot | None:
+        try:
+            with busy_as_store_busy():
+                item = LotItem.get(keys.tenant_pk(tenant_id), keys.lot_sk(lot_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return to_lot(tenant_id, item)
+
+    def event_seen(self, event_id: str, now: int) -> bool:
+        """Recorded and not yet past its dedupe window (enforced here; TTL only cleans up)."""
+        try:
+            with busy_as_store_busy():
+                item = StripeEventItem.get(keys.stripe_event_pk(event_id), keys.STRIPE_EVENT_SK, consistent_read=True)
+        except DoesNotExist:
+            return False
+        return item.purge_at is None or int(item.purge_at) > now
+
+    @staticmethod
+    def _event_item(mark: EventMark) -> StripeEventItem:
+        return StripeEventItem(
+            keys.stripe_event_pk(mark.event_id),
+            keys.STRIPE_EVENT_SK,
+            event_type=mark.event_type,
+            recorded_at=mark.recorded_at,
+            purge_at=mark.purge_at,
+        )
+
+    @staticmethod
+    def _event_condition(now: int) -> Condition:
+        return StripeEventItem.pk.does_not_exist() | (StripeEventItem.purge_at <= now)
+
+    def record_event(self, mark: EventMark) -> bool:
+        try:
+            with busy_as_store_busy():
+                self._event_item(mark).save(condition=self._event_condition(mark.recorded_at))
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def apply(self, change: PurchaseChange) -> Applied:
+        purchase = change.purchase
+        tenant = TenantItem(keys.tenant_pk(purchase.tenant_id), keys.TENANT_SK)
+        # pynamodb sends puts (in the order added), then updates: the labels follow that order
+        labels: list[str] = []
+        tenant_actions: list[Action] = []
+        tenant_condition = TenantItem.pk.exists()
+        if change.entry is not None:
+            amount = change.entry.amount
+            tenant_actions = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
+            lot = change.new_lot
+            if lot is not None and lot.expires_at is not None:
+                current = self._next_lot_expiry(purchase.tenant_id)
+                if current is None:
+                    tenant_condition &= TenantItem.next_lot_expiry.does_not_exist()
+                else:
+                    tenant_condition &= TenantItem.next_lot_expiry == current
+                if current is None or lot.expires_at < current:
+                    tenant_actions.append(TenantItem.next_lot_expiry.set(lot.expires_at))
+
+        def write() -> None:
+            labels.clear()
+            with TransactWrite(connection=self._connection, client_request_token=_token(change)) as tx:
+                if change.entry is not None:
+                    tx.save(ledger_item(change.entry), condition=LedgerEntryItem.pk.does_not_exist())
+                    labels.append("entry")
+                if change.new_lot is not None:
+                    tx.save(lot_item(change.new_lot), condition=LotItem.pk.does_not_exist())
+                    labels.append("lot")
+                tx.save(purchase_item(purchase), condition=PurchaseItem.version == change.expected_version)
+                labels.append("purchase")
+                if change.event is not None:
+                    tx.save(self._event_item(change.event), condition=self._event_condition(change.now))
+                    labels.append("event")
+                if tenant_actions:
+                    tx.update(tenant, actions=tenant_actions, condition=tenant_condition)
+                    labels.append("tenant")
+                if change.lot_take is not None:
+                    take = change.lot_take
+                    tx.update(
+                        LotItem(keys.tenant_pk(purchase.tenant_id), keys.lot_sk(take.lot_id)),
+                        actions=[LotItem.remaining.add(-take.tokens)],
+                        condition=(LotItem.expired == False) & (LotItem.remaining >= take.tokens),  # noqa: E712
+                    )
+                    labels.append("lot_take")
+
+        try:
+            with_retries(write)
+        except TransactWriteError as exc:
+            failed = {label for label, code in zip(labels, cancellation_codes(exc), strict=False) if code}
+            if "event" in failed:
+                return Applied.DUPLICATE_EVENT
+            if failed & {"purchase", "lot_take", "entry", "lot"}:
+                return Applied.STALE
+            if "tenant" in failed:
+                self._next_lot_expiry(purchase.tenant_id)  # NotFound if the tenant is gone; else the end moved
+                return Applied.STALE
+            raise
+        return Applied.APPLIED
+
+    def _next_lot_expiry(self, tenant_id: str) -> int | None:
+        try:
+            with busy_as_store_busy():
+                item = TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"no tenant {tenant_id}") from exc
+        return None if item.next_lot_expiry is None else int(item.next_lot_expiry)
+
+
+def _encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, tenant_id: str) -> dict[str, dict[str, str]]:
+    """The partition always comes from the authenticated tenant, never from the cursor."""
+    try:
+        sk = str(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidField("cursor", "is not a cursor this API returned") from exc
+    if not sk.startswith(keys.PURCHASE_SK_PREFIX):
+        raise InvalidField("cursor", "is not a cursor this API returned")
+    return {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}

@@ -1,0 +1,33 @@
+"""The validation function's composition root, kept apart from ``services`` so that its cold start loads
+the validation path only (``services`` imports every domain service; docs/performance.md has the figures).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from tollgate.clock import SYSTEM_CLOCK
+from tollgate.domain.receipts import ReceiptSigner
+from tollgate.domain.validation import ValidationService
+from tollgate.settings import secret, settings
+from tollgate.store.validation_read import DynamoLicenseKeyReader, new_client
+
+
+@cache
+def license_key_reader() -> DynamoLicenseKeyReader:
+    """Tenant, license key (and project) in one BatchGetItem, through one botocore client per process."""
+    return DynamoLicenseKeyReader(new_client())
+
+
+def serving_region() -> str:
+    return settings().region
+
+
+@cache
+def validation_service() -> ValidationService:
+    return ValidationService(
+        reader=license_key_reader(),
+        signer=ReceiptSigner(lambda: secret("RECEIPT_SIGNING_KEY")),
+        clock=SYSTEM_CLOCK,
+        serving_region=serving_region,
+    )
