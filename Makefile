@@ -40,7 +40,7 @@ lint: setup $(SAM_VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared functions infra
 	$(VENV)/bin/cfn-lint template.yaml
-	AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
 bench: setup
 	$(PY) -m infra.bench

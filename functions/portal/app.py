@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tollgate import services
 from tollgate.domain.license_keys import NewLicenseKey
 from tollgate.domain.models import Principal

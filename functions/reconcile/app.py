@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tollgate import services
 from tollgate.logs import get_logger
 

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tollgate import services
 from tollgate.domain.tenants import SignupRequest
 from tollgate.http import requests

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from tollgate import services
 from tollgate.http import requests
 from tollgate.http.app import build_resolver, json_response

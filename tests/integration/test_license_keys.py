@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tollgate.domain.receipts import InvalidReceipt, verify_receipt
 
 from tests.integration.conftest import Response, Stack
+from tollgate.domain.receipts import InvalidReceipt, verify_receipt
 
 pytestmark = pytest.mark.integration
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.unit.conftest import FakePayments
 from tollgate.clock import FixedClock
 from tollgate.domain.leases import LeaseService
 from tollgate.domain.models import Feature, LicenseKey, Principal
@@ -9,8 +10,6 @@ from tollgate.domain.pool import PoolService
 from tollgate.domain.sweeper import SweeperService
 from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.ids import RANDOM_IDS
-
-from tests.unit.conftest import FakePayments
 
 NOW = 1_800_000_000
 HOUR = 3600

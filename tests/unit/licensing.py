@@ -8,6 +8,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.unit.conftest import FakePayments
 from tollgate.clock import FixedClock
 from tollgate.domain.license_keys import IssuedLicenseKey, LicenseKeyService, NewLicenseKey
 from tollgate.domain.models import Principal, Project
@@ -16,8 +18,6 @@ from tollgate.domain.roles import Role
 from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.domain.validation import ValidationRequest, ValidationResult, ValidationService, presented_key
 from tollgate.ids import RANDOM_IDS
-
-from tests.unit.conftest import FakePayments
 
 NOW = 1_800_000_000
 

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+
 from tollgate.domain import errors
 from tollgate.http.errors import error_response, status_of
 from tollgate.logs import get_logger

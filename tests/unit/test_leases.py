@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
 from tollgate.domain.errors import (
     Forbidden,
     IdempotencyKeyReused,
@@ -15,8 +17,6 @@ from tollgate.domain.errors import (
 )
 from tollgate.domain.leases import MAX_LEASE_S, LeaseStatus, hours_started
 from tollgate.domain.models import TenantStatus
-
-from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
 
 
 @pytest.fixture

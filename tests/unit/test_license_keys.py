@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
+
+from tests.unit.conftest import _SESSION, raw_items
+from tests.unit.licensing import NOW, Licensing
 from tollgate.domain.credentials import format_license_key
 from tollgate.domain.errors import (
     Conflict,
@@ -21,9 +24,6 @@ from tollgate.domain.models import TenantStatus
 from tollgate.domain.receipts import verify_receipt
 from tollgate.domain.roles import Role
 from tollgate.domain.validation import Code
-
-from tests.unit.conftest import _SESSION, raw_items
-from tests.unit.licensing import NOW, Licensing
 
 
 @pytest.fixture

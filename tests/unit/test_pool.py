@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.unit.conftest import FakePayments
 from tollgate.clock import FixedClock
 from tollgate.domain.errors import (
     IdempotencyKeyReused,
@@ -16,8 +18,6 @@ from tollgate.domain.pool import PoolService
 from tollgate.domain.projects import ProjectService
 from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.ids import RANDOM_IDS
-
-from tests.unit.conftest import FakePayments
 
 NOW = 1_800_000_000
 

@@ -13,6 +13,10 @@ from typing import Any
 
 import pytest
 import stripe
+
+from infra.local.stripe_standin import StandinServer, start_standin
+from infra.local.stripe_standin.webhooks import signature_header
+from tests.unit.conftest import FakePayments, raw_items
 from tollgate.billing.stripe_checkout import StripeCheckout
 from tollgate.billing.stripe_webhooks import StripeWebhookVerifier
 from tollgate.clock import FixedClock
@@ -36,10 +40,6 @@ from tollgate.domain.purchases import (
 from tollgate.domain.roles import Role
 from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.ids import RANDOM_IDS
-
-from infra.local.stripe_standin import StandinServer, start_standin
-from infra.local.stripe_standin.webhooks import signature_header
-from tests.unit.conftest import FakePayments, raw_items
 
 SECRET = "whsec_unit_current"
 OLD_SECRET = "whsec_unit_previous"
@@ -458,9 +458,8 @@ class Context:
 def test_handler_verifies_the_raw_body_and_answers(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
-    from tollgate import services
-
     from tests.conftest import ROOT
+    from tollgate import services
 
     spec = importlib.util.spec_from_file_location("stripe_webhook_app", ROOT / "functions/stripe_webhook/app.py")
     assert spec is not None and spec.loader is not None

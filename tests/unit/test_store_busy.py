@@ -8,10 +8,10 @@ from typing import Any
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-from tollgate.domain.errors import StoreBusy
-from tollgate.http.errors import error_response
 
 from tests.unit.test_pool import World
+from tollgate.domain.errors import StoreBusy
+from tollgate.http.errors import error_response
 
 _real_call = botocore.client.BaseClient._make_api_call
 

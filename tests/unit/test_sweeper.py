@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.conftest import raw_items
+from tests.unit.leasing import DAY, HOUR, NOW, LeaseWorld
 from tollgate.domain.errors import InsufficientTokens
 from tollgate.domain.expiry import first_due
 from tollgate.domain.models import Lot, Pool
 from tollgate.domain.sweeper import SweeperService
 from tollgate.store.expiry import DynamoDueIndex
-
-from tests.unit.conftest import raw_items
-from tests.unit.leasing import DAY, HOUR, NOW, LeaseWorld
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.unit.conftest import FakePayments, raw_items
 from tollgate.clock import FixedClock
 from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, Unauthenticated
 from tollgate.domain.roles import Role
 from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.ids import RANDOM_IDS
-
-from tests.unit.conftest import FakePayments, raw_items
 
 NOW = 1_800_000_000
 

@@ -15,16 +15,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.conftest import ROOT
+from tests.unit.conftest import _SESSION
+from tests.unit.licensing import NOW, Licensing, signing_key_pem
 from tollgate.domain import regions
 from tollgate.domain.credentials import format_license_key, hash_secret, parse_license_key
 from tollgate.domain.errors import InvalidField
 from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Tenant, TenantStatus
 from tollgate.domain.receipts import InvalidReceipt, ReceiptSigner, b64url, b64url_decode, verify_receipt
 from tollgate.domain.validation import Code, ValidationRequest, decide
-
-from tests.conftest import ROOT
-from tests.unit.conftest import _SESSION
-from tests.unit.licensing import NOW, Licensing, signing_key_pem
 
 PLAIN = format_license_key("eu-west-1", "tn_aaaaaaaaaaaaaaaa", "lk_bbbbbbbbbbbbbbbb", "c" * 32)
 PRESENTED = parse_license_key(PLAIN)

@@ -84,7 +84,9 @@ class StoreBusy(TollgateError):
 
     code = "STORE_BUSY"
 
-    def __init__(self, message: str = "The store is busy; nothing was changed. Retry later.", retry_after_s: int = 1) -> None:
+    def __init__(
+        self, message: str = "The store is busy; nothing was changed. Retry later.", retry_after_s: int = 1
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
