@@ -44,6 +44,7 @@ lint: setup $(SAM_VENV)/.installed
 
 bench: setup
 	$(PY) -m infra.bench
+	$(PY) -m infra.bench.contention 2>/dev/null
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
