@@ -21,7 +21,7 @@ from tollgate.domain.pool import LotsDue, Replayed, StoredAnswer
 from tollgate.store import keys
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
 from tollgate.store.models import IdempotencyItem, LeaseItem, LedgerEntryItem, TenantItem
-from tollgate.store.pool import PURGE_AFTER_S, DynamoPoolRepository, ledger_item
+from tollgate.store.pool import DynamoPoolRepository, answer_item, ledger_item
 
 _FAILED = "ConditionalCheckFailed"
 
@@ -101,14 +101,8 @@ class DynamoLeaseRepository:
     def open(self, opening: LeaseOpening) -> None:
         lease = opening.lease
         tenant = TenantItem(keys.tenant_pk(lease.tenant_id), keys.TENANT_SK)
-        answer = IdempotencyItem(
-            keys.tenant_pk(lease.tenant_id),
-            keys.idempotency_sk(opening.idempotency_scope, opening.idempotency_key),
-            request_hash=opening.answer.request_hash,
-            status_code=opening.answer.status_code,
-            response=opening.answer.body,
-            created_at=opening.answer.created_at,
-            purge_at=opening.now + PURGE_AFTER_S,
+        answer = answer_item(
+            lease.tenant_id, opening.idempotency_scope, opening.idempotency_key, opening.answer, opening.now
         )
 
         def write() -> None:

@@ -8,6 +8,7 @@ import json
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -26,6 +27,35 @@ from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_r
 from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
 
 PURGE_AFTER_S = 7 * 86400  # idempotent answers are honoured 24 h; DynamoDB TTL removes them later
+
+
+def credit_update(amount: int, lot: Lot | None, current_next_expiry: int | None) -> tuple[list[Action], Condition]:
+    """The pool side of a credit: balance and available up by ``amount``; when the new lot ends sooner than
+    every live lot, it becomes ``next_lot_expiry``. Conditioned on the end read (``current_next_expiry``)
+    being still in place, so two concurrent credits cannot leave a later end standing."""
+    actions: list[Action] = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
+    condition = TenantItem.pk.exists()
+    if lot is not None and lot.expires_at is not None:
+        if current_next_expiry is None:
+            condition &= TenantItem.next_lot_expiry.does_not_exist()
+        else:
+            condition &= TenantItem.next_lot_expiry == current_next_expiry
+        if current_next_expiry is None or lot.expires_at < current_next_expiry:
+            actions.append(TenantItem.next_lot_expiry.set(lot.expires_at))
+    return actions, condition
+
+
+def answer_item(tenant_id: str, scope: str, key: str, answer: StoredAnswer, now: int) -> IdempotencyItem:
+    """The stored first answer to an Idempotency-Key, written in the transaction of the change it answers."""
+    return IdempotencyItem(
+        keys.tenant_pk(tenant_id),
+        keys.idempotency_sk(scope, key),
+        request_hash=answer.request_hash,
+        status_code=answer.status_code,
+        response=answer.body,
+        created_at=answer.created_at,
+        purge_at=now + PURGE_AFTER_S,
+    )
 
 
 def ledger_item(entry: LedgerEntry) -> LedgerEntryItem:
@@ -114,15 +144,7 @@ class DynamoPoolRepository:
         project = None
         if debit.project_id is not None:
             project = ProjectItem(keys.tenant_pk(debit.tenant_id), keys.project_sk(debit.project_id))
-        answer = IdempotencyItem(
-            keys.tenant_pk(debit.tenant_id),
-            keys.idempotency_sk(debit.idempotency_scope, debit.idempotency_key),
-            request_hash=debit.answer.request_hash,
-            status_code=debit.answer.status_code,
-            response=debit.answer.body,
-            created_at=debit.answer.created_at,
-            purge_at=debit.now + PURGE_AFTER_S,
-        )
+        answer = answer_item(debit.tenant_id, debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
 
         def write() -> None:
             with TransactWrite(connection=self._connection, client_request_token=_token(debit.entry.id)) as tx:
@@ -183,18 +205,9 @@ class DynamoPoolRepository:
     def _try_credit(self, credit: Credit) -> bool:
         """False when the pool's soonest lot end moved under us; the caller reads again and retries."""
         tenant = TenantItem(keys.tenant_pk(credit.tenant_id), keys.TENANT_SK)
-        amount = credit.entry.amount
-        actions: list[Action] = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
-        condition = TenantItem.pk.exists()
         lot = credit.lot
-        if lot is not None and lot.expires_at is not None:
-            current = self.pool(credit.tenant_id).next_lot_expiry
-            if current is None:
-                condition &= TenantItem.next_lot_expiry.does_not_exist()
-            else:
-                condition &= TenantItem.next_lot_expiry == current
-            if current is None or lot.expires_at < current:
-                actions.append(TenantItem.next_lot_expiry.set(lot.expires_at))
+        current = self.pool(credit.tenant_id).next_lot_expiry if lot is not None and lot.expires_at else None
+        actions, condition = credit_update(credit.entry.amount, lot, current)
 
         def write() -> None:
             with TransactWrite(connection=self._connection, client_request_token=_token(credit.entry.id)) as tx:

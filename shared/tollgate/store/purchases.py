@@ -36,7 +36,7 @@ from tollgate.store.models import (
     StripeEventItem,
     TenantItem,
 )
-from tollgate.store.pool import PURGE_AFTER_S, ledger_item, lot_item, to_lot
+from tollgate.store.pool import answer_item, credit_update, ledger_item, lot_item, to_lot
 
 _FIELDS = (
     "buyer_key_id",
@@ -107,15 +107,7 @@ class DynamoPurchaseRepository:
         self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
 
     def create(self, purchase: Purchase, idempotency_key: str, answer: StoredAnswer, now: int) -> None:
-        stored = IdempotencyItem(
-            keys.tenant_pk(purchase.tenant_id),
-            keys.idempotency_sk(IDEMPOTENCY_SCOPE, idempotency_key),
-            request_hash=answer.request_hash,
-            status_code=answer.status_code,
-            response=answer.body,
-            created_at=answer.created_at,
-            purge_at=now + PURGE_AFTER_S,
-        )
+        stored = answer_item(purchase.tenant_id, IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
 
         def write() -> None:
             with TransactWrite(connection=self._connection) as tx:
@@ -214,19 +206,12 @@ class DynamoPurchaseRepository:
         # pynamodb sends puts (in the order added), then updates: the labels follow that order
         labels: list[str] = []
         tenant_actions: list[Action] = []
-        tenant_condition = TenantItem.pk.exists()
+        tenant_condition: Condition = TenantItem.pk.exists()
         if change.entry is not None:
-            amount = change.entry.amount
-            tenant_actions = [TenantItem.balance.add(amount), TenantItem.available.add(amount)]
             lot = change.new_lot
-            if lot is not None and lot.expires_at is not None:
-                current = self._next_lot_expiry(purchase.tenant_id)
-                if current is None:
-                    tenant_condition &= TenantItem.next_lot_expiry.does_not_exist()
-                else:
-                    tenant_condition &= TenantItem.next_lot_expiry == current
-                if current is None or lot.expires_at < current:
-                    tenant_actions.append(TenantItem.next_lot_expiry.set(lot.expires_at))
+            dated = lot is not None and lot.expires_at is not None
+            current = self._next_lot_expiry(purchase.tenant_id) if dated else None
+            tenant_actions, tenant_condition = credit_update(change.entry.amount, lot, current)
 
         def write() -> None:
             labels.clear()
