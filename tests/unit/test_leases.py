@@ -177,3 +177,33 @@ def test_leases_belong_to_their_tenant(world: LeaseWorld) -> None:
         with pytest.raises(NotFound):
             attempt(other, lease.id)
     assert world.repo.pool(owner.tenant_id).reserved == 10
+
+
+def test_a_project_scoped_lease_holds_and_then_spends_the_project_budget(world: LeaseWorld) -> None:
+    from tollgate.domain.errors import ProjectBudgetExhausted
+    from tollgate.domain.models import LicenseKey, Principal
+    from tollgate.domain.projects import ProjectService
+    from tollgate.ids import RANDOM_IDS
+    from tollgate.store.projects import DynamoProjectRepository
+
+    projects = ProjectService(DynamoProjectRepository(), world.clock, RANDOM_IDS)
+    owner = world.tenant(1000)
+    project = projects.create(owner, "ci", budget=35)
+    key = LicenseKey("lk_p", owner.tenant_id, "k", "d", "h", ("eu-west-1",), NOW, project_id=project.id)
+    scoped = Principal(tenant=owner.tenant, key_id=key.id, license_key=key)
+
+    _, lease = world.leases.open(scoped, "build", 3 * HOUR, "a")  # holds 30 of the 35
+    with pytest.raises(ProjectBudgetExhausted):
+        world.leases.open(scoped, "build", HOUR, "b")  # 10 more does not fit
+    [held] = projects.list(owner)
+    assert (held.spent, held.budget_left) == (0, 5)
+
+    world.clock.advance(HOUR + 60)  # two hours started
+    world.leases.close(scoped, lease.id)
+    [settled] = projects.list(owner)
+    assert (settled.spent, settled.budget_left) == (20, 15)
+    projects.update(owner, project.id, None, 50)  # a new budget counts what is spent and held
+    [raised] = projects.list(owner)
+    assert raised.budget_left == 30
+    assert world.repo.pool(owner.tenant_id).balance == 980
+    world.assert_consistent(owner)

@@ -103,10 +103,15 @@ class Project:
     created_at: int
     budget: int | None = None
     spent: int = 0
+    committed: int = 0  # spent plus what running leases hold
+
+    @property
+    def held(self) -> int:
+        return self.committed - self.spent
 
     @property
     def budget_left(self) -> int | None:
-        return None if self.budget is None else self.budget - self.spent
+        return None if self.budget is None else self.budget - self.committed
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def project_view(project: Project) -> dict[str, Any]:
         "name": project.name,
         "budget": project.budget,
         "spent": project.spent,
+        "held_by_leases": project.held,
         "budget_left": project.budget_left,
         "created_at": iso(project.created_at),
     }

@@ -14,14 +14,14 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from tollgate.domain.errors import InsufficientTokens, NotFound, TenantSuspended
+from tollgate.domain.errors import InsufficientTokens, NotFound, ProjectBudgetExhausted, TenantSuspended
 from tollgate.domain.leases import Lease, LeaseOpening, LeaseStatus
 from tollgate.domain.models import LedgerEntry
 from tollgate.domain.pool import LotsDue, Replayed, StoredAnswer
 from tollgate.store import keys
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
-from tollgate.store.models import IdempotencyItem, LeaseItem, LedgerEntryItem, TenantItem
-from tollgate.store.pool import DynamoPoolRepository, answer_item, ledger_item
+from tollgate.store.models import IdempotencyItem, LeaseItem, LedgerEntryItem, ProjectItem, TenantItem
+from tollgate.store.pool import DynamoPoolRepository, answer_item, ledger_item, project_commit, project_covers
 
 _FAILED = "ConditionalCheckFailed"
 
@@ -93,6 +93,15 @@ def _unchanged(lease: Lease) -> Condition:
     )
 
 
+def _project(lease: Lease) -> ProjectItem:
+    assert lease.project_id is not None
+    return ProjectItem(keys.tenant_pk(lease.tenant_id), keys.project_sk(lease.project_id))
+
+
+def _budget_exhausted(amount: int) -> ProjectBudgetExhausted:
+    return ProjectBudgetExhausted(f"the project's budget does not cover {amount} more tokens")
+
+
 class DynamoLeaseRepository:
     def __init__(self) -> None:
         self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
@@ -115,18 +124,26 @@ class DynamoLeaseRepository:
                     condition=_can_reserve(lease.reserved, opening.now),
                     return_values="ALL_OLD",
                 )
+                if lease.project_id is not None:
+                    tx.update(
+                        _project(lease),
+                        actions=project_commit(lease.reserved),
+                        condition=project_covers(lease.reserved),
+                    )
 
         try:
             with_retries(write)
         except TransactWriteError as exc:
-            # [lease, answer, tenant]
-            codes = cancellation_codes(exc) + [None] * 3
+            # [lease, answer, tenant, project?]
+            codes = cancellation_codes(exc) + [None] * 4
             if codes[1] == _FAILED:
                 stored = self.stored_answer(lease.tenant_id, opening.idempotency_scope, opening.idempotency_key)
                 if stored is not None:
                     raise Replayed(stored) from exc
             if codes[2] == _FAILED:
                 self._explain_pool(exc, 2, lease.reserved, opening.now)
+            if codes[3] == _FAILED:
+                raise _budget_exhausted(lease.reserved) from exc
             raise
 
     @staticmethod
@@ -174,16 +191,20 @@ class DynamoLeaseRepository:
                         condition=_can_reserve(extra, now),
                         return_values="ALL_OLD",
                     )
+                    if lease.project_id is not None:
+                        tx.update(_project(lease), actions=project_commit(extra), condition=project_covers(extra))
 
         try:
             with_retries(write)
         except TransactWriteError as exc:
-            # [lease, tenant?]
-            codes = cancellation_codes(exc) + [None] * 2
+            # [lease, tenant?, project?]
+            codes = cancellation_codes(exc) + [None] * 3
             if codes[0] == _FAILED:
                 return False
             if codes[1] == _FAILED:
                 self._explain_pool(exc, 1, extra, now)
+            if codes[2] == _FAILED:
+                raise _budget_exhausted(extra) from exc
             raise
         return True
 
@@ -221,11 +242,17 @@ class DynamoLeaseRepository:
                     ],
                     condition=TenantItem.pk.exists(),
                 )
+                if lease.project_id is not None:  # the charge is spent; the rest of the hold goes back
+                    tx.update(
+                        _project(lease),
+                        actions=[ProjectItem.spent.add(charge), *project_commit(charge - released)],
+                        condition=ProjectItem.pk.exists(),
+                    )
 
         try:
             with_retries(write)
         except TransactWriteError as exc:
-            # [ledger entry, lease, tenant]
+            # [ledger entry, lease, tenant, project?]
             codes = cancellation_codes(exc) + [None] * 3
             if codes[1] == _FAILED:
                 return False

@@ -77,7 +77,8 @@ class ProjectItem(TableModel):
     created_at = NumberAttribute()
     budget = NumberAttribute(null=True)
     spent = NumberAttribute(default=0)
-    budget_left = NumberAttribute(null=True)  # budget - spent, kept in step so a condition can test it
+    committed = NumberAttribute(default=0)  # spent plus what running leases hold
+    budget_left = NumberAttribute(null=True)  # budget - committed, kept in step so a condition can test it
 
 
 class LedgerEntryItem(TableModel):

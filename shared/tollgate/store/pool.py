@@ -45,6 +45,16 @@ def credit_update(amount: int, lot: Lot | None, current_next_expiry: int | None)
     return actions, condition
 
 
+def project_commit(amount: int) -> list[Action]:
+    """Commit ``amount`` more of a project's budget (negative: give some back)."""
+    return [ProjectItem.committed.add(amount), ProjectItem.budget_left.set((ProjectItem.budget_left | 0) - amount)]
+
+
+def project_covers(amount: int) -> Condition:
+    """The project exists and has no budget, or ``amount`` left of it."""
+    return ProjectItem.pk.exists() & (ProjectItem.budget.does_not_exist() | (ProjectItem.budget_left >= amount))
+
+
 def answer_item(tenant_id: str, scope: str, key: str, answer: StoredAnswer, now: int) -> IdempotencyItem:
     """The stored first answer to an Idempotency-Key, written in the transaction of the change it answers."""
     return IdempotencyItem(
@@ -161,10 +171,9 @@ class DynamoPoolRepository:
                         project,
                         actions=[
                             ProjectItem.spent.add(debit.amount),
-                            ProjectItem.budget_left.set((ProjectItem.budget_left | 0) - debit.amount),
+                            *project_commit(debit.amount),
                         ],
-                        condition=ProjectItem.pk.exists()
-                        & (ProjectItem.budget.does_not_exist() | (ProjectItem.budget_left >= debit.amount)),
+                        condition=project_covers(debit.amount),
                     )
                 tx.save(ledger_item(debit.entry), condition=LedgerEntryItem.pk.does_not_exist())
                 tx.save(answer, condition=IdempotencyItem.pk.does_not_exist())

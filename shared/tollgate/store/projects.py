@@ -22,6 +22,7 @@ def _project(tenant_id: str, item: ProjectItem) -> Project:
         created_at=int(item.created_at),
         budget=None if item.budget is None else int(item.budget),
         spent=int(item.spent or 0),
+        committed=int(item.committed if item.committed is not None else item.spent or 0),
     )
 
 
@@ -35,6 +36,7 @@ class DynamoProjectRepository:
             created_at=project.created_at,
             budget=project.budget,
             spent=0,
+            committed=0,
             budget_left=project.budget,
         )
         with busy_as_store_busy():
@@ -62,8 +64,11 @@ class DynamoProjectRepository:
             actions += [ProjectItem.budget.remove(), ProjectItem.budget_left.remove()]
         elif budget is not UNSET:
             assert isinstance(budget, int)
-            # budget_left follows spent atomically: the new budget less what is spent at this instant
-            actions += [ProjectItem.budget.set(budget), ProjectItem.budget_left.set(budget - ProjectItem.spent)]
+            # budget_left follows atomically: the new budget less what is spent or held by leases at this instant
+            actions += [
+                ProjectItem.budget.set(budget),
+                ProjectItem.budget_left.set(budget - (ProjectItem.committed | 0)),
+            ]
         if not actions:
             return self.get(tenant_id, project_id)
         try:
