@@ -183,13 +183,22 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         assert answer["statusCode"] == 200, answer
         assert json.loads(answer["body"])["code"] == "VALID", answer
 
-    def consume() -> None:
+    def consume(**headers: str) -> None:
         assert usage_app is not None
         event = _event(
-            "POST", "/v1/consume", license_key, {"feature": "bench"}, **{"idempotency-key": uuid.uuid4().hex}
+            "POST",
+            "/v1/consume",
+            license_key,
+            {"feature": "bench"},
+            **{"idempotency-key": uuid.uuid4().hex},
+            **headers,
         )
         answer = usage_app.handler(event, _Context())
         assert answer["statusCode"] == 200, answer
+
+    def consume_minimal() -> None:
+        """The SDK's hot path: ``Prefer: return=minimal``; the key is taken from this container's memory."""
+        consume(prefer="return=minimal")
 
     from tollgate.store import keys
     from tollgate.store.validation_read import new_client
@@ -207,6 +216,9 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     figures: dict[str, Any] = {"endpoint": endpoint, "table": table}
     figures["validate_counts"] = _count(counter, validate, COUNTED_CALLS)
     figures["consume_counts"] = _count(counter, consume, COUNTED_CALLS) if usage_app else None
+    if usage_app:
+        consume_minimal()  # the container reads the key once; every call after it is one write
+    figures["consume_minimal_counts"] = _count(counter, consume_minimal, COUNTED_CALLS) if usage_app else None
 
     handler_ms: list[float] = []
     bare_ms: list[float] = []
@@ -218,12 +230,14 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
             handler_ms.append(_timed(validate))
             bare_ms.append(_timed(bare_read))
         consume_ms = [_timed(consume) for _ in range(args.consumes)] if usage_app else []
+        minimal_ms = [_timed(consume_minimal) for _ in range(args.consumes)] if usage_app else []
     figures["latency"] = {
         "handler": _summary(handler_ms),
         "bare_batch_get": _summary(bare_ms),
         "ratio_p50": percentile(handler_ms, 50) / percentile(bare_ms, 50),
         "ratio_p95": percentile(handler_ms, 95) / percentile(bare_ms, 95),
         "consume_handler": _summary(consume_ms) if consume_ms else None,
+        "consume_minimal_handler": _summary(minimal_ms) if minimal_ms else None,
     }
 
     floor = (
@@ -260,24 +274,32 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
             log_bytes=v["log_bytes_per_call"],
         )
     )
-    if figures["consume_counts"]:
-        c = figures["consume_counts"]
-        figures["cost_per_million_debits"] = asdict(
-            prices.per_million(
-                rru=c["read_units_per_call"],
-                wru=c["write_units_per_call"],
-                billed_ms=math.ceil(percentile(consume_ms, 50)),
-                memory_mb=USAGE_MEMORY_MB,
-                log_bytes=c["log_bytes_per_call"],
+    for counts_key, call_ms, cost_key in (
+        ("consume_minimal_counts", minimal_ms, "cost_per_million_debits"),
+        ("consume_counts", consume_ms, "cost_per_million_debits_full_answer"),
+    ):
+        c = figures[counts_key]
+        if c:
+            figures[cost_key] = asdict(
+                prices.per_million(
+                    rru=c["read_units_per_call"],
+                    wru=c["write_units_per_call"],
+                    billed_ms=math.ceil(percentile(call_ms, 50)),
+                    memory_mb=USAGE_MEMORY_MB,
+                    log_bytes=c["log_bytes_per_call"],
+                )
             )
-        )
     return figures
 
 
 def _print(figures: dict[str, Any]) -> None:
     out = sys.stdout.write
     out(f"\nTollgate benchmark on DynamoDB Local at {figures['endpoint']} (table {figures['table']})\n\n")
-    for name, key in (("validate", "validate_counts"), ("consume", "consume_counts")):
+    for name, key in (
+        ("validate", "validate_counts"),
+        ("consume (Prefer: return=minimal, the SDK's path)", "consume_minimal_counts"),
+        ("consume (full answer, balance_after)", "consume_counts"),
+    ):
         counts = figures[key]
         if counts is None:
             out(f"DynamoDB requests per {name}: SKIPPED (functions/usage/app.py not present)\n")
@@ -301,17 +323,23 @@ def _print(figures: dict[str, Any]) -> None:
         f"  p50 {h['p50_ms']:.2f} ms vs {b['p50_ms']:.2f} ms  x{lat['ratio_p50']:.2f}\n"
         f"  p95 {h['p95_ms']:.2f} ms vs {b['p95_ms']:.2f} ms  x{lat['ratio_p95']:.2f}\n"
     )
-    if lat["consume_handler"]:
-        c = lat["consume_handler"]
-        out(f"Consume through the handler (n={c['n']}): p50 {c['p50_ms']:.2f} ms, p95 {c['p95_ms']:.2f} ms\n")
+    for label, key in (("minimal", "consume_minimal_handler"), ("full answer", "consume_handler")):
+        if lat[key]:
+            c = lat[key]
+            timing = f"p50 {c['p50_ms']:.2f} ms, p95 {c['p95_ms']:.2f} ms"
+            out(f"Consume ({label}) through the handler (n={c['n']}): {timing}\n")
     out(f"\nDollars per million ({prices.REGION}, prices as of {prices.AS_OF}; see infra/bench/prices.py):\n")
-    for label, key in (("validations", "cost_per_million_validations"), ("debits", "cost_per_million_debits")):
+    for label, key in (
+        ("validations", "cost_per_million_validations"),
+        ("debits", "cost_per_million_debits"),
+        ("debits, full answer", "cost_per_million_debits_full_answer"),
+    ):
         cost = figures.get(key)
         if not cost:
             continue
         total = sum(cost.values())
         parts = ", ".join(f"{name} ${value:.4f}" for name, value in cost.items())
-        out(f"  {label:12s} ${total:.4f}  ({parts})\n")
+        out(f"  {label:20s} ${total:.4f}  ({parts})\n")
     out("\n")
 
 

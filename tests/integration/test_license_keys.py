@@ -187,3 +187,33 @@ def test_invalid_fields_are_422_naming_the_field(stack: Stack, body: dict[str, A
     assert answer.status == 422, answer.body
     assert answer.body["error"]["field"] == field
     assert stack.call("GET", "/v1/keys", key=owner).body["keys"] == []
+
+
+def test_minimal_consume_refuses_revoked_and_suspended_at_once(stack: Stack) -> None:
+    """``Prefer: return=minimal``: the key may come from a worker's memory; the write still proves it."""
+    tenant_id, owner = stack.signup()
+    stack.grant(tenant_id, 100)
+    secret, key = issue(stack, owner, regions=["*"])
+
+    def consume(idempotency_key: str) -> Any:
+        return stack.call(
+            "POST",
+            "/v1/consume",
+            {"feature": "build"},
+            key=secret,
+            Idempotency_Key=idempotency_key,
+            Prefer="return=minimal",
+        )
+
+    for n in range(12):  # enough calls that several gateway workers hold the key in memory
+        answer = consume(f"warm-{n}")
+        assert answer.status == 200 and set(answer.body) == {"charged", "entry_id"}
+    assert stack.call("GET", "/v1/balance", key=owner).body["balance"] == 88
+    assert stack.operator("suspend", "--tenant", tenant_id).returncode == 0
+    refused = [consume(f"suspended-{n}") for n in range(8)]
+    assert {r.status for r in refused} == {403}
+    assert stack.operator("resume", "--tenant", tenant_id).returncode == 0
+    assert stack.call("DELETE", f"/v1/keys/{key['id']}", key=owner).status == 200
+    revoked = [consume(f"revoked-{n}") for n in range(8)]
+    assert {r.status for r in revoked} == {401}
+    assert stack.call("GET", "/v1/balance", key=owner).body["balance"] == 88

@@ -16,13 +16,15 @@ from datetime import datetime
 from tollgate.clock import Clock
 from tollgate.domain import credentials, regions
 from tollgate.domain.errors import Conflict, Forbidden, InvalidField, RegionNotAllowed, TenantSuspended, Unauthenticated
-from tollgate.domain.models import LicenseKey, Principal
+from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Principal
 from tollgate.domain.ports import LicenseKeyReader, LicenseKeyRepository
 from tollgate.domain.roles import Permission, Role, require
 from tollgate.domain.validation import MESSAGES, Code, ValidationRequest, decide, presented_key
 from tollgate.ids import IdGenerator
 
 KEY_ID_PREFIX = "lk"
+MEMORY_S = 300  # how long a container relies on a key it read, for the one-request consume
+MEMORY_KEYS = 10_000
 FEATURE_ID = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 ENVIRONMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PROJECT_ID = re.compile(r"^[a-z]{2,3}_[0-9a-z]{16}$")
@@ -98,6 +100,7 @@ class LicenseKeyService:
         self._clock = clock
         self._ids = ids
         self._serving_region = serving_region
+        self._memory: dict[str, tuple[int, LicenseKeySnapshot]] = {}
 
     def issue(self, caller: Principal, request: NewLicenseKey) -> IssuedLicenseKey:
         require(_role_of(caller), Permission.MANAGE_LICENSE_KEYS)
@@ -166,7 +169,35 @@ class LicenseKeyService:
             raise _REFUSALS.get(code, lambda: Forbidden(MESSAGES[code]))()
         assert snapshot.tenant is not None
         assert snapshot.key is not None
+        self._remember(presented.key_id, snapshot)
         return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
+
+    def authenticate_from_memory(self, credential: str | None, client_region: str | None = None) -> Principal:
+        """Like ``authenticate``, without a read when this container read the key in the last
+        ``MEMORY_S`` seconds. What can change about a key (its secret, revocation) and its tenant (status)
+        is then proven by the write itself (``Principal.key_from_memory``); what cannot change (scope,
+        expiry, regions) is checked here against the clock and the request."""
+        presented = presented_key(credential)
+        remembered = self._memory.get(presented.key_id)
+        now = self._clock.now()
+        if remembered is None or now - remembered[0] >= MEMORY_S:
+            return self.authenticate(credential, client_region)
+        if client_region is not None and not regions.is_region_name(client_region):
+            raise InvalidField("X-Tollgate-Region", "must be an AWS region name such as eu-west-1")
+        snapshot = remembered[1]
+        code = decide(presented, snapshot, ValidationRequest(region=client_region), self._serving_region(), now)
+        if code is Code.NOT_FOUND:  # another secret than the one read: ask the table
+            return self.authenticate(credential, client_region)
+        if code is not Code.VALID:
+            raise _REFUSALS.get(code, lambda: Forbidden(MESSAGES[code]))()
+        assert snapshot.tenant is not None
+        assert snapshot.key is not None
+        return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key, key_from_memory=True)
+
+    def _remember(self, key_id: str, snapshot: LicenseKeySnapshot) -> None:
+        if len(self._memory) >= MEMORY_KEYS:
+            self._memory.pop(next(iter(self._memory)))
+        self._memory[key_id] = (self._clock.now(), snapshot)
 
 
 def _role_of(principal: Principal) -> Role:

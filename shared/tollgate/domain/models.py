@@ -68,6 +68,10 @@ class Principal:
     key_id: str
     role: Role | None = None
     license_key: LicenseKey | None = None
+    # True when the key's scope came from this container's recent read instead of a read for this call: the
+    # write must then prove the key (same hash, not revoked) and the tenant (active) itself; ``tenant.pool``
+    # is not current.
+    key_from_memory: bool = False
 
     @property
     def tenant_id(self) -> str:

@@ -38,6 +38,7 @@ class Debit:
     idempotency_key: str
     answer: StoredAnswer
     now: int
+    license_key_check: tuple[str, str] | None = None  # (key id, secret hash) the write must still find
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,15 @@ def request_fingerprint(*parts: object) -> str:
 @dataclass(frozen=True)
 class Consumption:
     charged: int
-    balance_after: int
+    balance_after: int | None  # None when the caller asked for a minimal answer (no read for it)
     entry_id: str
     status_code: int = 200
 
     def body(self) -> dict[str, Any]:
-        return {"charged": self.charged, "balance_after": self.balance_after, "entry_id": self.entry_id}
+        body: dict[str, Any] = {"charged": self.charged, "entry_id": self.entry_id}
+        if self.balance_after is not None:
+            body["balance_after"] = self.balance_after
+        return body
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,14 @@ class PoolService:
         self._settler = settler
 
     def consume(
-        self, caller: Principal, feature_id: str, quantity: int, idempotency_key: str
+        self, caller: Principal, feature_id: str, quantity: int, idempotency_key: str, minimal: bool = False
     ) -> tuple[int, dict[str, Any]]:
-        """Debit ``quantity`` uses of a feature. Returns (status, body): the first answer on a retry."""
+        """Debit ``quantity`` uses of a feature. Returns (status, body): the first answer on a retry.
+
+        ``minimal`` (the SDK's ``Prefer: return=minimal``) leaves ``balance_after`` out; only then may the
+        caller's key come from memory (``Principal.key_from_memory``), making the whole call one write."""
+        if caller.key_from_memory and not minimal:
+            raise AssertionError("a key from memory carries no current balance: answer minimally")
         if caller.role is not None:
             require(caller.role, Permission.CONSUME)
         fingerprint = request_fingerprint("consume", feature_id, quantity)
@@ -165,9 +174,13 @@ class PoolService:
             project_id=scope_of_key.project_id if scope_of_key else None,
             idempotency_key=idempotency_key,
         )
-        result = Consumption(charged=cost, balance_after=caller.tenant.pool.balance - cost, entry_id=entry.id)
+        balance_after = None if minimal else caller.tenant.pool.balance - cost
+        result = Consumption(charged=cost, balance_after=balance_after, entry_id=entry.id)
         answer = StoredAnswer(fingerprint, result.status_code, result.body(), now)
-        debit = Debit(caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now)
+        key_check = None
+        if caller.key_from_memory and scope_of_key is not None:
+            key_check = (scope_of_key.id, scope_of_key.secret_hash)
+        debit = Debit(caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now, key_check)
         try:
             self._debit(debit)
         except Replayed as replay:

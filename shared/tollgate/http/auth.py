@@ -26,12 +26,18 @@ def portal_principal(event: Mapping[str, Any]) -> Principal:
     return services.tenant_service().authenticate(bearer(event))
 
 
-def sdk_principal(event: Mapping[str, Any]) -> Principal:
+def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Principal:
+    """``from_memory``: a license key this container read recently is taken without a read; the write that
+    follows must then prove the key and the tenant itself (see ``LicenseKeyService.authenticate_from_memory``)."""
     token = bearer(event)
     if token is None:
         raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
     if token.startswith(LICENSE_KEY_PREFIX):
-        return services.license_key_service().authenticate(token, client_region=header(event, "x-tollgate-region"))
+        keys = services.license_key_service()
+        region = header(event, "x-tollgate-region")
+        if from_memory:
+            return keys.authenticate_from_memory(token, client_region=region)
+        return keys.authenticate(token, client_region=region)
     caller = services.tenant_service().authenticate(token)
     assert caller.role is not None
     require(caller.role, Permission.CONSUME)

@@ -57,6 +57,12 @@ def bearer_token(event: Mapping[str, Any]) -> str | None:
     return token.strip()
 
 
+def prefers_minimal(event: Mapping[str, Any]) -> bool:
+    """``Prefer: return=minimal`` (RFC 7240): the caller does not need the full answer."""
+    prefer = header(event, "prefer") or ""
+    return any(part.strip().lower() == "return=minimal" for part in prefer.split(","))
+
+
 def idempotency_key(event: Mapping[str, Any], required: bool) -> str | None:
     key = header(event, "idempotency-key")
     if key is None:

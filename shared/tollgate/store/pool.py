@@ -19,12 +19,13 @@ from tollgate.domain.errors import (
     ProjectBudgetExhausted,
     StoreBusy,
     TenantSuspended,
+    Unauthenticated,
 )
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot, Pool
 from tollgate.domain.pool import Credit, Debit, LedgerPage, LotsDue, Replayed, StoredAnswer
 from tollgate.store import keys
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
-from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
+from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, ProjectItem, TenantItem
 
 PURGE_AFTER_S = 7 * 86400  # idempotent answers are honoured 24 h; DynamoDB TTL removes them later
 
@@ -158,6 +159,15 @@ class DynamoPoolRepository:
 
         def write() -> None:
             with TransactWrite(connection=self._connection, client_request_token=_token(debit.entry.id)) as tx:
+                if debit.license_key_check is not None:
+                    key_id, secret_hash = debit.license_key_check
+                    tx.condition_check(
+                        LicenseKeyItem,
+                        keys.tenant_pk(debit.tenant_id),
+                        keys.license_key_sk(key_id),
+                        condition=(LicenseKeyItem.secret_hash == secret_hash)
+                        & LicenseKeyItem.revoked_at.does_not_exist(),
+                    )
                 tx.update(
                     tenant,
                     actions=[TenantItem.balance.add(-debit.amount), TenantItem.available.add(-debit.amount)],
@@ -185,14 +195,22 @@ class DynamoPoolRepository:
             raise
 
     def _explain(self, exc: TransactWriteError, debit: Debit, has_project: bool) -> None:
-        # pynamodb sends puts before updates: [ledger entry, answer, tenant, project?]
-        codes = cancellation_codes(exc) + [None] * 4
+        # pynamodb sends condition checks, then puts, then updates: [key check?, ledger entry, answer, tenant,
+        # project?]; without the key check everything moves up one
+        codes = cancellation_codes(exc)
+        if debit.license_key_check is not None:
+            if codes and codes[0] == "ConditionalCheckFailed":
+                raise Unauthenticated("this license key was revoked or rotated") from exc
+            codes, reasons = codes[1:], exc.cancellation_reasons[1:]
+        else:
+            reasons = list(exc.cancellation_reasons)
+        codes += [None] * 4
         if codes[1] == "ConditionalCheckFailed":
             stored = self.stored_answer(debit.tenant_id, debit.idempotency_scope, debit.idempotency_key)
             if stored is not None:
                 raise Replayed(stored) from exc
         if codes[2] == "ConditionalCheckFailed":
-            reason = exc.cancellation_reasons[2]
+            reason = reasons[2]
             old = (reason.raw_item if reason is not None else None) or {}
             if old.get("status", {}).get("S") != "active":
                 raise TenantSuspended("this tenant is suspended; no tokens can be consumed") from exc
