@@ -6,18 +6,22 @@ Handlers ask here for what they need; tests build services themselves with fakes
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.leases import LeaseService
 from tollgate.domain.license_keys import LicenseKeyService
-from tollgate.domain.pool import LotSettler, PoolService
+from tollgate.domain.pool import PoolService
 from tollgate.domain.projects import ProjectService
 from tollgate.domain.purchases import PurchaseService
 from tollgate.domain.sweeper import SweeperService
 from tollgate.domain.tenants import TenantService
 from tollgate.ids import RANDOM_IDS
 from tollgate.settings import secret
+
+if TYPE_CHECKING:
+    from tollgate.store.expiry import DynamoExpiry
 
 
 @cache
@@ -54,12 +58,11 @@ def pool_service() -> PoolService:
     return PoolService(DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
 
 
-def lot_settler() -> LotSettler | None:
-    """Expires a tenant's due lots on demand; None until the sweeper's store exists."""
-    try:
-        from tollgate.store.expiry import DynamoExpiry
-    except ImportError:
-        return None
+@cache
+def lot_settler() -> DynamoExpiry:
+    """Expires lots past their end: on demand, before a debit or reservation they block, and for the sweeper."""
+    from tollgate.store.expiry import DynamoExpiry
+
     return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS)
 
 
@@ -118,11 +121,9 @@ def lease_service() -> LeaseService:
 @cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
-    from tollgate.store.expiry import DynamoDueIndex, DynamoExpiry
+    from tollgate.store.expiry import DynamoDueIndex
 
-    return SweeperService(
-        DynamoDueIndex(), lease_service(), DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS), SYSTEM_CLOCK, workers=SWEEPER_WORKERS
-    )
+    return SweeperService(DynamoDueIndex(), lease_service(), lot_settler(), SYSTEM_CLOCK, workers=SWEEPER_WORKERS)
 
 
 SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/performance.md, "Sweeper")
