@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from tollgate.domain import credentials, regions
 from tollgate.domain.credentials import ParsedLicenseKey
 from tollgate.domain.errors import Unauthenticated
-from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, TenantStatus
 from tollgate.domain.receipts import RECEIPT_TTL_S
+from tollgate.domain.tenancy import LicenseKey, LicenseKeySnapshot, TenantStatus
 
 if TYPE_CHECKING:  # annotations only: the validation function's import time is budgeted
     from tollgate.clock import Clock

@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.domain.errors import StoreBusy
-from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
+from tollgate.domain.tenancy import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
 from tollgate.settings import settings
 from tollgate.store import keys
 
