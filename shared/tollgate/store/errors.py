@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
-from tollgate.domain.errors import StoreBusy
+from tollgate.domain.errors import NotFound, StoreBusy
 
 T = TypeVar("T")
 
@@ -60,6 +62,17 @@ def with_retries(operation: Callable[[], T], attempts: int = 5, base_delay_s: fl
                 raise StoreBusy() from exc
             time.sleep(random.uniform(0, base_delay_s * (2**attempt)))  # noqa: S311 (jitter, not security)
     raise AssertionError("unreachable")
+
+
+def update_existing(item: Model, actions: Sequence[Action], missing: str) -> None:
+    """Update an item that must already exist; ``NotFound(missing)`` when it does not. Nothing is created."""
+    try:
+        with busy_as_store_busy():
+            item.update(actions=list(actions), condition=type(item).pk.exists())  # type: ignore[attr-defined]
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(missing) from exc
+        raise
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from tollgate.domain.errors import Conflict, NotFound
 from tollgate.domain.models import LicenseKey
 from tollgate.store import keys
-from tollgate.store.errors import busy_as_store_busy
+from tollgate.store.errors import busy_as_store_busy, update_existing
 from tollgate.store.models import LicenseKeyItem, ProjectItem
 
 PURGE_AFTER_END_S = 90 * 86400  # an expired key stays listable for 90 days, then DynamoDB TTL may remove it
@@ -75,16 +75,8 @@ class DynamoLicenseKeyRepository:
 
     def revoke_license_key(self, tenant_id: str, key_id: str, at: int) -> LicenseKey:
         item = LicenseKeyItem(keys.tenant_pk(tenant_id), keys.license_key_sk(key_id))
-        try:
-            with busy_as_store_busy():
-                item.update(
-                    actions=[LicenseKeyItem.revoked_at.set(LicenseKeyItem.revoked_at | at)],
-                    condition=LicenseKeyItem.pk.exists(),
-                )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"no license key {key_id}") from exc
-            raise
+        revoke = LicenseKeyItem.revoked_at.set(LicenseKeyItem.revoked_at | at)  # a second revoke keeps the first time
+        update_existing(item, [revoke], f"no license key {key_id}")
         return to_license_key(tenant_id, item)
 
     def replace_secret(self, tenant_id: str, key_id: str, secret_hash: str, display: str, at: int) -> LicenseKey:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from tollgate.domain.errors import NotFound
 from tollgate.domain.models import Project
 from tollgate.domain.projects import UNSET
 from tollgate.store import keys
-from tollgate.store.errors import busy_as_store_busy
+from tollgate.store.errors import busy_as_store_busy, update_existing
 from tollgate.store.models import ProjectItem
 
 
@@ -71,11 +71,5 @@ class DynamoProjectRepository:
             ]
         if not actions:
             return self.get(tenant_id, project_id)
-        try:
-            with busy_as_store_busy():
-                item.update(actions=actions, condition=ProjectItem.pk.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"no project {project_id}") from exc
-            raise
+        update_existing(item, actions, f"no project {project_id}")
         return _project(tenant_id, item)

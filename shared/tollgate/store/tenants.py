@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from tollgate.domain.errors import NotFound
@@ -11,7 +11,7 @@ from tollgate.domain.models import ApiKey, Pool, Tenant, TenantStatus
 from tollgate.domain.ports import AlreadyExists
 from tollgate.domain.roles import Role
 from tollgate.store import keys
-from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
+from tollgate.store.errors import busy_as_store_busy, cancellation_codes, update_existing, with_retries
 from tollgate.store.models import ApiKeyItem, TenantItem
 
 
@@ -130,27 +130,12 @@ class DynamoTenantRepository:
 
     def revoke_api_key(self, tenant_id: str, key_id: str, at: int) -> ApiKey:
         item = ApiKeyItem(keys.tenant_pk(tenant_id), keys.api_key_sk(key_id))
-        try:
-            with busy_as_store_busy():
-                item.update(
-                    actions=[ApiKeyItem.revoked_at.set(ApiKeyItem.revoked_at | at)],
-                    condition=ApiKeyItem.pk.exists(),
-                )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"no API key {key_id}") from exc
-            raise
+        update_existing(item, [ApiKeyItem.revoked_at.set(ApiKeyItem.revoked_at | at)], f"no API key {key_id}")
         return to_api_key(tenant_id, item)
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant:
         item = TenantItem(keys.tenant_pk(tenant_id), keys.TENANT_SK)
-        try:
-            with busy_as_store_busy():
-                item.update(actions=[TenantItem.status.set(status.value)], condition=TenantItem.pk.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound(f"no tenant {tenant_id}") from exc
-            raise
+        update_existing(item, [TenantItem.status.set(status.value)], f"no tenant {tenant_id}")
         return to_tenant(item)
 
     def list_tenants(self) -> list[Tenant]:
