@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
 from tollgate.domain.errors import InvalidField, MalformedRequest
+from tollgate.http import limits
+from tollgate.http.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 E = TypeVar("E", bound=Enum)
-MAX_BODY_BYTES = 64 * 1024
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:
@@ -34,13 +35,73 @@ def json_object(event: Mapping[str, Any], allow_empty: bool = False) -> Fields:
         if allow_empty:
             return Fields({})
         raise MalformedRequest("a JSON object body is required")
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest("the body is not valid JSON") from exc
+    value = strict_json(body)
     if not isinstance(value, dict):
         raise MalformedRequest("the body must be a JSON object")
     return Fields(value)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise MalformedRequest("the body has an object with a duplicate key")
+    return value
+
+
+def _check_shape(value: Any) -> None:
+    """Refuses nesting deeper than ``MAX_JSON_DEPTH`` and strings with lone UTF-16 surrogates (which
+    ``json`` decodes from ``\\ud800`` escapes, and which no store, log or payment provider can encode)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise MalformedRequest(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            for key, child in children:
+                if key is not None:
+                    _check_text(key)
+                stack.append((child, depth + 1))
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedRequest("the body has a string with a lone UTF-16 surrogate") from exc
+
+
+def strict_json(body: bytes | str) -> Any:
+    """The JSON value of a request body, refusing what SPEC.md calls bad input: invalid UTF-8 or JSON,
+    duplicate object keys, nesting deeper than ``MAX_JSON_DEPTH``, lone surrogates, non-finite numbers."""
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedRequest("the body is not valid UTF-8") from exc
+    try:
+        value = json.loads(
+            body, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant, parse_float=_finite_float
+        )
+    except RecursionError as exc:
+        raise MalformedRequest(f"the body is nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        raise MalformedRequest("the body is not valid JSON") from exc
+    _check_shape(value)
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedRequest(f"the body is not valid JSON ({text} is out of range)")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedRequest(f"the body is not valid JSON ({name} is not a JSON number)")
 
 
 def header(event: Mapping[str, Any], name: str) -> str | None:
@@ -69,7 +130,7 @@ def idempotency_key(event: Mapping[str, Any], required: bool) -> str | None:
         if required:
             raise InvalidField("Idempotency-Key", "this request needs an Idempotency-Key header")
         return None
-    if not _IDEMPOTENCY_KEY.match(key):
+    if not limits.IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidField("Idempotency-Key", "must be 1 to 255 printable ASCII characters")
     return key
 
@@ -96,6 +157,8 @@ class Fields:
             raise InvalidField(name, "must be a non-empty string")
         if len(value) > max_length:
             raise InvalidField(name, f"must be at most {max_length} characters")
+        if limits.CONTROL_CHARACTERS.search(value):
+            raise InvalidField(name, "must not contain control characters")
         if pattern is not None and not re.fullmatch(pattern, value):
             raise InvalidField(name, f"must match {pattern}")
         return value
@@ -146,10 +209,12 @@ def query_param(event: Mapping[str, Any], name: str) -> str | None:
     return params.get(name)
 
 
-def limit_param(event: Mapping[str, Any], default: int = 50, maximum: int = 200) -> int:
+def limit_param(
+    event: Mapping[str, Any], default: int = limits.PAGE_LIMIT_DEFAULT, maximum: int = limits.PAGE_LIMIT_MAX
+) -> int:
     value = query_param(event, "limit")
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or not 1 <= int(value) <= maximum:
         raise InvalidField("limit", f"must be an integer from 1 to {maximum}")
     return int(value)

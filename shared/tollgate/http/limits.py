@@ -1,0 +1,60 @@
+"""Every bound the API enforces on input, declared once beside the field it bounds.
+
+The portal's and signup's pydantic models read these, and so does the hot path's small parser
+(``tollgate.http.requests``), so a bound is never a number in a handler and another in a model. This
+module imports nothing heavy: the validation function loads it on its cold start.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Bodies
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32  # a body nested deeper is a 400
+
+# Token amounts, budgets and quantities are integers in 0…10^15.
+MAX_TOKENS = 10**15
+MAX_PURCHASE_QUANTITY = 1000  # packs per purchase
+MAX_CONSUME_QUANTITY = MAX_TOKENS
+
+# Time
+MAX_VALID_DAYS = 3650
+MIN_TIMESTAMP = 946_684_800  # 2000-01-01T00:00:00Z
+MAX_FUTURE_S = 3653 * 86_400  # ten years (with leap days) ahead of the clock
+
+# Text
+NAME_MAX = 100
+EMAIL_MAX = 254
+REASON_MAX = 500
+PO_NUMBER_MAX = 100
+FEATURE_MAX = 64
+ENVIRONMENT_MAX = 64
+REGION_MAX = 32
+FINGERPRINT_MAX = 256
+MAX_LIST_ITEMS = 50
+MAX_FEATURES = 100
+
+# Headers and query strings
+IDEMPOTENCY_KEY_MAX = 255
+SIGNUP_IDEMPOTENCY_KEY_MIN = 32  # unauthenticated: the key is the only proof a replay is the first caller
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+PAGE_LIMIT_DEFAULT = 50
+PAGE_LIMIT_MAX = 200
+CURSOR_MAX = 1024
+
+# Ids: ``<prefix>_<16 Crockford base32 chars>`` (tollgate.ids). A path id of another shape is a 404.
+ID_BODY = "[0-9a-hjkmnp-tv-z]{16}"
+ID_MAX = 40
+
+# Control characters (C0, DEL, C1) are refused in names, e-mails, reasons and other free text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def id_pattern(prefix: str) -> re.Pattern[str]:
+    """The shape of an id of one kind, e.g. ``id_pattern("pr")`` for projects."""
+    return re.compile(f"{prefix}_{ID_BODY}")
+
+
+def is_id(value: str, prefix: str) -> bool:
+    return len(value) <= ID_MAX and id_pattern(prefix).fullmatch(value) is not None
