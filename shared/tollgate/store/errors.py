@@ -47,21 +47,50 @@ def is_busy(exc: PynamoDBException) -> bool:
     return False
 
 
-def with_retries(operation: Callable[[], T], attempts: int = 5, base_delay_s: float = 0.02) -> T:
-    """Run ``operation``; on throttling or a transaction conflict, back off (full jitter) and try again.
+RETRY_BUDGET_S = 2.5  # all attempts of one write; the spending functions time out at 5 s (template.yaml)
 
-    The operation must be safe to repeat: every write here is conditional or carries a
-    ClientRequestToken. After the last attempt the caller gets ``StoreBusy`` (HTTP 503, Retry-After)."""
+
+def with_retries(
+    operation: Callable[[], T], attempts: int = 6, base_delay_s: float = 0.02, budget_s: float = RETRY_BUDGET_S
+) -> T:
+    """Run ``operation``; on throttling, a transaction conflict or a lost answer (a timeout or a dropped
+    connection after DynamoDB may have committed), back off (full jitter) and try again, within ``budget_s``.
+
+    The operation must be safe to repeat: every write here is conditional and carries a ClientRequestToken,
+    so a repeat of a committed transaction is answered as the first was. After the last attempt the caller
+    gets ``StoreBusy`` (HTTP 503, Retry-After)."""
+    started = time.monotonic()
     for attempt in range(attempts):
         try:
             return operation()
         except PynamoDBException as exc:
-            if not is_busy(exc):
+            if not (is_busy(exc) or is_lost(exc)):
                 raise
-            if attempt == attempts - 1:
+            delay = random.uniform(0, base_delay_s * (2**attempt))  # noqa: S311 (jitter, not security)
+            if attempt == attempts - 1 or time.monotonic() - started + delay > budget_s:
                 raise StoreBusy() from exc
-            time.sleep(random.uniform(0, base_delay_s * (2**attempt)))  # noqa: S311 (jitter, not security)
+            time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def is_lost(exc: PynamoDBException) -> bool:
+    """The request may or may not have reached DynamoDB: a timeout, a dropped connection, a 5xx."""
+    cause = exc.cause
+    return cause is not None and type(cause).__name__ in _LOST_ERRORS
+
+
+_LOST_ERRORS = frozenset(
+    {
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+        "ConnectionError",
+        "HTTPClientError",
+        "ResponseParserError",
+    }
+)
 
 
 def update_existing(item: Model, actions: Sequence[Action], missing: str) -> None:

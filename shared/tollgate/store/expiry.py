@@ -9,15 +9,11 @@ retry), and the lot must not be expired yet (so a second sweeper, or a second ru
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.transactions import TransactWrite
 
 from tollgate.clock import Clock
 from tollgate.domain.errors import NotFound, StoreBusy
@@ -26,10 +22,11 @@ from tollgate.domain.lots import next_expiry
 from tollgate.domain.models import EntryKind, LedgerEntry, Pool
 from tollgate.domain.sweeper import DueKind, DuePage, DueRecord
 from tollgate.ids import IdGenerator
-from tollgate.store import keys
-from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
-from tollgate.store.models import LedgerEntryItem, LotItem, TenantItem
-from tollgate.store.pool import DynamoPoolRepository, ledger_item
+from tollgate.store import kernel, keys
+from tollgate.store.errors import busy_as_store_busy
+from tollgate.store.kernel import PoolDelta, PoolTransaction, Refused
+from tollgate.store.models import LotItem, TenantItem
+from tollgate.store.pool import DynamoPoolRepository
 from tollgate.store.table import TableModel
 
 _FAILED = "ConditionalCheckFailed"
@@ -127,70 +124,33 @@ class DynamoExpiry:
             purchase_id=lot.purchase_id,
             lot_id=lot.id,
         )
-        tenant = TenantItem(keys.tenant_pk(tenant_id), keys.TENANT_SK)
-        next_end = (
-            TenantItem.next_lot_expiry.set(plan.next_lot_expiry)
-            if plan.next_lot_expiry is not None
-            else TenantItem.next_lot_expiry.remove()
+        tx = PoolTransaction(tenant_id, kernel.token("expire", entry.id))
+        tx.entry(entry)
+        tx.pool(PoolDelta(balance=-plan.leftover, as_read=pool, next_lot_expiry=plan.next_lot_expiry))
+        tx.lot(
+            lot.id,
+            [
+                LotItem.expired.set(True),
+                LotItem.remaining.set(plan.remaining_after),
+                LotItem.due_shard.remove(),
+                LotItem.due_at.remove(),
+            ],
+            LotItem.expired.does_not_exist() | (LotItem.expired == False),  # noqa: E712
         )
-        lot_row = LotItem(keys.tenant_pk(tenant_id), keys.lot_sk(lot.id))
-
-        def write() -> None:
-            token = _token(entry.id)
-            with TransactWrite(connection=self._connection, client_request_token=token) as tx:
-                tx.save(ledger_item(entry), condition=LedgerEntryItem.pk.does_not_exist())
-                tx.update(
-                    tenant,
-                    actions=[
-                        TenantItem.balance.add(-plan.leftover),
-                        TenantItem.available.add(-plan.leftover),
-                        next_end,
-                    ],
-                    condition=_pool_as_read(pool),
-                )
-                tx.update(
-                    lot_row,
-                    actions=[
-                        LotItem.expired.set(True),
-                        LotItem.remaining.set(plan.remaining_after),
-                        LotItem.due_shard.remove(),
-                        LotItem.due_at.remove(),
-                    ],
-                    condition=LotItem.pk.exists() & (LotItem.expired.does_not_exist() | (LotItem.expired == False)),  # noqa: E712
-                )
-
         try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            # [ledger entry, tenant, lot]
-            if _FAILED in cancellation_codes(exc):
-                return False
-            raise
+            tx.commit()
+        except Refused:
+            return False
         return True
 
     def _repair_next_expiry(self, tenant_id: str, pool: Pool, soonest: int | None) -> bool:
         """Nothing is due: make sure the pool's soonest lot end says so. False if the pool moved."""
         if pool.next_lot_expiry == soonest:
             return True
-        action = TenantItem.next_lot_expiry.set(soonest) if soonest is not None else TenantItem.next_lot_expiry.remove()
+        tx = PoolTransaction(tenant_id, kernel.token("repair-next-expiry", tenant_id, str(pool), str(soonest)))
+        tx.pool(PoolDelta(as_read=pool, next_lot_expiry=soonest))
         try:
-            with busy_as_store_busy():
-                TenantItem(keys.tenant_pk(tenant_id), keys.TENANT_SK).update(
-                    actions=[action], condition=_pool_as_read(pool)
-                )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise
+            tx.commit()
+        except Refused:
+            return False
         return True
-
-
-def _pool_as_read(pool: Pool) -> Condition:
-    condition = (TenantItem.balance == pool.balance) & (TenantItem.reserved == pool.reserved)
-    if pool.next_lot_expiry is None:
-        return condition & TenantItem.next_lot_expiry.does_not_exist()
-    return condition & (TenantItem.next_lot_expiry == pool.next_lot_expiry)
-
-
-def _token(entry_id: str) -> str:
-    return hashlib.sha256(f"expire|{entry_id}".encode()).hexdigest()[:36]

@@ -11,7 +11,6 @@ from typing import Any
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.errors import InvalidField, NotFound
@@ -26,17 +25,18 @@ from tollgate.domain.purchases import (
     PurchasePage,
     PurchaseStatus,
 )
-from tollgate.store import keys
+from tollgate.store import kernel, keys
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
+from tollgate.store.kernel import PoolTransaction, Refused
 from tollgate.store.models import (
     IdempotencyItem,
-    LedgerEntryItem,
     LotItem,
     PurchaseItem,
     StripeEventItem,
     TenantItem,
 )
-from tollgate.store.pool import answer_item, credit_update, ledger_item, lot_item, to_lot
+from tollgate.store.pool import credit_delta
+from tollgate.store.records import answer_item, to_lot
 
 _FIELDS = (
     "buyer_key_id",
@@ -201,53 +201,36 @@ class DynamoPurchaseRepository:
         return True
 
     def apply(self, change: PurchaseChange) -> Applied:
+        """The purchase's new state with its pool change (credit or take-back), ledger entry, lot and Stripe
+        event mark, in one pool-kernel transaction."""
         purchase = change.purchase
-        tenant = TenantItem(keys.tenant_pk(purchase.tenant_id), keys.TENANT_SK)
-        # pynamodb sends puts (in the order added), then updates: the labels follow that order
-        labels: list[str] = []
-        tenant_actions: list[Action] = []
-        tenant_condition: Condition = TenantItem.pk.exists()
+        tx = PoolTransaction(purchase.tenant_id, _token(change))
         if change.entry is not None:
             lot = change.new_lot
             dated = lot is not None and lot.expires_at is not None
             current = self._next_lot_expiry(purchase.tenant_id) if dated else None
-            tenant_actions, tenant_condition = credit_update(change.entry.amount, lot, current)
-
-        def write() -> None:
-            labels.clear()
-            with TransactWrite(connection=self._connection, client_request_token=_token(change)) as tx:
-                if change.entry is not None:
-                    tx.save(ledger_item(change.entry), condition=LedgerEntryItem.pk.does_not_exist())
-                    labels.append("entry")
-                if change.new_lot is not None:
-                    tx.save(lot_item(change.new_lot), condition=LotItem.pk.does_not_exist())
-                    labels.append("lot")
-                tx.save(purchase_item(purchase), condition=PurchaseItem.version == change.expected_version)
-                labels.append("purchase")
-                if change.event is not None:
-                    tx.save(self._event_item(change.event), condition=self._event_condition(change.now))
-                    labels.append("event")
-                if tenant_actions:
-                    tx.update(tenant, actions=tenant_actions, condition=tenant_condition)
-                    labels.append("tenant")
-                if change.lot_take is not None:
-                    take = change.lot_take
-                    tx.update(
-                        LotItem(keys.tenant_pk(purchase.tenant_id), keys.lot_sk(take.lot_id)),
-                        actions=[LotItem.remaining.add(-take.tokens)],
-                        condition=(LotItem.expired == False) & (LotItem.remaining >= take.tokens),  # noqa: E712
-                    )
-                    labels.append("lot_take")
-
+            tx.entry(change.entry)
+            tx.pool(credit_delta(change.entry.amount, lot, current))
+        if change.new_lot is not None:
+            tx.new_lot(change.new_lot)
+        tx.put("purchase", purchase_item(purchase), PurchaseItem.version == change.expected_version)
+        if change.event is not None:
+            tx.put("event", self._event_item(change.event), self._event_condition(change.now))
+        if change.lot_take is not None:
+            take = change.lot_take
+            tx.lot(
+                take.lot_id,
+                [LotItem.remaining.add(-take.tokens)],
+                (LotItem.expired == False) & (LotItem.remaining >= take.tokens),  # noqa: E712
+            )
         try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            failed = {label for label, code in zip(labels, cancellation_codes(exc), strict=False) if code}
-            if "event" in failed:
+            tx.commit()
+        except Refused as refused:
+            if "event" in refused:
                 return Applied.DUPLICATE_EVENT
-            if failed & {"purchase", "lot_take", "entry", "lot"}:
+            if {"purchase", kernel.LOT, kernel.ENTRY} & set(refused.failed):
                 return Applied.STALE
-            if "tenant" in failed:
+            if kernel.POOL in refused:
                 self._next_lot_expiry(purchase.tenant_id)  # NotFound if the tenant is gone; else the end moved
                 return Applied.STALE
             raise
