@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,7 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--tenant", required=True, help="tenant id, tn_…")
     grant.add_argument("--tokens", required=True, type=int, help="tokens to add; negative to take away")
     grant.add_argument("--reason", required=True, help="why; recorded in the ledger")
-    grant.add_argument("--valid-days", type=int, help="the granted tokens expire after this many days")
+    grant.add_argument("--valid-days", type=int, help="the granted tokens expire after this many days (1–3650)")
+    grant.add_argument(
+        "--idempotency-key",
+        help="run the same grant again with this key and it credits nothing more (default: a new UUID, printed)",
+    )
+    audit = commands.add_parser(
+        "audit", help="check every pool invariant (ledger = balance, holds = reserved, budgets, lots); exit 1 on any"
+    )
+    audit.add_argument("--tenant", help="one tenant, tn_… (default: every tenant)")
     for name, text in (("suspend", "suspend a tenant: its keys stop working at once"), ("resume", "resume a tenant")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--tenant", required=True, help="tenant id, tn_…")
@@ -78,12 +87,29 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ.setdefault("TOLLGATE_OPERATOR", "local-operator")
         os.environ.setdefault("STRIPE_API_KEY", "sk_test_tollgate_local")
         os.environ.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{os.environ.get('TOLLGATE_STRIPE_PORT', '12111')}")
+        _follow_local_clock()
     elif args.stage:
         os.environ["TABLE_NAME"] = f"tollgate-{args.stage}"
     if args.table:
         os.environ["TABLE_NAME"] = args.table
     if not os.environ.get("TABLE_NAME"):
         raise SystemExit("tollgate: say which stack: --local, --stage dev|prod, --table NAME or TABLE_NAME")
+
+
+def _follow_local_clock() -> None:
+    """The local stack's application clock may have been moved (``POST /_local/clock``): the operator tool
+    reads the same clock, so a grant made after the move is dated by it. No stack running: the wall clock."""
+    import urllib.error
+    import urllib.request
+
+    from tollgate.clock import SYSTEM_CLOCK
+
+    url = f"http://127.0.0.1:{os.environ.get('TOLLGATE_API_PORT', '3000')}/_local/clock"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            SYSTEM_CLOCK.set_offset(int(json.load(answer)["offset_s"]))
+    except (OSError, urllib.error.URLError, ValueError, KeyError):
+        print("tollgate: the local gateway did not answer; using the wall clock", file=sys.stderr)
 
 
 def _actor() -> str:
@@ -99,8 +125,11 @@ def _run(args: argparse.Namespace) -> Any:
         tenants = services.tenant_service().list_tenants()
         return [dict(tenant_view(t), balance=t.pool.balance, available=t.pool.available) for t in tenants]
     if args.command == "grant":
-        entry = services.pool_service().grant(args.tenant, args.tokens, args.reason, _actor(), args.valid_days)
+        key = args.idempotency_key or str(uuid.uuid4())
+        entry = services.pool_service().grant(args.tenant, args.tokens, args.reason, _actor(), args.valid_days, key)
         return {k: v for k, v in entry_view(entry).items() if v is not None}
+    if args.command == "audit":
+        return _audit(args.tenant)
     if args.command == "reconcile":
         if not 1 <= args.since_hours <= 24 * 90:
             raise ValueError("--since-hours must be from 1 to 2160")
@@ -124,6 +153,27 @@ def _run(args: argparse.Namespace) -> Any:
     from tollgate.http.views import catalog_view
 
     return catalog_view(catalog.packs(), catalog.features())
+
+
+class AuditFailed(Exception):
+    """The audit found mismatches; ``report`` is what it prints."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__("mismatches found")
+        self.report = report
+
+
+def _audit(tenant_id: str | None) -> dict[str, Any]:
+    from tollgate.domain.audit import audit_tenant
+    from tollgate.store.audit import DynamoBooks
+
+    books = DynamoBooks()
+    tenants = [tenant_id] if tenant_id else books.tenant_ids()
+    mismatches = [text for tenant in tenants for text in audit_tenant(books.books(tenant))]
+    report = {"tenants": len(tenants), "mismatches": mismatches}
+    if mismatches:
+        raise AuditFailed(report)
+    return report
 
 
 def load_catalog(path: str) -> None:
@@ -159,6 +209,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _run(args)
     except TollgateError as error:
         print(f"tollgate: {error.code}: {error.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except AuditFailed as failed:
+        print(json.dumps(failed.report, indent=None if args.json else 2))
         return EXIT_FAILED
     except ValueError as error:
         print(f"tollgate: {error}", file=sys.stderr)

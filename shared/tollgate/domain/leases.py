@@ -36,7 +36,7 @@ from tollgate.domain.errors import (
 )
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
 from tollgate.domain.pool import IDEMPOTENCY_WINDOW_S, LotsDue, LotSettler, Replayed, StoredAnswer, request_fingerprint
-from tollgate.domain.roles import Permission, require
+from tollgate.domain.roles import Permission, Role, authorize
 from tollgate.ids import IdGenerator
 
 T = TypeVar("T")
@@ -142,6 +142,15 @@ class LeaseRepository(Protocol):
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None: ...
 
 
+_LEASE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+
+
+def _may_keep(caller: Principal, lease: Lease) -> None:
+    """Only the key that opened a lease heartbeats or checks it in, or an owner or admin API key."""
+    if caller.actor != lease.actor and caller.role not in _LEASE_MANAGERS:
+        raise Forbidden("only the key that opened this lease, or an owner or admin API key, may keep or end it")
+
+
 class LeaseService:
     def __init__(
         self,
@@ -160,8 +169,7 @@ class LeaseService:
     # ----------------------------------------------------------------------------------------- open
     def open(self, caller: Principal, feature_id: str, duration_s: int, idempotency_key: str) -> tuple[int, Lease]:
         """Reserve tokens for a run. Returns (201, lease); a retry with the same key returns the same lease."""
-        if caller.role is not None:
-            require(caller.role, Permission.CONSUME)
+        authorize(caller, Permission.CONSUME)
         if not 1 <= duration_s <= MAX_LEASE_S:
             raise InvalidField("duration_s", f"must be from 1 to {MAX_LEASE_S} seconds")
         fingerprint = request_fingerprint("lease", feature_id, duration_s)
@@ -220,12 +228,12 @@ class LeaseService:
     # ------------------------------------------------------------------------------------ heartbeat
     def heartbeat(self, caller: Principal, lease_id: str, extend_s: int | None = None) -> Lease:
         """Keep a lease alive: move its end, reserving another hour when the new end starts one."""
-        if caller.role is not None:
-            require(caller.role, Permission.CONSUME)
+        authorize(caller, Permission.CONSUME)
         if extend_s is not None and not 1 <= extend_s <= MAX_LEASE_S:
             raise InvalidField("extend_s", f"must be from 1 to {MAX_LEASE_S} seconds")
         for _ in range(_ATTEMPTS):
             lease = self._leases.get(caller.tenant_id, lease_id)
+            _may_keep(caller, lease)
             now = self._clock.now()
             if lease.status is LeaseStatus.CLOSED:
                 raise LeaseClosed(f"lease {lease_id} was checked in")
@@ -245,10 +253,10 @@ class LeaseService:
     def close(self, caller: Principal, lease_id: str) -> Lease:
         """Check a lease in: charge the hours started, release the rest. A second call returns the same
         settled lease and charges nothing; a lease already past its end is settled as expired."""
-        if caller.role is not None:
-            require(caller.role, Permission.CONSUME)
+        authorize(caller, Permission.CONSUME)
         for _ in range(_ATTEMPTS):
             lease = self._leases.get(caller.tenant_id, lease_id)
+            _may_keep(caller, lease)
             if lease.status is not LeaseStatus.OPEN:
                 return lease
             result = self._settle(lease, self._clock.now(), actor=caller.actor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tollgate.clock import Clock
@@ -12,10 +12,12 @@ from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField, TenantSuspended
 from tollgate.domain.lots import LotView, allocate
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot, Pool, Principal, TenantStatus
-from tollgate.domain.roles import Permission, require
+from tollgate.domain.roles import Permission, authorize
+from tollgate.http.limits import CONTROL_CHARACTERS, IDEMPOTENCY_KEY, MAX_TOKENS, MAX_VALID_DAYS, REASON_MAX
 from tollgate.ids import IdGenerator
 
 IDEMPOTENCY_WINDOW_S = 24 * 3600
+GRANT_SCOPE = "grant"  # operator grants' Idempotency-Keys
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Credit:
     tenant_id: str
     entry: LedgerEntry
     lot: Lot | None  # positive credits become a lot; negative adjustments do not
+    # an operator's Idempotency-Key: (scope, key, first answer); the credit is applied once per key
+    answer: tuple[str, str, StoredAnswer] | None = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,7 @@ class PoolService:
         caller's key come from memory (``Principal.key_from_memory``), making the whole call one write."""
         if caller.key_from_memory and not minimal:
             raise AssertionError("a key from memory carries no current balance: answer minimally")
-        if caller.role is not None:
-            require(caller.role, Permission.CONSUME)
+        authorize(caller, Permission.CONSUME)
         fingerprint = request_fingerprint("consume", feature_id, quantity)
         scope = f"consume:{caller.key_id}"
         if caller.tenant.status is not TenantStatus.ACTIVE:
@@ -213,24 +216,34 @@ class PoolService:
         return stored.status_code, stored.body
 
     def balance(self, caller: Principal) -> BalanceView:
-        if caller.role is not None:
-            require(caller.role, Permission.READ_BALANCE)
+        authorize(caller, Permission.READ_BALANCE)
         pool = self._pools.pool(caller.tenant_id)
         return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
 
     def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
-        if caller.role is not None:
-            require(caller.role, Permission.READ_LEDGER)
+        authorize(caller, Permission.READ_LEDGER)
         return self._pools.ledger_page(caller.tenant_id, cursor, limit)
 
-    def grant(self, tenant_id: str, tokens: int, reason: str, actor: str, valid_days: int | None = None) -> LedgerEntry:
-        """An operator's grant (tokens > 0, a lot of its own) or adjustment down (tokens < 0)."""
-        if tokens == 0:
-            raise InvalidField("tokens", "must not be zero")
-        if not reason.strip():
-            raise InvalidField("reason", "a grant needs a reason")
-        if valid_days is not None and (tokens < 0 or valid_days < 1):
-            raise InvalidField("valid_days", "only a positive grant has a validity, of at least one day")
+    def grant(
+        self,
+        tenant_id: str,
+        tokens: int,
+        reason: str,
+        actor: str,
+        valid_days: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> LedgerEntry:
+        """An operator's grant (tokens > 0, a lot of its own) or adjustment down (tokens < 0). With an
+        ``idempotency_key``, a repeat (an operator retrying after a timeout) credits nothing and returns the
+        first grant's entry."""
+        if tokens == 0 or abs(tokens) > MAX_TOKENS:
+            raise InvalidField("tokens", f"must be a non-zero integer from -{MAX_TOKENS} to {MAX_TOKENS}")
+        if not reason.strip() or len(reason) > REASON_MAX or CONTROL_CHARACTERS.search(reason):
+            raise InvalidField("reason", f"a grant needs a reason of at most {REASON_MAX} printable characters")
+        if valid_days is not None and (tokens < 0 or not 1 <= valid_days <= MAX_VALID_DAYS):
+            raise InvalidField("valid_days", f"only a positive grant has a validity, of 1 to {MAX_VALID_DAYS} days")
+        if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise InvalidField("idempotency_key", "must be 1 to 255 printable ASCII characters")
         now = self._clock.now()
         entry_id = self._ids.new_id("le")
         lot = None
@@ -253,6 +266,23 @@ class PoolService:
             actor=actor,
             reason=reason,
             lot_id=lot.id if lot else None,
+            idempotency_key=idempotency_key,
         )
-        self._pools.credit(Credit(tenant_id, entry, lot))
+        answer = None
+        fingerprint = request_fingerprint("grant", tenant_id, tokens, reason, valid_days)
+        if idempotency_key is not None:
+            body = {"entry_id": entry.id, "created_at": now, "lot_id": entry.lot_id, "actor": actor}
+            answer = (GRANT_SCOPE, idempotency_key, StoredAnswer(fingerprint, 201, body, now))
+        try:
+            self._pools.credit(Credit(tenant_id, entry, lot, answer))
+        except Replayed as replay:
+            self._answer(replay.answer, fingerprint, now)
+            first = replay.answer.body
+            return replace(
+                entry,
+                id=str(first["entry_id"]),
+                created_at=int(first["created_at"]),
+                lot_id=first.get("lot_id"),
+                actor=str(first["actor"]),
+            )
         return entry

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from tollgate.domain.errors import Forbidden
+
+if TYPE_CHECKING:
+    from tollgate.domain.models import Principal
 
 
 class Role(str, Enum):
@@ -51,6 +55,22 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
 }
+
+
+# What a license key (the vendor SDK's credential) may do; its feature, project and region scope narrow it.
+LICENSE_KEY_PERMISSIONS = frozenset({Permission.CONSUME})
+
+
+def authorize(caller: Principal, permission: Permission) -> None:
+    """Every service call states the permission it needs, and every kind of principal has an answer:
+    an API key by its role, a license key by ``LICENSE_KEY_PERMISSIONS``; anything else is refused."""
+    if caller.role is not None:
+        require(caller.role, permission)
+    elif caller.license_key is not None:
+        if permission not in LICENSE_KEY_PERMISSIONS:
+            raise Forbidden(f"a license key may not {permission.value}")
+    else:
+        raise Forbidden(f"this credential may not {permission.value}")
 
 
 def require(role: Role, permission: Permission) -> None:

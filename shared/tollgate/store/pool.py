@@ -75,9 +75,16 @@ class DynamoPoolRepository:
         tx.entry(credit.entry)
         if lot is not None:
             tx.new_lot(lot)
+        if credit.answer is not None:
+            scope, key, answer = credit.answer
+            tx.answer(scope, key, answer, answer.created_at)
         try:
             tx.commit()
         except Refused as refused:
+            if kernel.ANSWER in refused and credit.answer is not None:
+                stored = self.stored_answer(credit.tenant_id, credit.answer[0], credit.answer[1])
+                if stored is not None:
+                    raise Replayed(stored) from refused
             if kernel.ENTRY in refused:
                 return True  # this entry was written before: a credit is applied once
             if kernel.POOL in refused:

@@ -1,0 +1,132 @@
+"""The audit: every invariant of a tenant's pool checked against its records, as stored.
+
+``audit_tenant`` is pure: it takes what the store read (``TenantBooks``) and lists each mismatch in words.
+``tollgate audit`` runs it for one tenant or all, and the integration tests run it after every concurrent
+test: zero mismatches, or the test fails.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tollgate.domain.leases import Lease, LeaseStatus
+from tollgate.domain.models import EntryKind, LedgerEntry, Lot
+
+_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT})
+_SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE})
+_Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StoredPool:
+    balance: int
+    reserved: int
+    available: int  # as stored: the kernel keeps it equal to balance − reserved
+    next_lot_expiry: int | None
+
+
+@dataclass(frozen=True)
+class StoredBudget:
+    project_id: str
+    budget: int | None
+    spent: int
+    committed: int
+    budget_left: int | None
+
+
+@dataclass(frozen=True)
+class TenantBooks:
+    """Everything of one tenant that the invariants speak about, read at one time (quiescent)."""
+
+    tenant_id: str
+    pool: StoredPool
+    ledger: list[LedgerEntry]
+    lots: list[Lot]
+    leases: list[Lease]
+    budgets: list[StoredBudget] = field(default_factory=list)
+
+
+def audit_tenant(books: TenantBooks) -> list[str]:
+    """Every mismatch between the tenant's records and the invariants; empty when the books are right."""
+    found: list[str] = []
+
+    def mismatch(text: str) -> None:
+        found.append(f"{books.tenant_id}: {text}")
+
+    pool = books.pool
+    ledger_sum = sum(entry.amount for entry in books.ledger)
+    if ledger_sum != pool.balance:
+        mismatch(f"the ledger sums to {ledger_sum} but the balance is {pool.balance} (invariant 2)")
+    if pool.available != pool.balance - pool.reserved:
+        mismatch(f"available is {pool.available}, not balance − reserved = {pool.balance - pool.reserved}")
+    open_leases = [lease for lease in books.leases if lease.status is LeaseStatus.OPEN]
+    held = sum(lease.reserved for lease in open_leases)
+    if pool.reserved != held:
+        mismatch(f"reserved is {pool.reserved} but open holds sum to {held} (invariant 9)")
+    _audit_holds(books, mismatch)
+    _audit_lots(books, mismatch)
+    _audit_budgets(books, open_leases, mismatch)
+    ids = [entry.id for entry in books.ledger]
+    if len(ids) != len(set(ids)):
+        mismatch("a ledger entry id appears twice (invariant 3)")
+    return found
+
+
+def _audit_holds(books: TenantBooks, mismatch: _Report) -> None:
+    entries = {entry.id: entry for entry in books.ledger}
+    for lease in books.leases:
+        if lease.status is LeaseStatus.OPEN:
+            continue
+        entry = entries.get(lease.charge_entry_id or "")
+        if entry is None:
+            mismatch(f"lease {lease.id} ended without its charge in the ledger")
+        elif lease.charged is None or -entry.amount != lease.charged:
+            mismatch(f"lease {lease.id} charged {lease.charged} but its ledger entry says {-entry.amount}")
+        if lease.charged is not None and lease.charged > lease.reserved:
+            mismatch(f"lease {lease.id} charged {lease.charged}, more than the {lease.reserved} it held")
+    charges = [e for e in books.ledger if e.kind is EntryKind.LEASE_CHARGE]
+    per_lease: dict[str | None, int] = defaultdict(int)
+    for entry in charges:
+        per_lease[entry.lease_id] += 1
+    for lease_id, count in per_lease.items():
+        if count > 1:
+            mismatch(f"lease {lease_id} was charged {count} times (a hold ends once)")
+
+
+def _audit_lots(books: TenantBooks, mismatch: _Report) -> None:
+    for lot in books.lots:
+        if not 0 <= lot.remaining <= lot.tokens:
+            mismatch(f"lot {lot.id} has {lot.remaining} remaining of {lot.tokens}")
+        if lot.purchase_id is None and not (lot.grant_reason or "").strip():
+            mismatch(f"lot {lot.id} has neither a purchase nor a grant reason (invariant 4)")
+    for entry in books.ledger:
+        if entry.kind in _CREDITS and entry.purchase_id is None and not entry.reason.strip():
+            mismatch(f"credit {entry.id} has neither a purchase nor a reason (invariant 4)")
+    live_ends = [lot.expires_at for lot in books.lots if not lot.expired and lot.expires_at is not None]
+    soonest = min(live_ends, default=None)
+    recorded = books.pool.next_lot_expiry
+    if soonest is not None and (recorded is None or recorded > soonest):
+        mismatch(f"the pool's soonest lot end is {recorded}, later than lot end {soonest}: a lot could outlive it")
+
+
+def _audit_budgets(books: TenantBooks, open_leases: list[Lease], mismatch: _Report) -> None:
+    held: dict[str, int] = defaultdict(int)
+    for lease in open_leases:
+        if lease.project_id is not None:
+            held[lease.project_id] += lease.reserved
+    spent: dict[str, int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind in _SPENDING and entry.project_id is not None:
+            spent[entry.project_id] -= entry.amount
+    for budget in books.budgets:
+        name = f"project {budget.project_id}"
+        if budget.spent != spent[budget.project_id]:
+            mismatch(f"{name} has spent {budget.spent} but its ledger debits sum to {spent[budget.project_id]}")
+        if budget.committed != budget.spent + held[budget.project_id]:
+            mismatch(
+                f"{name} has committed {budget.committed}, not spent {budget.spent} + held {held[budget.project_id]}"
+            )
+        if budget.budget is not None and budget.budget_left != budget.budget - budget.committed:
+            mismatch(f"{name} has {budget.budget_left} left, not budget − committed")
