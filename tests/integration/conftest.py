@@ -104,6 +104,14 @@ class Stack:
         done = self.operator("grant", "--tenant", tenant_id, "--tokens", str(tokens), "--reason", reason, *extra)
         assert done.returncode == 0, done.stderr
 
+    def audit(self, tenant_id: str | None = None) -> dict[str, Any]:
+        """``tollgate audit``: every pool invariant, for one tenant or all; fails the test on any mismatch."""
+        done = self.operator("--json", "audit", *(["--tenant", tenant_id] if tenant_id else []))
+        assert done.returncode == 0, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert report["mismatches"] == [], report
+        return dict(report)
+
     def advance(self, seconds: int) -> None:
         assert http("POST", self.api + "/_local/clock", {"advance_s": seconds}).status == 200
 

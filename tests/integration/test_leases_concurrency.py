@@ -64,6 +64,7 @@ def test_concurrent_lease_requests_never_take_available_below_zero(stack: Stack)
     pool_now = assert_consistent(stack, owner)
     assert (pool_now["balance"], pool_now["reserved"], pool_now["available"]) == (5, 0, 5)
     assert sum(1 for e in ledger(stack, owner) if e["kind"] == "lease_charge") == 10
+    stack.audit(tenant_id)
 
 
 def test_two_sweepers_at_once_settle_each_lease_and_lot_once(stack: Stack) -> None:
@@ -96,6 +97,8 @@ def test_two_sweepers_at_once_settle_each_lease_and_lot_once(stack: Stack) -> No
     again = stack.invoke("SweeperFunction")
     assert again.status == 200
     assert (again.body["leases_expired"], again.body["lots_expired"]) == (0, 0)
+    for tenant_id, _ in tenants:
+        stack.audit(tenant_id)
 
 
 def test_lease_routes_over_http(stack: Stack) -> None:

@@ -83,6 +83,7 @@ def test_concurrent_consumers_never_overspend(stack: Stack) -> None:
     entries = ledger(stack, owner)
     assert sum(e["amount"] for e in entries) == final["balance"]
     assert len([e for e in entries if e["kind"] == "consumption"]) == 20
+    stack.audit(tenant_id)
 
 
 def test_concurrent_consumers_respect_the_project_budget(stack: Stack) -> None:
@@ -103,6 +104,7 @@ def test_concurrent_consumers_respect_the_project_budget(stack: Stack) -> None:
     [stored] = stack.call("GET", "/v1/projects", key=owner).body["projects"]
     assert (stored["spent"], stored["budget_left"]) == (30, 1)
     assert sum(e["amount"] for e in ledger(stack, owner)) == 470
+    stack.audit(tenant_id)
 
 
 def test_one_key_replayed_from_many_threads_charges_once(stack: Stack) -> None:
@@ -115,6 +117,7 @@ def test_one_key_replayed_from_many_threads_charges_once(stack: Stack) -> None:
     assert len({body["entry_id"] for _, body in results}) == 1
     assert all(body == results[0][1] for _, body in results)
     assert balance(stack, owner)["balance"] == 97
+    stack.audit(tenant_id)
     conflict = stack.call(
         "POST", "/v1/consume", {"feature": "build", "quantity": 4}, key=member, Idempotency_Key="the-same-key"
     )

@@ -218,6 +218,10 @@ class PoolService:
     def balance(self, caller: Principal) -> BalanceView:
         authorize(caller, Permission.READ_BALANCE)
         pool = self._pools.pool(caller.tenant_id)
+        due = pool.next_lot_expiry
+        if due is not None and due <= self._clock.now() and self._settler is not None:
+            self._settler.settle_due_lots(caller.tenant_id)  # time is enforced when read: no lot past its end
+            pool = self._pools.pool(caller.tenant_id)
         return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
 
     def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
