@@ -7,6 +7,8 @@ nothing essential goes to stdout after it (logs, the functions' output included,
 
 Ports: ``TOLLGATE_API_PORT`` (3000), ``TOLLGATE_DDB_PORT`` (8000), ``TOLLGATE_STRIPE_PORT`` (12111); 0 picks a
 free port. ``TOLLGATE_REGION`` (us-east-1), ``TOLLGATE_LOCAL_WORKERS`` (8), ``TOLLGATE_LOCAL_SCHEDULES=off``.
+``TOLLGATE_DDB_FAULTS=0.1`` puts the fault proxy (``infra/local/faults.py``) between the functions and
+DynamoDB Local (``TOLLGATE_DDB_FAULTS_PORT`` picks its port; 0, the default, a free one).
 Flags: ``--no-schedules``, ``--workers N``, ``--template PATH``.
 
 The functions get the template's environment with the local settings on top (``local_environment``); any of
@@ -35,6 +37,7 @@ from types import FrameType
 from typing import Any
 
 from infra.local import dynamodb_local
+from infra.local.faults import FaultProxy, rate_from_env
 from infra.local.gateway import Gateway, schedules_from_env, workers_from_env
 from infra.local.tables import create_table
 from infra.local.template import load_template
@@ -131,6 +134,7 @@ class LocalStack:
         self.ddb: dynamodb_local.DynamoDBLocal | None = None
         self.standin: Any = None
         self.gateway: Gateway | None = None
+        self.faults: FaultProxy | None = None
         self.seeded = False
         self.warnings: list[str] = []
 
@@ -158,6 +162,14 @@ class LocalStack:
         environment = local_environment(s, stripe_url=f"http://127.0.0.1:{s.stripe_port}")
         os.environ.update(environment)  # the seed and the stand-in run in this process, with the same settings
         self._seed()
+        rate = rate_from_env(os.environ)
+        if rate > 0:  # the functions reach DynamoDB Local through the fault proxy; seed and operator do not
+            port = int(os.environ.get("TOLLGATE_DDB_FAULTS_PORT", "0"))
+            self.faults = FaultProxy(s.ddb_port, rate, port=port).start()
+            environment["TOLLGATE_DDB_ENDPOINT"] = self.faults.endpoint
+            LOG.warning(
+                "fault proxy on %s: %.0f%% of DynamoDB requests fail on purpose", self.faults.endpoint, rate * 100
+            )
         self.standin = self._start_standin(environment["STRIPE_WEBHOOK_SECRETS"].split(",")[0])
         if self.standin is not None and not pinned_stripe:
             environment["STRIPE_API_BASE"] = os.environ["STRIPE_API_BASE"] = self.stripe_url
@@ -200,6 +212,7 @@ class LocalStack:
         for name, stop in (
             ("gateway", self.gateway.stop if self.gateway else None),
             ("Stripe stand-in", self.standin.stop if self.standin is not None else None),
+            ("fault proxy", self.faults.stop if self.faults else None),
             ("DynamoDB Local", self.ddb.stop if self.ddb else None),
         ):
             if stop is None:
@@ -208,7 +221,7 @@ class LocalStack:
                 stop()
             except Exception:
                 LOG.exception("stopping the %s failed", name)
-        self.gateway, self.standin, self.ddb = None, None, None
+        self.gateway, self.standin, self.ddb, self.faults = None, None, None, None
 
     def summary(self) -> str:
         s = self.settings
@@ -230,6 +243,11 @@ class LocalStack:
             f"  Stripe stand-in   {standin}",
             f"  Seed data         {'loaded' if self.seeded else 'none (infra/local/seed.py missing)'}",
             f"  Schedules         {schedules}",
+            *(
+                [f"  Fault proxy       {self.faults.endpoint}  ({self.faults.rate:.0%} of DynamoDB requests fail)"]
+                if self.faults
+                else []
+            ),
             "  Local controls    POST /_local/invoke/{FunctionLogicalId}   GET|POST /_local/clock   GET /_local/health",
             "  Stop              Ctrl-C (or SIGTERM)",
         ]

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,10 +142,21 @@ def _drain(stream: Any, lines: list[str]) -> None:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
+    with running_stack() as started:
+        yield started
+
+
+@contextmanager
+def running_stack(**settings: str) -> Iterator[Stack]:
+    """A whole local stack on free ports, as ``make run`` starts it, with ``settings`` in its environment."""
     ports = {"TOLLGATE_API_PORT": free_port(), "TOLLGATE_DDB_PORT": free_port(), "TOLLGATE_STRIPE_PORT": free_port()}
     env = {name: str(port) for name, port in ports.items()}
     process_env = dict(
-        os.environ, **env, PYTHONUNBUFFERED="1", TOLLGATE_LOCAL_WORKERS=os.environ.get("TOLLGATE_LOCAL_WORKERS", "8")
+        os.environ,
+        **env,
+        **settings,
+        PYTHONUNBUFFERED="1",
+        TOLLGATE_LOCAL_WORKERS=os.environ.get("TOLLGATE_LOCAL_WORKERS", "8"),
     )
     for name in ("TABLE_NAME", "TOLLGATE_DDB_ENDPOINT", "POWERTOOLS_SERVICE_NAME"):
         process_env.pop(name, None)  # the stack sets its own

@@ -109,6 +109,6 @@ def busy_as_store_busy() -> Iterator[None]:
     try:
         yield
     except PynamoDBException as exc:
-        if is_busy(exc):
+        if is_busy(exc) or is_lost(exc):
             raise StoreBusy() from exc
         raise
