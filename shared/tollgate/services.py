@@ -121,9 +121,18 @@ def lease_service() -> LeaseService:
 @cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
+    from tollgate.logs import get_logger
     from tollgate.store.expiry import DynamoDueIndex
 
-    return SweeperService(DynamoDueIndex(), lease_service(), lot_settler(), SYSTEM_CLOCK, workers=SWEEPER_WORKERS)
+    logger = get_logger()  # the shared JSON logger, with credentials and signatures redacted
+    return SweeperService(
+        DynamoDueIndex(),
+        lease_service(),
+        lot_settler(),
+        SYSTEM_CLOCK,
+        workers=SWEEPER_WORKERS,
+        log_failure=lambda message, fields: logger.exception(message, extra=fields),
+    )
 
 
 SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/performance.md, "Sweeper")

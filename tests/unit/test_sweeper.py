@@ -6,6 +6,7 @@ import pytest
 
 from tests.unit.conftest import raw_items
 from tests.unit.leasing import DAY, HOUR, NOW, LeaseWorld
+from tollgate.clock import FixedClock
 from tollgate.domain.errors import InsufficientTokens
 from tollgate.domain.expiry import first_due
 from tollgate.domain.models import Lot, Pool
@@ -113,3 +114,29 @@ def test_nothing_due_is_one_query(world: LeaseWorld) -> None:
     world.leases.open(caller, "build", HOUR, "k")
     report = world.sweeper.sweep()
     assert (report.pages, report.examined, report.leases_expired) == (1, 0, 0)
+
+
+def test_a_failing_record_is_logged_through_the_injected_logger_and_left_due() -> None:
+    from tollgate.domain.sweeper import DueKind, DuePage, DueRecord
+
+    class OneDue:
+        def due(self, now: int, cursor: object, limit: int) -> DuePage:
+            return DuePage([DueRecord("tn_a", DueKind.LEASE, "lease_x", now)], None)
+
+        def count_due(self, now: int) -> int:
+            return 1
+
+    class Broken:
+        def expire_if_due(self, tenant_id: str, lease_id: str) -> bool:
+            raise RuntimeError("store down")
+
+        def expire_due_lots(self, tenant_id: str) -> int:
+            raise AssertionError("no lots here")
+
+    logged: list[tuple[str, dict]] = []
+    sweeper = SweeperService(
+        OneDue(), Broken(), Broken(), FixedClock(1), log_failure=lambda m, f: logged.append((m, f))
+    )
+    report = sweeper.sweep()
+    assert report.errors == 1
+    assert logged == [("settling a due record failed", {"kind": "lease", "record_id": "lease_x", "tenant_id": "tn_a"})]

@@ -84,8 +84,10 @@ class SweeperService:
         page_size: int = 100,
         margin_ms: int = 15_000,
         workers: int = 1,
+        log_failure: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self._index = index
+        self._log_failure = log_failure or (lambda message, fields: LOG.exception(message, extra=fields))
         self._leases = leases
         self._lots = lots
         self._clock = clock
@@ -129,7 +131,8 @@ class SweeperService:
                 return record, int(self._leases.expire_if_due(record.tenant_id, record.record_id))
             return record, self._lots.expire_due_lots(record.tenant_id)
         except Exception:  # one bad record must not stop the sweep; it stays due and is retried next run
-            LOG.exception("settling %s %s failed", record.kind.value, record.record_id)
+            fields = {"kind": record.kind.value, "record_id": record.record_id, "tenant_id": record.tenant_id}
+            self._log_failure("settling a due record failed", fields)
             return record, None
 
     @staticmethod
