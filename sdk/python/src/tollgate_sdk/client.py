@@ -1,0 +1,176 @@
+"""``Tollgate``: the one object a program creates. Thread-safe, no global state, timeouts on by default."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from tollgate_sdk.api import ApiCaller
+from tollgate_sdk.clock import Clock, SystemClock
+from tollgate_sdk.errors import APIError
+from tollgate_sdk.leases import Lease
+from tollgate_sdk.pending import ActionRequest, Allowance
+from tollgate_sdk.receipt_store import ReceiptStore
+from tollgate_sdk.receipts import KeySet, ReceiptVerifier
+from tollgate_sdk.retries import Backoff
+from tollgate_sdk.transport import Transport, Urllib3Transport
+from tollgate_sdk.validation import JWKS_PATH, Validation, Validator
+
+CONSUME_PATH = "/v1/consume"
+_NOT_YET = (
+    "{what} needs the server's allowance and approval routes (issue 11 and the approvals issue), which are "
+    "not deployed yet; until then spend with consume() or hold tokens with lease()."
+)
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """What one consume charged. ``idempotency_key`` is the key every attempt of the call carried."""
+
+    charged: int
+    entry_id: str
+    idempotency_key: str
+
+
+class Tollgate:
+    """The vendor SDK's client.
+
+    ``timeout_s`` bounds each read, ``connect_timeout_s`` each connection; ``deadline_s`` bounds a whole
+    call, retries and waits included; ``max_retries`` is how many times one call is sent again after no
+    answer, a 429 or a 5xx. ``receipt_cache_path`` keeps verified receipts in a file for programs that
+    restart offline; ``jwks`` pins the service's signing keys (then no fetched key is trusted).
+    """
+
+    def __init__(
+        self,
+        license_key: str,
+        base_url: str,
+        *,
+        timeout_s: float = 10.0,
+        connect_timeout_s: float = 3.0,
+        max_retries: int = 3,
+        deadline_s: float = 30.0,
+        region: str | None = None,
+        max_clock_drift_s: float = 120.0,
+        receipt_cache_path: str | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        backoff: Backoff = Backoff(),  # noqa: B008 - frozen, so one shared default is safe
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        new_idempotency_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._region = region
+        self._new_key = new_idempotency_key
+        self._api = ApiCaller(
+            license_key,
+            base_url,
+            transport if transport is not None else Urllib3Transport(),
+            clock if clock is not None else SystemClock(),
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            max_retries=max_retries,
+            deadline_s=deadline_s,
+            backoff=backoff,
+            region=region,
+        )
+        self._store = ReceiptStore(receipt_cache_path)
+        self.keys = KeySet(lambda: self._api.call("GET", JWKS_PATH), pinned=jwks)
+        if self._store.jwks is not None:
+            self.keys.load(self._store.jwks)
+        self._validator = Validator(
+            self._api,
+            license_key,
+            ReceiptVerifier(self.keys, max_clock_drift_s),
+            self._store,
+            max_clock_drift_s,
+            lambda: self.keys.document,
+        )
+
+    def validate(
+        self,
+        feature: str | None = None,
+        region: str | None = None,
+        *,
+        project: str | None = None,
+        fingerprint: str | None = None,
+    ) -> Validation:
+        """Is the license key valid (for this feature, region, project)? Online, from a receipt verified
+        against the JWKS; with the service unreachable, from the last receipt for the same request while
+        it lasts. Raises ``ClockTampered`` for a clock set back, ``Unavailable`` when offline with no
+        receipt left. ``.raise_if_invalid()`` turns a refusal into its typed error."""
+        return self._validator.validate(
+            {
+                "feature": feature,
+                "region": region if region is not None else self._region,
+                "project": project,
+                "fingerprint": fingerprint,
+            }
+        )
+
+    def consume(self, feature: str, quantity: int = 1, *, idempotency_key: str | None = None) -> Consumption:
+        """Charge ``quantity`` uses of ``feature``, exactly once: one Idempotency-Key for this call, sent on
+        every retry, so an answer lost after the debit committed is never charged twice."""
+        key = idempotency_key if idempotency_key is not None else self._new_key()
+        answer = self._api.call(
+            "POST",
+            CONSUME_PATH,
+            {"feature": feature, "quantity": quantity},
+            headers={"Idempotency-Key": key, "Prefer": "return=minimal"},
+        )
+        if not isinstance(answer, dict) or "charged" not in answer:
+            raise APIError("the service answered a consume without `charged`")
+        return Consumption(charged=int(answer["charged"]), entry_id=str(answer.get("entry_id")), idempotency_key=key)
+
+    def lease(
+        self,
+        feature: str,
+        duration_s: int,
+        *,
+        on_lost: Callable[[Lease], None] | None = None,
+        heartbeat_interval_s: float | None = None,
+    ) -> Lease:
+        """``with tg.lease("build", 3600) as lease:`` holds tokens while the block runs, heartbeats in the
+        background at the server's pace (or ``heartbeat_interval_s``), and checks in on exit. ``lease.lost``
+        is set (and ``on_lost`` called) if the lease ends under the program."""
+        return Lease(
+            self._api,
+            feature,
+            duration_s,
+            heartbeat_interval_s=heartbeat_interval_s,
+            on_lost=on_lost,
+            idempotency_key=self._new_key(),
+        )
+
+    def allowance(self, feature: str, block: int) -> Allowance:
+        """Reserve blocks of tokens and spend them in process, settling what was used.
+
+        Not available yet: the server's ``POST /v1/allowances`` (a hold through the pool kernel) is being
+        built. Raises ``NotImplementedError``."""
+        raise NotImplementedError(_NOT_YET.format(what=f"allowance({feature!r}, block={block})"))
+
+    def request_action(
+        self,
+        action: str,
+        *,
+        feature: str | None = None,
+        quantity: int | None = None,
+        reason: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> ActionRequest:
+        """Ask the tenant's policy before acting (``POST /v1/actions``); the answer's ``wait(timeout_s)``
+        blocks until approvers decide, and an approved action is redeemed by ``consume``.
+
+        Not available yet: approvals are being built. Raises ``NotImplementedError``."""
+        raise NotImplementedError(_NOT_YET.format(what=f"request_action({action!r})"))
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._api.close()
+
+    def __enter__(self) -> Tollgate:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

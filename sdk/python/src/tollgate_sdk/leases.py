@@ -1,0 +1,169 @@
+"""``lease``: hold tokens while a block of code runs, heartbeat in a background thread, check in on exit.
+
+The server sets the pace (``heartbeat_interval_s``, a third of the lease's duration: docs/leases.md), so
+missing a heartbeat or two costs nothing. A lease is *lost* when the server says it is over (expired,
+closed, unknown, or the key or tenant refused), or when no heartbeat got through before its end: then
+``lost`` is set, ``on_lost`` is called (from the heartbeat thread) and heartbeats stop. Check-in on exit
+happens in every case and is what charges the lease.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import Any, Callable
+
+from tollgate_sdk.api import ApiCaller
+from tollgate_sdk.errors import (
+    APIError,
+    Conflict,
+    Forbidden,
+    LeaseExpired,
+    NotFound,
+    PaymentRequired,
+    TollgateError,
+    Unauthenticated,
+)
+
+LEASES_PATH = "/v1/leases"
+_MIN_HEARTBEAT_DEADLINE_S = 5.0
+
+
+def epoch_of(iso: str | None) -> float | None:
+    if iso is None:
+        return None
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class Lease:
+    """A context manager; use ``Tollgate.lease``. Safe to read from any thread while it runs."""
+
+    def __init__(
+        self,
+        api: ApiCaller,
+        feature: str,
+        duration_s: int,
+        *,
+        heartbeat_interval_s: float | None = None,
+        on_lost: Callable[[Lease], None] | None = None,
+        idempotency_key: str | None = None,
+    ) -> None:
+        self._api = api
+        self.feature = feature
+        self.duration_s = duration_s
+        self._interval_override = heartbeat_interval_s
+        self._on_lost = on_lost
+        self.idempotency_key = idempotency_key or str(uuid.uuid4())
+        self._stop = threading.Event()
+        self.lost = threading.Event()
+        self.lost_error: TollgateError | None = None
+        self._lock = threading.Lock()
+        self._state: Mapping[str, Any] = {}
+        self._thread: threading.Thread | None = None
+        self.heartbeats = 0
+
+    # -- what the program reads ---------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return str(self._read("id"))
+
+    @property
+    def status(self) -> str:
+        return str(self._read("status"))
+
+    @property
+    def expires_at(self) -> float | None:
+        return epoch_of(self._read("expires_at"))
+
+    @property
+    def charged(self) -> int | None:
+        charged = self._read("charged")
+        return None if charged is None else int(charged)
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        if self._interval_override is not None:
+            return self._interval_override
+        return float(self._read("heartbeat_interval_s"))
+
+    @property
+    def record(self) -> Mapping[str, Any]:
+        """The lease as the server last described it (docs/leases.md)."""
+        with self._lock:
+            return dict(self._state)
+
+    def raise_if_lost(self) -> None:
+        if self.lost.is_set():
+            raise self.lost_error or LeaseExpired("the lease was lost")
+
+    # -- the context manager ------------------------------------------------------------------------------
+    def __enter__(self) -> Lease:
+        answer = self._api.call(
+            "POST",
+            LEASES_PATH,
+            {"feature": self.feature, "duration_s": self.duration_s},
+            headers={"Idempotency-Key": self.idempotency_key},
+        )
+        self._remember(answer)
+        self._thread = threading.Thread(target=self._heartbeat_loop, name=f"tollgate-lease-{self.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.close()
+        except TollgateError:
+            if exc_type is None:
+                raise  # an error already in flight is the one the program should see
+
+    def close(self) -> None:
+        """Stop heartbeating and check the lease in (charged by the hour started). Safe to call twice."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._remember(self._api.call("DELETE", f"{LEASES_PATH}/{self.id}"))
+
+    # -- the heartbeat thread -----------------------------------------------------------------------------
+    def _heartbeat_loop(self) -> None:
+        interval = self.heartbeat_interval_s
+        deadline_s = max(interval, _MIN_HEARTBEAT_DEADLINE_S)
+        while not self._stop.wait(interval):
+            try:
+                answer = self._api.call("POST", f"{LEASES_PATH}/{self.id}/heartbeat", {}, deadline_s=deadline_s)
+            except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
+                self._lose(over)
+                return
+            except (APIError, PaymentRequired) as transient:  # unavailable, rate limited, or 402: end kept
+                end = self.expires_at
+                if end is not None and self._api.clock.now() >= end:
+                    self._lose(LeaseExpired(f"no heartbeat got through before the lease's end ({transient})"))
+                    return
+                continue
+            self._remember(answer)
+            with self._lock:
+                self.heartbeats += 1
+
+    def _lose(self, error: TollgateError) -> None:
+        self.lost_error = error
+        self.lost.set()
+        if self._on_lost is not None:
+            self._on_lost(self)
+
+    def _remember(self, answer: Any) -> None:
+        lease = answer.get("lease") if isinstance(answer, dict) else None
+        if not isinstance(lease, dict):
+            raise APIError("the service answered without a lease")
+        with self._lock:
+            self._state = lease
+
+    def _read(self, name: str) -> Any:
+        with self._lock:
+            return self._state.get(name)
