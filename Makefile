@@ -6,10 +6,11 @@ SAM_VENV := .venv-sam
 
 .PHONY: setup run test unit integration lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e sdk/python
 	touch $@
 
 node_modules/.package-lock.json: package.json package-lock.json
@@ -39,6 +40,7 @@ lint: setup $(SAM_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared functions infra
+	$(VENV)/bin/mypy --config-file sdk/python/pyproject.toml sdk/python/src sdk/python/tests
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
