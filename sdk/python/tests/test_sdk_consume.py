@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sdk_fakes import FakeClock, FakeTransport, answer, client, error, refused
 
@@ -59,3 +61,14 @@ def test_not_enough_tokens_is_a_typed_error_and_nothing_is_retried() -> None:
     with pytest.raises(sdk.InsufficientTokens):
         client(transport, clock).consume("build", 1000)
     assert len(transport.sent) == 1
+
+
+def test_one_client_is_shared_safely_by_many_threads() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock, handler=lambda sent: OK)
+    tg = client(transport, clock)
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: tg.consume("build"), range(200)))
+    assert len(transport.sent) == 200
+    assert len({d.idempotency_key for d in done}) == 200
+    assert {sent.headers["Idempotency-Key"] for sent in transport.sent} == {d.idempotency_key for d in done}

@@ -214,3 +214,19 @@ def sdk_b64encode(data: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_when_the_new_key_cannot_be_fetched_the_last_receipt_answers_offline() -> None:
+    clock, service, transport, tg = setup()
+    tg.validate(feature="build")
+    old_handler = transport.handler
+    service.signer = Signer()  # rotated; the JWKS route is down
+
+    def jwks_down(sent: Sent) -> HttpResponse | Exception:
+        assert old_handler is not None
+        return refused() if sent.url.endswith("jwks.json") else old_handler(sent)
+
+    transport.handler = jwks_down
+    clock.advance(10)
+    result = tg.validate(feature="build")
+    assert (result.valid, result.offline) == (True, True)

@@ -78,12 +78,12 @@ class Validator:
         body = {name: value for name, value in fields.items() if value is not None}
         try:
             answer = self._api.call("POST", VALIDATE_PATH, body)
+            token = answer.get("receipt") if isinstance(answer, dict) else None
+            if not isinstance(token, str):
+                raise InvalidReceipt("the service answered without a receipt")
+            receipt = self._verifier.verify(token, self._api.clock.now(), online=True)  # may fetch the JWKS
         except (Unavailable, RateLimited) as unreachable:
             return self._offline(request, fields, unreachable)
-        token = answer.get("receipt") if isinstance(answer, dict) else None
-        if not isinstance(token, str):
-            raise InvalidReceipt("the service answered without a receipt")
-        receipt = self._verifier.verify(token, self._api.clock.now(), online=True)
         self._check_for_request(receipt, fields)
         self._store.remember(request, token, receipt.issued_at, self._jwks_document())
         return Validation(valid=receipt.valid, code=receipt.code, receipt=receipt, offline=False)
