@@ -10,6 +10,7 @@ from sdk_fakes import BASE, FakeClock, FakeTransport, answer, client, error, ref
 
 import tollgate_sdk as sdk
 from tollgate_sdk.retries import Backoff, parse_retry_after
+from tollgate_sdk.transport import HttpResponse
 
 OK = answer(200, {"charged": 3, "entry_id": "le_1"})
 
@@ -142,3 +143,10 @@ def test_requests_carry_the_key_the_region_and_go_to_the_base_url() -> None:
     assert sent.url == BASE + "/v1/consume"
     assert sent.headers["Authorization"].startswith("Bearer tgk_")
     assert sent.headers["X-Tollgate-Region"] == "eu-west-1"
+
+
+def test_a_success_that_is_not_json_is_an_api_error_not_a_crash() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(clock, [HttpResponse(200, {}, b"<html>captive portal</html>")])
+    with pytest.raises(sdk.APIError, match="not JSON"):
+        client(transport, clock).consume("build")

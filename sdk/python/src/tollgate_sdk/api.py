@@ -86,7 +86,7 @@ class ApiCaller:
                 error: APIError = ConnectionFailed(f"{method} {path}: no answer ({exc})")
             else:
                 if answer.status < 400:
-                    return json.loads(answer.body) if answer.body else None
+                    return _json_of(answer.body, method, path)
                 retry_after = parse_retry_after(answer.headers.get("retry-after"), self._clock.now())
                 error = error_from_response(answer.status, answer.body, answer.headers, retry_after)
                 if not retryable_status(answer.status):
@@ -103,3 +103,10 @@ class ApiCaller:
 
     def close(self) -> None:
         self._transport.close()
+
+
+def _json_of(body: bytes, method: str, path: str) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError as exc:
+        raise APIError(f"{method} {path}: the answer is not JSON") from exc

@@ -76,16 +76,16 @@ class Tollgate:
             region=region,
         )
         self._store = ReceiptStore(receipt_cache_path)
-        self.keys = KeySet(lambda: self._api.call("GET", JWKS_PATH), pinned=jwks)
+        self._keys = KeySet(lambda: self._api.call("GET", JWKS_PATH), pinned=jwks)
         if self._store.jwks is not None:
-            self.keys.load(self._store.jwks)
+            self._keys.load(self._store.jwks)
         self._validator = Validator(
             self._api,
             license_key,
-            ReceiptVerifier(self.keys, max_clock_drift_s),
+            ReceiptVerifier(self._keys, max_clock_drift_s),
             self._store,
             max_clock_drift_s,
-            lambda: self.keys.document,
+            lambda: self._keys.document,
         )
 
     def validate(

@@ -23,7 +23,6 @@ from tollgate_sdk.errors import (
     Forbidden,
     LeaseExpired,
     NotFound,
-    PaymentRequired,
     TollgateError,
     Unauthenticated,
 )
@@ -141,7 +140,7 @@ class Lease:
             except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
                 self._lose(over)
                 return
-            except (APIError, PaymentRequired) as transient:  # unavailable, rate limited, or 402: end kept
+            except APIError as transient:  # unavailable, rate limited, or 402 (the old end stands)
                 end = self.expires_at
                 if end is not None and self._api.clock.now() >= end:
                     self._lose(LeaseExpired(f"no heartbeat got through before the lease's end ({transient})"))

@@ -99,7 +99,6 @@ class KeySet:
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._document: Mapping[str, Any] | None = None
         self._lock = threading.Lock()
-        self.fetches = 0
 
     @property
     def document(self) -> Mapping[str, Any] | None:
@@ -122,7 +121,6 @@ class KeySet:
             return known
         document = self._fetch()
         with self._lock:
-            self.fetches += 1
             self._keys = public_keys(document)
             self._document = document
             return self._keys.get(kid)
