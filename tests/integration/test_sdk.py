@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tollgate_sdk import ConnectionFailed, KeyRevoked, Tollgate, Unavailable
+from tollgate_sdk import ClockTampered, ConnectionFailed, KeyRevoked, LeaseClosed, Tollgate, Unavailable
 from tollgate_sdk.clock import SystemClock
 
 from tests.integration.conftest import Stack, http
@@ -90,6 +90,17 @@ def test_a_revoked_key_validates_as_revoked_online(stack: Stack) -> None:
         result.raise_if_invalid()
 
 
+def test_a_local_clock_set_back_an_hour_is_refused_as_tampered(stack: Stack) -> None:
+    _, owner = stack.signup()
+    tg = sdk(license_key(stack, owner), stack.api, stack)
+    assert tg.validate(feature="build").valid
+    behind = StackClock(stack)
+    behind.offset_s -= 3600
+    tampered = Tollgate(license_key(stack, owner), stack.api, clock=behind)
+    with pytest.raises(ClockTampered):
+        tampered.validate(feature="build")
+
+
 def test_a_consume_whose_answer_is_lost_after_the_commit_is_retried_and_charged_once(
     stack: Stack, proxy: TcpProxy
 ) -> None:
@@ -150,3 +161,18 @@ def test_a_lease_is_kept_alive_past_its_duration_by_heartbeats_and_checked_in(st
     pool = assert_consistent(stack, owner)
     assert (pool["balance"], pool["reserved"]) == (100 - COST_PER_HOUR, 0)
     assert [e["amount"] for e in ledger(stack, owner) if e["kind"] == "lease_charge"] == [-COST_PER_HOUR]
+
+
+def test_a_lease_closed_under_the_program_is_reported_lost(stack: Stack) -> None:
+    tenant_id, owner = stack.signup()
+    stack.grant(tenant_id, 100)
+    tg = sdk(license_key(stack, owner), stack.api, stack)
+    lost: list[object] = []
+    with tg.lease("build", 600, heartbeat_interval_s=0.2, on_lost=lost.append) as lease:
+        assert stack.call("DELETE", f"/v1/leases/{lease.id}", key=owner).status == 200  # an admin checks it in
+        assert lease.lost.wait(20), "the next heartbeat finds the lease closed"
+        assert isinstance(lease.lost_error, LeaseClosed)
+    assert lost == [lease]
+    assert (lease.status, lease.charged) == ("closed", COST_PER_HOUR)
+    pool = assert_consistent(stack, owner)
+    assert (pool["balance"], pool["reserved"]) == (100 - COST_PER_HOUR, 0)
