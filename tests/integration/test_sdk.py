@@ -121,6 +121,7 @@ def test_a_consume_whose_answer_is_lost_after_the_commit_is_retried_and_charged_
     assert pool["balance"] == 100 - 7 * COST_PER_USE
     consumed = [entry for entry in ledger(stack, owner) if entry["kind"] != "grant"]
     assert [(e["amount"], e["idempotency_key"]) for e in consumed] == [(-7 * COST_PER_USE, done.idempotency_key)]
+    stack.audit(tenant_id)
 
 
 def test_an_unreachable_api_fails_a_consume_within_its_deadline(stack: Stack, proxy: TcpProxy) -> None:
@@ -161,6 +162,7 @@ def test_a_lease_is_kept_alive_past_its_duration_by_heartbeats_and_checked_in(st
     pool = assert_consistent(stack, owner)
     assert (pool["balance"], pool["reserved"]) == (100 - COST_PER_HOUR, 0)
     assert [e["amount"] for e in ledger(stack, owner) if e["kind"] == "lease_charge"] == [-COST_PER_HOUR]
+    stack.audit(tenant_id)
 
 
 def test_a_lease_closed_under_the_program_is_reported_lost(stack: Stack) -> None:
@@ -176,3 +178,4 @@ def test_a_lease_closed_under_the_program_is_reported_lost(stack: Stack) -> None
     assert (lease.status, lease.charged) == ("closed", COST_PER_HOUR)
     pool = assert_consistent(stack, owner)
     assert (pool["balance"], pool["reserved"]) == (100 - COST_PER_HOUR, 0)
+    stack.audit(tenant_id)
