@@ -10,11 +10,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
+from tollgate.domain.allowances import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S
 from tollgate.domain.leases import MAX_LEASE_S
-from tollgate.http import requests
+from tollgate.http import limits, requests
 from tollgate.http.app import build_resolver, json_response
 from tollgate.http.auth import sdk_principal
-from tollgate.http.views import lease_view
+from tollgate.http.views import allowance_view, lease_view
 from tollgate.logs import get_logger
 
 logger = get_logger()
@@ -68,6 +69,33 @@ def close_lease(lease_id: str) -> Response:
     caller = sdk_principal(app.current_event.raw_event)
     lease = services.lease_service().close(caller, lease_id)
     return json_response(200, {"lease": lease_view(lease)})
+
+
+@app.post("/v1/allowances")
+def open_allowance() -> Response:
+    event = app.current_event.raw_event
+    caller = sdk_principal(event)
+    fields = requests.json_object(event)
+    feature = fields.text("feature", max_length=limits.FEATURE_MAX)
+    tokens = fields.integer("tokens", minimum=1, maximum=limits.MAX_TOKENS)
+    ttl_s = fields.integer("ttl_s", required=False, minimum=MIN_TTL_S, maximum=MAX_TTL_S) or DEFAULT_TTL_S
+    fields.done()
+    key = requests.idempotency_key(event, required=True)
+    assert key is not None
+    status, allowance = services.allowance_service().open(caller, feature, tokens, ttl_s, key)
+    return json_response(status, {"allowance": allowance_view(allowance)})
+
+
+@app.post("/v1/allowances/<allowance_id>/settle")
+def settle_allowance(allowance_id: str) -> Response:
+    event = app.current_event.raw_event
+    caller = sdk_principal(event)
+    fields = requests.json_object(event)
+    used = fields.integer("used", minimum=0, maximum=limits.MAX_TOKENS)
+    final, renew = fields.flag("final"), fields.flag("renew")
+    fields.done()
+    allowance = services.allowance_service().settle(caller, allowance_id, used, final, renew)
+    return json_response(200, {"allowance": allowance_view(allowance)})
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -9,6 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from tollgate.clock import SYSTEM_CLOCK
+from tollgate.domain.allowances import AllowanceService
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.leases import LeaseService
 from tollgate.domain.license_keys import LicenseKeyService
@@ -119,6 +120,13 @@ def lease_service() -> LeaseService:
 
 
 @cache
+def allowance_service() -> AllowanceService:
+    from tollgate.store.allowances import DynamoAllowanceRepository
+
+    return AllowanceService(DynamoAllowanceRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+
+
+@cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
     from tollgate.logs import get_logger
@@ -132,6 +140,7 @@ def sweeper_service() -> SweeperService:
         SYSTEM_CLOCK,
         workers=SWEEPER_WORKERS,
         log_failure=lambda message, fields: logger.exception(message, extra=fields),
+        allowances=allowance_service(),
     )
 
 

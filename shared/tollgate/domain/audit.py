@@ -11,11 +11,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tollgate.domain.allowances import Allowance, AllowanceStatus
 from tollgate.domain.leases import Lease, LeaseStatus
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot
 
 _CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT})
-_SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE})
+_SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE, EntryKind.ALLOWANCE_CHARGE})
 _Report = Callable[[str], None]
 
 
@@ -46,6 +47,7 @@ class TenantBooks:
     lots: list[Lot]
     leases: list[Lease]
     budgets: list[StoredBudget] = field(default_factory=list)
+    allowances: list[Allowance] = field(default_factory=list)
 
 
 def audit_tenant(books: TenantBooks) -> list[str]:
@@ -62,12 +64,14 @@ def audit_tenant(books: TenantBooks) -> list[str]:
     if pool.available != pool.balance - pool.reserved:
         mismatch(f"available is {pool.available}, not balance − reserved = {pool.balance - pool.reserved}")
     open_leases = [lease for lease in books.leases if lease.status is LeaseStatus.OPEN]
-    held = sum(lease.reserved for lease in open_leases)
+    open_allowances = [a for a in books.allowances if a.status is AllowanceStatus.OPEN]
+    held = sum(lease.reserved for lease in open_leases) + sum(a.held for a in open_allowances)
     if pool.reserved != held:
         mismatch(f"reserved is {pool.reserved} but open holds sum to {held} (invariant 9)")
     _audit_holds(books, mismatch)
     _audit_lots(books, mismatch)
-    _audit_budgets(books, open_leases, mismatch)
+    _audit_allowances(books, mismatch)
+    _audit_budgets(books, open_leases, open_allowances, mismatch)
     ids = [entry.id for entry in books.ledger]
     if len(ids) != len(set(ids)):
         mismatch("a ledger entry id appears twice (invariant 3)")
@@ -111,11 +115,30 @@ def _audit_lots(books: TenantBooks, mismatch: _Report) -> None:
         mismatch(f"the pool's soonest lot end is {recorded}, later than lot end {soonest}: a lot could outlive it")
 
 
-def _audit_budgets(books: TenantBooks, open_leases: list[Lease], mismatch: _Report) -> None:
+def _audit_allowances(books: TenantBooks, mismatch: _Report) -> None:
+    charged: dict[str | None, int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind is EntryKind.ALLOWANCE_CHARGE:
+            charged[entry.allowance_id] -= entry.amount
+    for allowance in books.allowances:
+        if charged[allowance.id] != allowance.charged:
+            mismatch(
+                f"allowance {allowance.id} charged {allowance.charged}; its ledger entries say {charged[allowance.id]}"
+            )
+        if allowance.status is not AllowanceStatus.OPEN and allowance.held != 0:
+            mismatch(f"allowance {allowance.id} has {allowance.status.value} but still holds {allowance.held}")
+
+
+def _audit_budgets(
+    books: TenantBooks, open_leases: list[Lease], open_allowances: list[Allowance], mismatch: _Report
+) -> None:
     held: dict[str, int] = defaultdict(int)
     for lease in open_leases:
         if lease.project_id is not None:
             held[lease.project_id] += lease.reserved
+    for allowance in open_allowances:
+        if allowance.project_id is not None:
+            held[allowance.project_id] += allowance.held
     spent: dict[str, int] = defaultdict(int)
     for entry in books.ledger:
         if entry.kind in _SPENDING and entry.project_id is not None:

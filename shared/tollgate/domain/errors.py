@@ -113,6 +113,12 @@ class LeaseExpired(Conflict):
     code = "LEASE_EXPIRED"
 
 
+class AllowanceEnded(Conflict):
+    """The allowance was settled or charged in full at its end; open a new one."""
+
+    code = "ALLOWANCE_ENDED"
+
+
 class LeaseClosed(Conflict):
     """The lease was checked in; it cannot be extended."""
 

@@ -111,6 +111,7 @@ class EntryKind(str, Enum):
     DISPUTE = "dispute"
     LEASE_CHARGE = "lease_charge"
     LOT_EXPIRY = "lot_expiry"
+    ALLOWANCE_CHARGE = "allowance_charge"
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class LedgerEntry:
     purchase_id: str | None = None
     lot_id: str | None = None
     lease_id: str | None = None
+    allowance_id: str | None = None
     balance_after: int | None = None
 
 

@@ -24,6 +24,7 @@ LOG = logging.getLogger(__name__)
 class DueKind(StrEnum):
     LEASE = "lease"
     LOT = "lot"
+    ALLOWANCE = "allowance"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class LeaseExpirer(Protocol):
     def expire_if_due(self, tenant_id: str, lease_id: str) -> bool: ...
 
 
+class AllowanceExpirer(Protocol):
+    def expire_if_due(self, tenant_id: str, allowance_id: str) -> bool: ...
+
+
 class LotExpirer(Protocol):
     def expire_due_lots(self, tenant_id: str) -> int:
         """Expire every lot of the tenant past its end; how many this call expired."""
@@ -63,6 +68,7 @@ class SweepReport:
     now: int
     leases_expired: int = 0
     lots_expired: int = 0
+    allowances_expired: int = 0
     examined: int = 0
     already_settled: int = 0
     errors: int = 0
@@ -85,7 +91,9 @@ class SweeperService:
         margin_ms: int = 15_000,
         workers: int = 1,
         log_failure: Callable[[str, dict[str, Any]], None] | None = None,
+        allowances: AllowanceExpirer | None = None,
     ) -> None:
+        self._allowances = allowances
         self._index = index
         self._log_failure = log_failure or (lambda message, fields: LOG.exception(message, extra=fields))
         self._leases = leases
@@ -109,7 +117,7 @@ class SweeperService:
                     break
                 page = self._index.due(report.now, cursor, self._page_size)
                 report.pages += 1
-                work = [r for r in page.records if r.kind is DueKind.LEASE or r.tenant_id not in seen_lot_tenants]
+                work = [r for r in page.records if r.kind is not DueKind.LOT or r.tenant_id not in seen_lot_tenants]
                 seen_lot_tenants.update(r.tenant_id for r in page.records if r.kind is DueKind.LOT)
                 report.examined += len(page.records)
                 outcomes: Iterable[tuple[DueRecord, int | None]]
@@ -129,6 +137,10 @@ class SweeperService:
         try:
             if record.kind is DueKind.LEASE:
                 return record, int(self._leases.expire_if_due(record.tenant_id, record.record_id))
+            if record.kind is DueKind.ALLOWANCE:
+                if self._allowances is None:
+                    return record, 0
+                return record, int(self._allowances.expire_if_due(record.tenant_id, record.record_id))
             return record, self._lots.expire_due_lots(record.tenant_id)
         except Exception:  # one bad record must not stop the sweep; it stays due and is retried next run
             fields = {"kind": record.kind.value, "record_id": record.record_id, "tenant_id": record.tenant_id}
@@ -143,5 +155,7 @@ class SweeperService:
             report.already_settled += 1
         elif record.kind is DueKind.LEASE:
             report.leases_expired += settled
+        elif record.kind is DueKind.ALLOWANCE:
+            report.allowances_expired += settled
         else:
             report.lots_expired += settled

@@ -185,6 +185,15 @@ class Fields:
             raise InvalidField(name, f"at most {max_items} items of at most {max_length} characters")
         return list(dict.fromkeys(value))
 
+    def flag(self, name: str) -> bool:
+        """An optional boolean, false when absent."""
+        value = self._get(name, False)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise InvalidField(name, "must be true or false")
+        return value
+
     def choice(self, name: str, kind: type[E], required: bool = True) -> E | None:
         value = self._get(name, required)
         if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tollgate.domain.allowances import Allowance
 from tollgate.domain.leases import Lease
 from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
 from tollgate.domain.pool import BalanceView
@@ -87,6 +88,7 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
         "purchase_id": entry.purchase_id,
         "lot_id": entry.lot_id,
         "lease_id": entry.lease_id,
+        "allowance_id": entry.allowance_id,
         "created_at": iso(entry.created_at),
     }
 
@@ -125,6 +127,25 @@ def license_key_view(key: LicenseKey) -> dict[str, Any]:
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
         "rotated_at": iso(key.rotated_at),
+    }
+
+
+def allowance_view(allowance: Allowance) -> dict[str, Any]:
+    """An allowance: ``held`` tokens may still be spent in process, up to ``expires_at``; ``used`` is the
+    last report of uses, ``charged`` what those uses (or its expiry) cost."""
+    return {
+        "id": allowance.id,
+        "feature": allowance.feature,
+        "status": allowance.status.value,
+        "cost_per_use": allowance.cost_per_use,
+        "block": allowance.block,
+        "held": allowance.held,
+        "used": allowance.used,
+        "charged": allowance.charged,
+        "opened_at": iso(allowance.opened_at),
+        "expires_at": iso(allowance.expires_at),
+        "ttl_s": allowance.ttl_s,
+        "project_id": allowance.project_id,
     }
 
 

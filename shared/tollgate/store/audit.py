@@ -7,9 +7,10 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.domain.audit import StoredBudget, StoredPool, TenantBooks
 from tollgate.domain.errors import NotFound
 from tollgate.store import keys
+from tollgate.store.allowances import to_allowance
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.leases import to_lease
-from tollgate.store.models import LeaseItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
+from tollgate.store.models import AllowanceItem, LeaseItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
 from tollgate.store.records import to_entry, to_lot
 
 
@@ -57,4 +58,10 @@ class DynamoBooks:
                 )
                 for item in ProjectItem.query(pk, ProjectItem.sk.startswith("PROJECT#"), consistent_read=True)
             ]
-        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets)
+            allowances = [
+                to_allowance(tenant_id, item)
+                for item in AllowanceItem.query(
+                    pk, AllowanceItem.sk.startswith(keys.ALLOWANCE_SK_PREFIX), consistent_read=True
+                )
+            ]
+        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances)

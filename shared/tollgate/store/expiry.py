@@ -53,6 +53,8 @@ class DueEntry(TableModel):
 def _as_record(entry: DueEntry) -> DueRecord | None:
     if entry.sk.startswith(keys.LEASE_SK_PREFIX):
         kind, record_id = DueKind.LEASE, entry.sk[len(keys.LEASE_SK_PREFIX) :]
+    elif entry.sk.startswith(keys.ALLOWANCE_SK_PREFIX):
+        kind, record_id = DueKind.ALLOWANCE, entry.sk[len(keys.ALLOWANCE_SK_PREFIX) :]
     elif entry.sk.startswith(keys.LOT_SK_PREFIX):
         kind, record_id = DueKind.LOT, entry.sk[len(keys.LOT_SK_PREFIX) :]
     else:

@@ -8,6 +8,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      LOT#<lot>                    tokens credited together
     T#<tenant>      PURCHASE#<purchase>          the procurement ticket
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
+    T#<tenant>      ALLOWANCE#<allowance>        a block of tokens held for a busy process
     T#<tenant>      IDEM#<scope>#<key>           an idempotent answer
     T#<tenant>#L    <created>#<entry>            ledger entries, in their own partition, time-ordered
     CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
@@ -64,6 +65,10 @@ def lease_sk(lease_id: str) -> str:
     return f"LEASE#{lease_id}"
 
 
+def allowance_sk(allowance_id: str) -> str:
+    return f"{ALLOWANCE_SK_PREFIX}{allowance_id}"
+
+
 def idempotency_sk(scope: str, key: str) -> str:
     return f"IDEM#{scope}#{key}"
 
@@ -89,6 +94,7 @@ PURCHASE_SK_PREFIX = "PURCHASE#"
 
 
 LEASE_SK_PREFIX = "LEASE#"
+ALLOWANCE_SK_PREFIX = "ALLOWANCE#"
 LOT_SK_PREFIX = "LOT#"
 
 

@@ -95,6 +95,7 @@ class LedgerEntryItem(TableModel):
     purchase_id = UnicodeAttribute(null=True)
     lot_id = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
+    allowance_id = UnicodeAttribute(null=True)
 
 
 class LotItem(TableModel):
@@ -187,5 +188,27 @@ class LeaseItem(TableModel):
     ended_at = NumberAttribute(null=True)
     charged = NumberAttribute(null=True)
     charge_entry_id = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+
+
+class AllowanceItem(TableModel):
+    """A block of tokens held for a busy process (sk ALLOWANCE#…); due_shard/due_at only while it is open."""
+
+    allowance_id = UnicodeAttribute()
+    feature = UnicodeAttribute()
+    cost_per_use = NumberAttribute()
+    block = NumberAttribute()
+    held = NumberAttribute()
+    used = NumberAttribute()
+    charged = NumberAttribute()
+    opened_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    ttl_s = NumberAttribute()
+    status = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    version = NumberAttribute()
+    project_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)

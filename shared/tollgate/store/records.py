@@ -40,6 +40,7 @@ def ledger_item(entry: LedgerEntry) -> LedgerEntryItem:
         purchase_id=entry.purchase_id,
         lot_id=entry.lot_id,
         lease_id=entry.lease_id,
+        allowance_id=entry.allowance_id,
     )
 
 
@@ -59,6 +60,7 @@ def to_entry(tenant_id: str, item: LedgerEntryItem, balance_after: int | None) -
         purchase_id=item.purchase_id,
         lot_id=item.lot_id,
         lease_id=item.lease_id,
+        allowance_id=item.allowance_id,
         balance_after=balance_after,
     )
 
