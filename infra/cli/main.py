@@ -85,6 +85,8 @@ def _configure(args: argparse.Namespace) -> None:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_REGION", os.environ.get("TOLLGATE_REGION", "us-east-1"))
         os.environ.setdefault("TOLLGATE_OPERATOR", "local-operator")
+        os.environ.setdefault("TOLLGATE_DDB_READ_TIMEOUT_S", "6")  # as the local stack's functions
+        os.environ.setdefault("TOLLGATE_DDB_RETRY_BUDGET_S", "8")
         os.environ.setdefault("STRIPE_API_KEY", "sk_test_tollgate_local")
         os.environ.setdefault("STRIPE_API_BASE", f"http://127.0.0.1:{os.environ.get('TOLLGATE_STRIPE_PORT', '12111')}")
         _follow_local_clock()

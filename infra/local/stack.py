@@ -120,6 +120,9 @@ def local_environment(
         "PORTAL_BASE_URL": api_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
+        # two cores shared by DynamoDB Local, the workers and the tests: slower answers than AWS gives
+        "TOLLGATE_DDB_READ_TIMEOUT_S": "6",
+        "TOLLGATE_DDB_RETRY_BUDGET_S": "8",
     }
     environment = {name: environ.get(name, value) for name, value in defaults.items()}
     environment["RECEIPT_SIGNING_KEY"] = environ.get("RECEIPT_SIGNING_KEY") or generate_signing_key_pem()

@@ -20,6 +20,8 @@ class Settings:
     dynamodb_endpoint: str | None
     stripe_api_base: str | None
     portal_base_url: str
+    dynamodb_read_timeout_s: float = 2.0  # a kernel write's read timeout (seconds)
+    dynamodb_retry_budget_s: float = 2.5  # all attempts of one kernel write, then 503 with Retry-After
 
 
 class ConfigurationError(RuntimeError):
@@ -38,6 +40,8 @@ def settings() -> Settings:
         dynamodb_endpoint=os.environ.get("TOLLGATE_DDB_ENDPOINT") or None,
         stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
         portal_base_url=os.environ.get("PORTAL_BASE_URL", "https://portal.example.com").rstrip("/"),
+        dynamodb_read_timeout_s=float(os.environ.get("TOLLGATE_DDB_READ_TIMEOUT_S", "2")),
+        dynamodb_retry_budget_s=float(os.environ.get("TOLLGATE_DDB_RETRY_BUDGET_S", "2.5")),
     )
 
 

@@ -15,7 +15,6 @@ from pynamodb.connection import Connection
 from tollgate.settings import settings
 
 CONNECT_TIMEOUT_S = 1.0
-READ_TIMEOUT_S = 2.0
 
 
 @cache
@@ -25,6 +24,6 @@ def shared_connection() -> Connection:
         region=config.region,
         host=config.dynamodb_endpoint,
         connect_timeout_seconds=CONNECT_TIMEOUT_S,
-        read_timeout_seconds=READ_TIMEOUT_S,
+        read_timeout_seconds=config.dynamodb_read_timeout_s,
         max_retry_attempts=0,
     )

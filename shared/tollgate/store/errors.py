@@ -31,7 +31,12 @@ _BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "Provisione
 
 
 def cause_code(exc: PynamoDBException) -> str | None:
-    return exc.cause_response_code
+    """DynamoDB's error code, or None when there was no answer (a timeout, a dropped connection)."""
+    response = getattr(exc.cause, "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = response.get("Error", {}).get("Code")
+    return str(code) if code is not None else None
 
 
 def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
@@ -47,11 +52,8 @@ def is_busy(exc: PynamoDBException) -> bool:
     return False
 
 
-RETRY_BUDGET_S = 2.5  # all attempts of one write; the spending functions time out at 5 s (template.yaml)
-
-
 def with_retries(
-    operation: Callable[[], T], attempts: int = 6, base_delay_s: float = 0.02, budget_s: float = RETRY_BUDGET_S
+    operation: Callable[[], T], attempts: int = 6, base_delay_s: float = 0.02, budget_s: float | None = None
 ) -> T:
     """Run ``operation``; on throttling, a transaction conflict or a lost answer (a timeout or a dropped
     connection after DynamoDB may have committed), back off (full jitter) and try again, within ``budget_s``.
@@ -59,6 +61,10 @@ def with_retries(
     The operation must be safe to repeat: every write here is conditional and carries a ClientRequestToken,
     so a repeat of a committed transaction is answered as the first was. After the last attempt the caller
     gets ``StoreBusy`` (HTTP 503, Retry-After)."""
+    if budget_s is None:
+        from tollgate.settings import settings
+
+        budget_s = settings().dynamodb_retry_budget_s  # the functions time out at 10 s (template.yaml)
     started = time.monotonic()
     for attempt in range(attempts):
         try:
