@@ -205,7 +205,11 @@ class LocalStack:
             self._warn(f"the Stripe stand-in cannot be imported ({exc}); running without it")
             return None
         webhook_url = f"{self.api_url}/v1/stripe/webhook"
-        return start_standin(self.settings.stripe_port, webhook_url, webhook_secret)
+        return start_standin(self.settings.stripe_port, webhook_url, webhook_secret, clock=self._application_time)
+
+    def _application_time(self) -> float:
+        """Wall-clock time plus the gateway's offset (``POST /_local/clock``): one clock for the whole stack."""
+        return time.time() + (self.gateway.clock.offset_s if self.gateway is not None else 0)
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)

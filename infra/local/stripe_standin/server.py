@@ -18,6 +18,8 @@ import re
 import secrets
 import socket
 import threading
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -306,9 +308,16 @@ class StandinServer:
         self.stop()
 
 
-def start_standin(port: int, webhook_url: str | None, webhook_secret: str, host: str = "127.0.0.1") -> StandinServer:
-    """Serve the stand-in on ``host:port`` (0: a free port) in a daemon thread."""
-    store = Store(webhooks_enabled=webhook_url is not None)
+def start_standin(
+    port: int,
+    webhook_url: str | None,
+    webhook_secret: str,
+    host: str = "127.0.0.1",
+    clock: Callable[[], float] = time.time,
+) -> StandinServer:
+    """Serve the stand-in on ``host:port`` (0: a free port) in a daemon thread. ``clock``: the local stack
+    passes its application clock, so Stripe's timestamps move with ``POST /_local/clock`` as the app's do."""
+    store = Store(clock=clock, webhooks_enabled=webhook_url is not None)
     core = Core(store=store, courier=Courier(store, webhook_url, webhook_secret), base_url="")
     httpd = _HTTPServer((host, port), core)
     core.base_url = f"http://{host}:{httpd.server_address[1]}"
