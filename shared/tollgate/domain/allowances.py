@@ -23,15 +23,14 @@ from tollgate.clock import Clock
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.errors import (
     AllowanceEnded,
-    Forbidden,
-    IdempotencyKeyReused,
     InvalidField,
     StoreBusy,
     TenantSuspended,
 )
+from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_first
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
-from tollgate.domain.pool import IDEMPOTENCY_WINDOW_S, LotsDue, LotSettler, Replayed, StoredAnswer, request_fingerprint
-from tollgate.domain.roles import Permission, Role, authorize
+from tollgate.domain.pool import LotsDue, LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
+from tollgate.domain.roles import Permission, authorize
 from tollgate.ids import IdGenerator
 
 MIN_TTL_S = 10
@@ -148,14 +147,6 @@ def expired(allowance: Allowance) -> Allowance:
     )
 
 
-_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
-
-
-def _may_settle(caller: Principal, allowance: Allowance) -> None:
-    if caller.actor != allowance.actor and caller.role not in _MANAGERS:
-        raise Forbidden("only the key that opened this allowance, or an owner or admin API key, may settle it")
-
-
 class AllowanceService:
     def __init__(
         self,
@@ -185,11 +176,7 @@ class AllowanceService:
                 raise TenantSuspended("this tenant is suspended; no tokens can be held")
             return self._replay(caller.tenant_id, stored, fingerprint)
         key = caller.license_key
-        if key is not None and key.features is not None and feature_id not in key.features:
-            raise Forbidden(f"this license key is not entitled to feature {feature_id}")
-        feature = self._catalog.feature(feature_id)
-        if feature is None:
-            raise InvalidField("feature", f"no feature {feature_id} in the catalog")
+        feature = entitled_feature(caller, self._catalog, feature_id)
         if tokens < max(1, feature.cost_per_use):
             raise InvalidField("tokens", f"must cover at least one use ({feature.cost_per_use} tokens)")
         now = self._clock.now()
@@ -213,25 +200,13 @@ class AllowanceService:
         answer = StoredAnswer(fingerprint, 201, {"allowance_id": allowance.id}, now)
         opening = AllowanceOpening(allowance, scope, idempotency_key, answer, now)
         try:
-            self._settling_lots_first(caller.tenant_id, opening)
+            settling_lots_first(self._settler, caller.tenant_id, lambda: self._allowances.open(opening))
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
         return 201, allowance
 
-    def _settling_lots_first(self, tenant_id: str, opening: AllowanceOpening) -> None:
-        try:
-            self._allowances.open(opening)
-        except LotsDue:
-            if self._settler is None:
-                raise
-            self._settler.settle_due_lots(tenant_id)
-            self._allowances.open(opening)
-
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Allowance]:
-        if stored.request_hash != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-        if self._clock.now() - stored.created_at > IDEMPOTENCY_WINDOW_S:
-            raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+        check_replay(stored, fingerprint, self._clock.now())
         return stored.status_code, self._allowances.get(tenant_id, str(stored.body["allowance_id"]))
 
     def settle(self, caller: Principal, allowance_id: str, used: int, final: bool, renew: bool) -> Allowance:
@@ -241,7 +216,7 @@ class AllowanceService:
             raise InvalidField("renew", "a final settlement cannot renew")
         for _ in range(_ATTEMPTS):
             allowance = self._allowances.get(caller.tenant_id, allowance_id)
-            _may_settle(caller, allowance)
+            may_keep(caller, allowance.actor, "allowance")
             now = self._clock.now()
             if allowance.status is AllowanceStatus.OPEN and now >= allowance.expires_at:
                 self._expire(allowance, now)

@@ -16,7 +16,6 @@ The rules, in one place:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
@@ -25,8 +24,6 @@ from typing import Protocol, TypeVar
 from tollgate.clock import Clock
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.errors import (
-    Forbidden,
-    IdempotencyKeyReused,
     InvalidField,
     LeaseClosed,
     LeaseExpired,
@@ -34,9 +31,10 @@ from tollgate.domain.errors import (
     StoreBusy,
     TenantSuspended,
 )
+from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_first
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
-from tollgate.domain.pool import IDEMPOTENCY_WINDOW_S, LotsDue, LotSettler, Replayed, StoredAnswer, request_fingerprint
-from tollgate.domain.roles import Permission, Role, authorize
+from tollgate.domain.pool import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
+from tollgate.domain.roles import Permission, authorize
 from tollgate.ids import IdGenerator
 
 T = TypeVar("T")
@@ -142,15 +140,6 @@ class LeaseRepository(Protocol):
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None: ...
 
 
-_LEASE_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
-
-
-def _may_keep(caller: Principal, lease: Lease) -> None:
-    """Only the key that opened a lease heartbeats or checks it in, or an owner or admin API key."""
-    if caller.actor != lease.actor and caller.role not in _LEASE_MANAGERS:
-        raise Forbidden("only the key that opened this lease, or an owner or admin API key, may keep or end it")
-
-
 class LeaseService:
     def __init__(
         self,
@@ -180,11 +169,7 @@ class LeaseService:
                 raise TenantSuspended("this tenant is suspended; no tokens can be reserved")
             return self._replay(caller.tenant_id, stored, fingerprint)
         key = caller.license_key
-        if key is not None and key.features is not None and feature_id not in key.features:
-            raise Forbidden(f"this license key is not entitled to feature {feature_id}")
-        feature = self._catalog.feature(feature_id)
-        if feature is None:
-            raise InvalidField("feature", f"no feature {feature_id} in the catalog")
+        feature = entitled_feature(caller, self._catalog, feature_id)
         now = self._clock.now()
         lease = Lease(
             id=self._ids.new_id("lease"),
@@ -203,27 +188,14 @@ class LeaseService:
         answer = StoredAnswer(fingerprint, 201, {"lease_id": lease.id}, now)
         opening = LeaseOpening(lease, scope, idempotency_key, answer, now)
         try:
-            self._settling_lots_first(caller.tenant_id, lambda: self._leases.open(opening))
+            settling_lots_first(self._settler, caller.tenant_id, lambda: self._leases.open(opening))
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
         return 201, lease
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Lease]:
-        if stored.request_hash != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-        if self._clock.now() - stored.created_at > IDEMPOTENCY_WINDOW_S:
-            raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+        check_replay(stored, fingerprint, self._clock.now())
         return stored.status_code, self._leases.get(tenant_id, str(stored.body["lease_id"]))
-
-    def _settling_lots_first(self, tenant_id: str, write: Callable[[], T]) -> T:
-        """Run ``write``; if the pool has a lot past its end, expire it (time is enforced when read) and retry."""
-        try:
-            return write()
-        except LotsDue:
-            if self._settler is None:
-                raise
-            self._settler.settle_due_lots(tenant_id)
-            return write()
 
     # ------------------------------------------------------------------------------------ heartbeat
     def heartbeat(self, caller: Principal, lease_id: str, extend_s: int | None = None) -> Lease:
@@ -233,7 +205,7 @@ class LeaseService:
             raise InvalidField("extend_s", f"must be from 1 to {MAX_LEASE_S} seconds")
         for _ in range(_ATTEMPTS):
             lease = self._leases.get(caller.tenant_id, lease_id)
-            _may_keep(caller, lease)
+            may_keep(caller, lease.actor, "lease")
             now = self._clock.now()
             if lease.status is LeaseStatus.CLOSED:
                 raise LeaseClosed(f"lease {lease_id} was checked in")
@@ -245,7 +217,9 @@ class LeaseService:
                 raise TenantSuspended("this tenant is suspended; leases cannot be extended")
             new_end = extended_end(lease, now, extend_s)
             extra = max(0, reservation(lease.cost_per_hour, lease.started_at, new_end) - lease.reserved)
-            if self._settling_lots_first(caller.tenant_id, partial(self._leases.extend, lease, new_end, extra, now)):
+            if settling_lots_first(
+                self._settler, caller.tenant_id, partial(self._leases.extend, lease, new_end, extra, now)
+            ):
                 return replace(lease, expires_at=new_end, reserved=lease.reserved + extra)
         raise StoreBusy()
 
@@ -256,7 +230,7 @@ class LeaseService:
         authorize(caller, Permission.CONSUME)
         for _ in range(_ATTEMPTS):
             lease = self._leases.get(caller.tenant_id, lease_id)
-            _may_keep(caller, lease)
+            may_keep(caller, lease.actor, "lease")
             if lease.status is not LeaseStatus.OPEN:
                 return lease
             result = self._settle(lease, self._clock.now(), actor=caller.actor)

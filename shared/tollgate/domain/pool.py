@@ -97,6 +97,14 @@ class LotSettler(Protocol):
         ...
 
 
+def check_replay(stored: StoredAnswer, fingerprint: str, now: int) -> None:
+    """A first answer may be given again only to the same request, within the idempotency window."""
+    if stored.request_hash != fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    if now - stored.created_at > IDEMPOTENCY_WINDOW_S:
+        raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+
+
 def request_fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
 
@@ -209,10 +217,7 @@ class PoolService:
 
     @staticmethod
     def _answer(stored: StoredAnswer, fingerprint: str, now: int) -> tuple[int, dict[str, Any]]:
-        if stored.request_hash != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-        if now - stored.created_at > IDEMPOTENCY_WINDOW_S:
-            raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+        check_replay(stored, fingerprint, now)
         return stored.status_code, stored.body
 
     def balance(self, caller: Principal) -> BalanceView:
