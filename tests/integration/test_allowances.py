@@ -99,3 +99,26 @@ def test_an_allowance_nobody_settles_is_charged_in_full_at_its_end(stack: Stack)
     now = balance(stack, owner)
     assert (now["balance"], now["reserved"]) == (300, 0)
     stack.audit(tenant_id)
+
+
+def test_concurrent_reports_on_one_allowance_charge_each_use_once(stack: Stack) -> None:
+    tenant_id, owner = stack.signup()
+    stack.grant(tenant_id, 1000)
+    opened = open_allowance(stack, owner)
+    assert opened.status == 201, opened.body
+    allowance_id = opened.body["allowance"]["id"]
+
+    def report(used: int) -> int:
+        for _ in range(10):  # as the SDK does: a 503 (the allowance kept changing) is retried
+            answer = settle(stack, owner, allowance_id, used)
+            if answer.status != 503:
+                return answer.status
+        return 503
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(report, range(1, 17)))
+    assert set(statuses) == {200}, statuses
+    done = settle(stack, owner, allowance_id, 16, final=True)
+    assert (done.status, done.body["allowance"]["charged"]) == (200, 16)
+    assert balance(stack, owner)["balance"] == 1000 - 16
+    stack.audit(tenant_id)

@@ -4,6 +4,8 @@ ledger entry of what was charged."""
 
 from __future__ import annotations
 
+import secrets
+
 from pynamodb.exceptions import DoesNotExist
 
 from tollgate.domain.allowances import Allowance, AllowanceChange, AllowanceOpening, AllowanceStatus
@@ -100,7 +102,8 @@ class DynamoAllowanceRepository:
 
     def change(self, change: AllowanceChange) -> bool:
         before, after = change.before, change.after
-        tx = PoolTransaction(before.tenant_id, kernel.token("allowance", before.id, str(after.version)))
+        # one token per call (reused by its retries): two concurrent settlements of one version must not share it
+        tx = PoolTransaction(before.tenant_id, kernel.token("allowance", before.id, secrets.token_hex(8)))
         item = allowance_item(after)
         tx.put(LABEL, item, (AllowanceItem.version == before.version) & (AllowanceItem.status == "open"))
         if change.entry is not None:
