@@ -35,12 +35,21 @@ def _send(core: Core, event: JSON, deliver: bool) -> JSON:
 
 
 def complete_and_deliver(
-    core: Core, session_id: str, *, paid: bool, deliver: bool = True, email: str | None = None
+    core: Core,
+    session_id: str,
+    *,
+    paid: bool,
+    deliver: bool = True,
+    email: str | None = None,
+    amount_total: int | None = None,
+    currency: str | None = None,
 ) -> JSON:
     """Pay a Checkout Session (or complete it with the payment pending) and send ``checkout.session.completed``.
     The checkout page's Pay button goes through here too."""
     with core.store.transaction():
-        event = payments.complete_session(core.store, session_id, paid=paid, email=email)
+        event = payments.complete_session(
+            core.store, session_id, paid=paid, email=email, amount_total=amount_total, currency=currency
+        )
         session = copy.deepcopy(core.store.get("checkout.session", session_id))
     return {"session": session, **_send(core, event, deliver)}
 
@@ -49,12 +58,20 @@ def complete(core: Core, args: tuple[str, ...], body: JSON) -> JSON:
     status = _field(body, "payment_status", str, "paid")
     if status not in ("paid", "unpaid"):
         raise invalid("payment_status", 'payment_status must be "paid" or "unpaid".')
+    amount_total = body.get("amount_total")
+    if amount_total is not None and (type(amount_total) is not int or amount_total < 0):
+        raise invalid("amount_total", "amount_total must be a non-negative integer.")
+    currency = _field(body, "currency", str, "") or None
+    if currency is not None and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise invalid("currency", "currency must be a three-letter ISO code.")
     return complete_and_deliver(
         core,
         args[0],
         paid=status == "paid",
         deliver=_field(body, "deliver", bool, True),
         email=_field(body, "email", str, "") or None,
+        amount_total=amount_total,
+        currency=currency.lower() if currency else None,
     )
 
 
@@ -76,6 +93,18 @@ def dispute(core: Core, args: tuple[str, ...], body: JSON) -> JSON:
         created = copy.deepcopy(created)
         charge = copy.deepcopy(core.store.get("charge", args[0]))
     return {"dispute": created, "charge": charge, **_send(core, event, _field(body, "deliver", bool, True))}
+
+
+def close_dispute(core: Core, args: tuple[str, ...], body: JSON) -> JSON:
+    """``{"status": "won" | "lost", "deliver"?}``: the bank's decision, and its events in Stripe's order."""
+    status = _field(body, "status", str, "")
+    if status not in ("won", "lost"):
+        raise invalid("status", 'status must be "won" or "lost".')
+    with core.store.transaction():
+        events = payments.close_dispute(core.store, args[0], won=status == "won")
+        closed = copy.deepcopy(core.store.get("dispute", args[0]))
+    deliver = _field(body, "deliver", bool, True)
+    return {"dispute": closed, "events": [_send(core, event, deliver) for event in events]}
 
 
 def resend(core: Core, args: tuple[str, ...], body: JSON) -> JSON:
@@ -100,6 +129,7 @@ ROUTES: list[tuple[str, str, Control]] = [
     ("POST", r"/_standin/checkout/sessions/([^/]+)/complete", complete),
     ("POST", r"/_standin/checkout/sessions/([^/]+)/async_payment", async_payment),
     ("POST", r"/_standin/charges/([^/]+)/dispute", dispute),
+    ("POST", r"/_standin/disputes/([^/]+)/close", close_dispute),
     ("POST", r"/_standin/events/([^/]+)/resend", resend),
     ("GET", r"/_standin/health", health),
     ("GET", r"/_standin/deliveries", deliveries),

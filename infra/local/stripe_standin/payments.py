@@ -52,9 +52,19 @@ def _fail(intent: JSON, charge: JSON) -> None:
     )
 
 
-def complete_session(store: Store, session_id: str, *, paid: bool, email: str | None = None) -> JSON:
+def complete_session(
+    store: Store,
+    session_id: str,
+    *,
+    paid: bool,
+    email: str | None = None,
+    amount_total: int | None = None,
+    currency: str | None = None,
+) -> JSON:
     """The buyer finishes Checkout. ``paid=False`` is the asynchronous case: the session is complete,
-    the payment still processing (payment intent ``processing``, charge ``pending``)."""
+    the payment still processing (payment intent ``processing``, charge ``pending``). ``amount_total`` and
+    ``currency`` make the session charge something other than its line items (a misconfigured price, a
+    tampered session): what a merchant must refuse to credit blindly."""
     session = store.get("checkout.session", session_id)
     if session["status"] != "open":
         raise ApiError(
@@ -62,6 +72,10 @@ def complete_session(store: Store, session_id: str, *, paid: bool, email: str | 
             f"Checkout Session {session_id} is {session['status']}; only an open session can be completed.",
             code="checkout_session_not_open",
         )
+    if amount_total is not None:
+        session.update(amount_total=amount_total, amount_subtotal=amount_total)
+    if currency is not None:
+        session["currency"] = currency
     extras = store.sessions[session_id]
     customer = store.find(session["customer"]) if session["customer"] else None
     buyer_email = email or (customer or {}).get("email") or session["customer_email"] or DEFAULT_BUYER_EMAIL
@@ -213,3 +227,16 @@ def open_dispute(store: Store, charge_id: str, *, amount: int | None, reason: st
     store.add(created)
     charge["disputed"] = True
     return created, store.emit("charge.dispute.created", created)
+
+
+def close_dispute(store: Store, dispute_id: str, *, won: bool) -> list[JSON]:
+    """The bank decides a dispute: ``charge.dispute.closed`` (status ``won`` or ``lost``), preceded, when
+    the merchant won, by ``charge.dispute.funds_reinstated``, as Stripe sends them."""
+    dispute = store.get("dispute", dispute_id)
+    if dispute["status"] in ("won", "lost"):
+        raise ApiError(400, f"Dispute {dispute_id} is already {dispute['status']}.", code="dispute_already_closed")
+    dispute.update(status="won" if won else "lost", is_charge_refundable=False)
+    dispute["evidence_details"]["past_due"] = False
+    events = [store.emit("charge.dispute.funds_reinstated", dispute)] if won else []
+    events.append(store.emit("charge.dispute.closed", dispute))
+    return events
