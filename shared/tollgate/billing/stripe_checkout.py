@@ -1,4 +1,4 @@
-"""The ``Checkout`` port with the real stripe SDK: Checkout Sessions, charges, and reading them back.
+"""The ``Checkout`` port with the real stripe SDK: Checkout Sessions, charges, prices, and reading them back.
 
 ``stripe`` is imported inside each call, so importing this module costs nothing.
 """
@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from tollgate.billing.stripe_gateway import StripeGateway
-from tollgate.domain.errors import UpstreamUnavailable
-from tollgate.domain.purchases import ChargeFacts, CheckoutRequest, CheckoutSession
+from tollgate.domain.errors import InvalidField, UpstreamUnavailable
+from tollgate.domain.payment_facts import ChargeFacts, CheckoutRequest, CheckoutSession, PriceFacts
 
 if TYPE_CHECKING:
     import stripe
@@ -125,6 +125,24 @@ class StripeCheckout(StripeGateway):
             params={"payment_intent": payment_intent_id, "limit": 1},
         )
         return session_facts(found.data[0]) if found.data else None
+
+    def price(self, price_id: str) -> PriceFacts:
+        """A Stripe Price, to check that it sells a pack for what the pack costs."""
+        import stripe
+
+        try:
+            price = self.client.v1.prices.retrieve(price_id)
+        except stripe.InvalidRequestError as exc:
+            raise InvalidField("stripe_price", f"Stripe has no price {price_id}") from exc
+        except stripe.StripeError as exc:
+            raise UpstreamUnavailable("the payment provider did not answer (read a price)") from exc
+        unit_amount = _get(price, "unit_amount")
+        return PriceFacts(
+            id=str(price.id),
+            unit_amount=None if unit_amount is None else int(unit_amount),
+            currency=str(_get(price, "currency") or ""),
+            active=bool(_get(price, "active")),
+        )
 
     def charge(self, charge_id: str) -> ChargeFacts:
         return charge_facts(self._call("read a charge", self.client.v1.charges.retrieve, charge_id))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tollgate.billing.stripe_checkout import charge_facts, session_facts
-from tollgate.domain.purchases import DisputeFacts, PaymentEvent, WebhookSignatureInvalid
+from tollgate.domain.payment_facts import DisputeFacts, PaymentEvent, WebhookSignatureInvalid
 
 TOLERANCE_S = 300
 _SESSION_EVENTS = frozenset(
@@ -39,6 +39,7 @@ def parse_event(event: dict[str, Any]) -> PaymentEvent:
             charge=str(charge_id if isinstance(charge_id, str) else (charge_id or {}).get("id")),
             amount=int(obj.get("amount") or 0),
             payment_intent=obj.get("payment_intent") if isinstance(obj.get("payment_intent"), str) else None,
+            status=str(obj.get("status") or ""),
         )
     return PaymentEvent(
         id=str(event["id"]),

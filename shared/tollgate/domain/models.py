@@ -109,6 +109,7 @@ class EntryKind(str, Enum):
     ADJUSTMENT = "adjustment"
     REFUND = "refund"
     DISPUTE = "dispute"
+    DISPUTE_WON = "dispute_won"  # a dispute closed in the tenant's favour gives back what it took
     LEASE_CHARGE = "lease_charge"
     LOT_EXPIRY = "lot_expiry"
     ALLOWANCE_CHARGE = "allowance_charge"
@@ -149,3 +150,4 @@ class Lot:
     purchase_id: str | None = None
     grant_reason: str | None = None
     expired: bool = False
+    expired_tokens: int | None = None  # what expiry took out of the pool (recorded since expiry stores it)

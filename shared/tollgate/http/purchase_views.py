@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollgate.domain.purchases import Purchase
+from tollgate.domain.purchase_records import Purchase
 from tollgate.http.views import iso
 
 
@@ -28,8 +28,15 @@ def purchase_view(purchase: Purchase) -> dict[str, Any]:
         "refunded_tokens": purchase.refunded_tokens,
         "amount_refunded": purchase.amount_refunded,
         "taken_back": purchase.taken_back,
+        "expired": purchase.expired,
+        "dispute_taken": purchase.dispute_taken,
+        "paid_amount": purchase.paid_amount,
+        "paid_currency": purchase.paid_currency,
+        "review_note": purchase.review_note,
         "created_at": iso(purchase.created_at),
         "paid_at": iso(purchase.paid_at),
         "failed_at": iso(purchase.failed_at),
         "disputed_at": iso(purchase.disputed_at),
+        "dispute_won_at": iso(purchase.dispute_won_at),
+        "reviewed_at": iso(purchase.reviewed_at),
     }

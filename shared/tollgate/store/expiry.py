@@ -134,6 +134,7 @@ class DynamoExpiry:
             [
                 LotItem.expired.set(True),
                 LotItem.remaining.set(plan.remaining_after),
+                LotItem.expired_tokens.set(plan.leftover),  # E of the purchase's take-back rule
                 LotItem.due_shard.remove(),
                 LotItem.due_at.remove(),
             ],

@@ -14,7 +14,8 @@ caller got from an authenticated principal. Layout (pk / sk):
     CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
     STRIPE_EVENT#<id> EVENT                      a Stripe event already applied
 
-GSI ``by_kind`` (kind_pk, kind_sk) lists records of a kind across tenants (operators only).
+GSI ``by_kind`` (kind_pk, kind_sk) lists records of a kind across tenants (operators only): tenants
+(``TENANT``) and purchases ever held for review (``REVIEW``, kind_sk the purchase id).
 GSI ``by_due`` (due_shard, due_at) holds only what will expire, so the sweeper reads what is due.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 TENANT_SK = "TENANT"
 CATALOG_PK = "CATALOG"
 KIND_TENANT = "TENANT"
+KIND_REVIEW = "REVIEW"  # by_kind: purchases held for an operator's review (kind_sk: the purchase id)
 DUE_SHARD = "DUE"
 
 

@@ -107,6 +107,7 @@ class LotItem(TableModel):
     purchase_id = UnicodeAttribute(null=True)
     grant_reason = UnicodeAttribute(null=True)
     expired = BooleanAttribute(default=False)
+    expired_tokens = NumberAttribute(null=True)  # what expiry took out of the pool
     due_shard = UnicodeAttribute(null=True)  # present only while the lot still has to be expired
     due_at = NumberAttribute(null=True)
 
@@ -135,6 +136,17 @@ class CatalogItem(TableModel):
     active = BooleanAttribute(default=True)
 
 
+class PurchaseReviewIndex(GlobalSecondaryIndex["PurchaseItem"]):
+    """``by_kind`` read for purchases held for review (kind_pk ``REVIEW``, kind_sk the purchase id)."""
+
+    class Meta:
+        index_name = "by_kind"
+        projection = AllProjection()
+
+    kind_pk = UnicodeAttribute(hash_key=True)
+    kind_sk = UnicodeAttribute(range_key=True)
+
+
 class PurchaseItem(TableModel):
     """A purchase (sk PURCHASE#…): the procurement ticket. ``version`` makes every change a compare-and-set."""
 
@@ -161,7 +173,16 @@ class PurchaseItem(TableModel):
     amount_refunded = NumberAttribute(default=0)
     taken_back = NumberAttribute(default=0)
     disputed_at = NumberAttribute(null=True)
+    dispute_taken = NumberAttribute(default=0)
+    dispute_won_at = NumberAttribute(null=True)
+    paid_amount = NumberAttribute(null=True)
+    paid_currency = UnicodeAttribute(null=True)
+    review_note = UnicodeAttribute(null=True)
+    reviewed_at = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
+    kind_pk = UnicodeAttribute(null=True)  # REVIEW once held for review: operators find it by id alone
+    kind_sk = UnicodeAttribute(null=True)
+    by_kind = PurchaseReviewIndex()
 
 
 class StripeEventItem(TableModel):

@@ -1,5 +1,8 @@
-"""Purchases, the Stripe events already applied, and the one transaction that changes a purchase together
-with the pool, the ledger, the lot and the event record."""
+"""Purchases, the Stripe events already applied, and the transactions that change a purchase together with
+the pool, the ledger, the lot and the event record.
+
+The balance-changing writes are three small functions, ``credit``, ``take_back`` and ``give_back``, each a
+pool-kernel transaction (store/kernel.py); ``save`` changes a purchase without touching the pool."""
 
 from __future__ import annotations
 
@@ -13,18 +16,12 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
+from tollgate.domain.checkout import IDEMPOTENCY_SCOPE
 from tollgate.domain.errors import InvalidField, NotFound
 from tollgate.domain.models import Lot
 from tollgate.domain.pool import Replayed, StoredAnswer
-from tollgate.domain.purchases import (
-    IDEMPOTENCY_SCOPE,
-    Applied,
-    EventMark,
-    Purchase,
-    PurchaseChange,
-    PurchasePage,
-    PurchaseStatus,
-)
+from tollgate.domain.purchase_ports import Applied, EventMark, PurchaseChange
+from tollgate.domain.purchase_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.store import kernel, keys
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
 from tollgate.store.kernel import PoolTransaction, Refused
@@ -60,6 +57,12 @@ _FIELDS = (
     "amount_refunded",
     "taken_back",
     "disputed_at",
+    "dispute_taken",
+    "dispute_won_at",
+    "paid_amount",
+    "paid_currency",
+    "review_note",
+    "reviewed_at",
     "version",
 )
 _NUMBERS = frozenset(
@@ -75,19 +78,27 @@ _NUMBERS = frozenset(
         "amount_refunded",
         "taken_back",
         "disputed_at",
+        "dispute_taken",
+        "dispute_won_at",
+        "paid_amount",
+        "reviewed_at",
         "version",
     }
 )
 
 
 def purchase_item(purchase: Purchase) -> PurchaseItem:
-    return PurchaseItem(
+    item = PurchaseItem(
         keys.tenant_pk(purchase.tenant_id),
         keys.purchase_sk(purchase.id),
         purchase_id=purchase.id,
         status=purchase.status.value,
         **{name: getattr(purchase, name) for name in _FIELDS},
     )
+    if purchase.review_note is not None:  # held for review once: findable by its id alone, for good
+        item.kind_pk = keys.KIND_REVIEW
+        item.kind_sk = purchase.id
+    return item
 
 
 def to_purchase(tenant_id: str, item: PurchaseItem) -> Purchase:
@@ -159,6 +170,18 @@ class DynamoPurchaseRepository:
             last = result.last_evaluated_key
         return PurchasePage(purchases, _encode_cursor(last["sk"]["S"]) if last else None)
 
+    def find_under_review(self, purchase_id: str) -> Purchase | None:
+        with busy_as_store_busy():
+            found = list(PurchaseItem.by_kind.query(keys.KIND_REVIEW, PurchaseItem.kind_sk == purchase_id))
+        if not found:
+            return None
+        return self.find(keys.tenant_of(found[0].pk), purchase_id)  # the index is eventually consistent
+
+    def under_review(self) -> list[Purchase]:
+        with busy_as_store_busy():
+            items = list(PurchaseItem.by_kind.query(keys.KIND_REVIEW))
+        return [to_purchase(keys.tenant_of(item.pk), item) for item in items]
+
     def lot(self, tenant_id: str, lot_id: str) -> Lot | None:
         try:
             with busy_as_store_busy():
@@ -200,9 +223,33 @@ class DynamoPurchaseRepository:
             raise
         return True
 
-    def apply(self, change: PurchaseChange) -> Applied:
-        """The purchase's new state with its pool change (credit or take-back), ledger entry, lot and Stripe
-        event mark, in one pool-kernel transaction."""
+    def save(self, change: PurchaseChange) -> Applied:
+        """The purchase (and the event that changed it); the pool is not touched."""
+        if change.entry is not None or change.new_lot is not None or change.lot_take is not None:
+            raise ValueError("save changes no balance: use credit, take_back or give_back")
+        return self._apply(change)
+
+    def credit(self, change: PurchaseChange) -> Applied:
+        """A paid purchase: its new lot, a positive ledger entry, the pool up by the lot's tokens."""
+        if change.entry is None or change.new_lot is None or change.entry.amount <= 0:
+            raise ValueError("a credit is a positive entry with its new lot")
+        return self._apply(change)
+
+    def take_back(self, change: PurchaseChange) -> Applied:
+        """A refund or dispute: a negative ledger entry, the pool down, the live lot lowered."""
+        if change.entry is None or change.entry.amount >= 0 or change.new_lot is not None:
+            raise ValueError("a take-back is a negative entry and no new lot")
+        return self._apply(change)
+
+    def give_back(self, change: PurchaseChange) -> Applied:
+        """A won dispute: a positive ledger entry, the pool up, the live lot restored or a new lot."""
+        if change.entry is None or change.entry.amount <= 0:
+            raise ValueError("a give-back is a positive entry")
+        return self._apply(change)
+
+    def _apply(self, change: PurchaseChange) -> Applied:
+        """The purchase's new state with its pool change, ledger entry, lot and Stripe event mark, in one
+        pool-kernel transaction."""
         purchase = change.purchase
         tx = PoolTransaction(purchase.tenant_id, _token(change))
         if change.entry is not None:
@@ -217,7 +264,7 @@ class DynamoPurchaseRepository:
         if change.event is not None:
             tx.put("event", self._event_item(change.event), self._event_condition(change.now))
         if change.lot_take is not None:
-            take = change.lot_take
+            take = change.lot_take  # negative tokens: a give-back restores the lot
             tx.lot(
                 take.lot_id,
                 [LotItem.remaining.add(-take.tokens)],

@@ -77,6 +77,7 @@ def lot_item(lot: Lot) -> LotItem:
         purchase_id=lot.purchase_id,
         grant_reason=lot.grant_reason,
         expired=lot.expired,
+        expired_tokens=lot.expired_tokens,
     )
     if lot.expires_at is not None and not lot.expired:
         item.due_shard = keys.DUE_SHARD
@@ -95,4 +96,5 @@ def to_lot(tenant_id: str, item: LotItem) -> Lot:
         purchase_id=item.purchase_id,
         grant_reason=item.grant_reason,
         expired=bool(item.expired),
+        expired_tokens=None if item.expired_tokens is None else int(item.expired_tokens),
     )
