@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
@@ -13,8 +15,10 @@ from tollgate.logs import get_logger
 
 DEFAULT_SINCE_HOURS = 72
 logger = get_logger()
+metrics = Metrics()
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, Any]:
     del context
@@ -23,4 +27,6 @@ def handler(event: dict[str, Any] | None, context: LambdaContext) -> dict[str, A
         hours = DEFAULT_SINCE_HOURS
     report = services.purchase_service().reconcile(hours * 3600).body()
     logger.info("reconciled", extra=report)
+    if report["needs_review"]:  # the operator alarm (template.yaml, PurchaseNeedsReviewAlarm)
+        metrics.add_metric(name="PurchasesNeedingReview", unit=MetricUnit.Count, value=len(report["needs_review"]))
     return report

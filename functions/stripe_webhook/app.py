@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
+from tollgate.domain.purchases import Outcome
 from tollgate.http import requests
 from tollgate.http.app import build_resolver, json_response
 from tollgate.logs import get_logger
 
 logger = get_logger()
+metrics = Metrics()
 app = build_resolver(logger)
 
 
@@ -27,9 +31,12 @@ def stripe_webhook() -> Response:
         requests.raw_body(raw), requests.header(raw, "stripe-signature")
     )
     logger.info("stripe event", extra={"event_id": event.id, "event_type": event.type, "outcome": outcome.value})
+    if outcome is Outcome.NEEDS_REVIEW:  # the operator alarm (template.yaml, PurchaseNeedsReviewAlarm)
+        metrics.add_metric(name="PurchasesNeedingReview", unit=MetricUnit.Count, value=1)
     return json_response(200, {"received": True, "event": event.id, "outcome": outcome.value})
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -18,7 +18,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tollgate",
-        description="Operate a Tollgate deployment: tenants, tokens and the catalog.",
+        description="Operate a Tollgate deployment: tenants, tokens, purchases and the catalog.",
         epilog="Examples: tollgate --local tenants | tollgate --stage prod grant --tenant tn_… --tokens 500 "
         "--reason 'support credit'",
     )
@@ -54,6 +54,17 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--since-hours", type=int, default=72, help="look at sessions created this far back (default 72)"
     )
+    purchases = commands.add_parser("purchases", help="purchases held for review (paid, but not what they cost)")
+    purchase_commands = purchases.add_subparsers(dest="purchases_command", required=True, metavar="ACTION")
+    purchase_commands.add_parser("review", help="list the purchases waiting for an operator's decision")
+    resolve = purchase_commands.add_parser(
+        "resolve", help="credit or reject a purchase held for review (idempotent: the same decision again is a no-op)"
+    )
+    resolve.add_argument("--purchase", required=True, help="purchase id, pu_…")
+    decision = resolve.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--credit", action="store_true", help="credit the purchase's tokens as sold")
+    decision.add_argument("--reject", action="store_true", help="credit nothing (refund the buyer in Stripe)")
+    resolve.add_argument("--reason", required=True, help="why; recorded on the purchase and in the ledger")
     catalog = commands.add_parser("catalog", help="show or change the catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     catalog_commands.add_parser("list", help="show packs and features")
@@ -70,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     pack.add_argument("--price", type=int, required=True, help="in the currency's smallest unit (cents)")
     pack.add_argument("--currency", default="usd")
     pack.add_argument("--valid-days", type=int)
-    pack.add_argument("--stripe-price", help="a Stripe Price id to sell it with (else price_data is sent)")
+    pack.add_argument(
+        "--stripe-price",
+        help="a Stripe Price id to sell it with (else price_data is sent); its amount and currency must match",
+    )
     pack.add_argument("--name", default="")
     return parser
 
@@ -136,6 +150,8 @@ def _run(args: argparse.Namespace) -> Any:
         if not 1 <= args.since_hours <= 24 * 90:
             raise ValueError("--since-hours must be from 1 to 2160")
         return services.purchase_service().reconcile(args.since_hours * 3600, actor=_actor()).body()
+    if args.command == "purchases":
+        return _purchases(args)
     if args.command in ("suspend", "resume"):
         status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
         return tenant_view(services.tenant_service().set_status(args.tenant, status))
@@ -149,9 +165,9 @@ def _run(args: argparse.Namespace) -> Any:
     elif args.catalog_command == "set-pack":
         if args.tokens < 1 or args.price < 0 or (args.valid_days is not None and args.valid_days < 1):
             raise ValueError("a pack needs tokens ≥ 1, price ≥ 0 and valid days ≥ 1 when given")
-        catalog.put_pack(
-            TokenPack(args.id, args.tokens, args.price, args.currency, args.valid_days, args.name, args.stripe_price)
-        )
+        pack = TokenPack(args.id, args.tokens, args.price, args.currency, args.valid_days, args.name, args.stripe_price)
+        check_pack_price(pack)
+        catalog.put_pack(pack)
     from tollgate.http.views import catalog_view
 
     return catalog_view(catalog.packs(), catalog.features())
@@ -178,6 +194,27 @@ def _audit(tenant_id: str | None) -> dict[str, Any]:
     return report
 
 
+def _purchases(args: argparse.Namespace) -> Any:
+    from tollgate import services
+    from tollgate.http.purchase_views import purchase_view
+
+    service = services.purchase_service()
+    if args.purchases_command == "review":
+        return [dict(purchase_view(p), tenant_id=p.tenant_id) for p in service.under_review()]
+    resolved = service.resolve(args.purchase, credit=args.credit, reason=args.reason, actor=_actor())
+    return dict(purchase_view(resolved), tenant_id=resolved.tenant_id)
+
+
+def check_pack_price(pack: Any) -> None:
+    """A pack given a Stripe Price must sell for what the pack costs: the price is read through Stripe."""
+    if pack.stripe_price is None:
+        return
+    from tollgate.billing.stripe_checkout import StripeCheckout
+    from tollgate.domain.checkout import check_stripe_price
+
+    check_stripe_price(pack, StripeCheckout().price(pack.stripe_price))
+
+
 def load_catalog(path: str) -> None:
     """Packs and features from a JSON file (``infra/catalog.json`` is the local default)."""
     from tollgate import services
@@ -186,20 +223,24 @@ def load_catalog(path: str) -> None:
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     catalog = services.catalog()
+    packs = [
+        TokenPack(
+            p["id"],
+            int(p["tokens"]),
+            int(p["price"]),
+            p.get("currency", "usd"),
+            p.get("valid_days"),
+            p.get("name", ""),
+            p.get("stripe_price"),
+        )
+        for p in data.get("packs", [])
+    ]
+    for pack in packs:  # every price is checked before anything is written
+        check_pack_price(pack)
     for f in data.get("features", []):
         catalog.put_feature(Feature(f["id"], int(f["cost_per_use"]), int(f["cost_per_hour"]), f.get("name", "")))
-    for p in data.get("packs", []):
-        catalog.put_pack(
-            TokenPack(
-                p["id"],
-                int(p["tokens"]),
-                int(p["price"]),
-                p.get("currency", "usd"),
-                p.get("valid_days"),
-                p.get("name", ""),
-                p.get("stripe_price"),
-            )
-        )
+    for pack in packs:
+        catalog.put_pack(pack)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
