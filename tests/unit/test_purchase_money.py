@@ -216,10 +216,26 @@ def test_rejected_purchase_is_never_credited(world: World) -> None:
         PurchaseStatus.REJECTED
     )
     assert world.service.reconcile(3600).credited == []
-    world.deliver(world.refund(str(rejected.payment_intent_id), 5))  # the operator refunds the buyer
+    assert world.deliver(world.refund(str(rejected.payment_intent_id), 5)) is Outcome.RECORDED  # buyer refunded
     assert world.balance(caller) == 0
     with pytest.raises(NotFound):
         world.service.resolve("pu_0000000000000000", credit=True, reason="x", actor="operator:test")
+
+
+def test_purchase_refunded_while_under_review_cannot_be_credited(world: World) -> None:
+    caller = world.tenant()
+    purchase = world.buy(caller)
+    paid = world.control(f"/_standin/checkout/sessions/{purchase.stripe_session_id}/complete", {"amount_total": 5})
+    world.deliver(paid["event"]["id"])
+    held = world.service.get(caller, purchase.id)
+    assert world.deliver(world.refund(str(held.payment_intent_id), 5)) is Outcome.RECORDED
+    assert world.balance(caller) == 0
+    with pytest.raises(Conflict, match="refunded or disputed"):
+        world.service.resolve(purchase.id, credit=True, reason="looks fine", actor="operator:test")
+    assert world.service.resolve(purchase.id, credit=False, reason="refunded", actor="operator:test").status is (
+        PurchaseStatus.REJECTED
+    )
+    assert world.balance(caller) == 0
 
 
 def test_matching_payment_is_credited_as_before(world: World) -> None:

@@ -170,8 +170,8 @@ class Buying:
         if purchase is None:
             raise NotFound(f"no purchase {purchase_id}")
         lot = self._purchases.lot(purchase.tenant_id, purchase.lot_id) if purchase.lot_id else None
-        if lot is None or not lot.expired:
-            return purchase
+        if lot is None:
+            return replace(purchase, expired=0)
         expired = expired_of_lot(lot.tokens, lot.remaining, lot.expired, lot.expired_tokens, purchase.taken_back)
         return replace(purchase, expired=expired)
 

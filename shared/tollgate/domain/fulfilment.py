@@ -196,6 +196,10 @@ class Fulfilment:
                 if (purchase.status is PurchaseStatus.REJECTED) is not credit:
                     return purchase  # already resolved this way: a retry
                 raise Conflict(f"purchase {purchase_id} was already resolved: {purchase.review_note}")
+            if credit and (purchase.amount_refunded > 0 or purchase.disputed_at is not None):
+                raise Conflict(
+                    f"purchase {purchase_id} was refunded or disputed in Stripe while under review; reject it"
+                )
             now = self._clock.now()
             note = f"{decided} by {actor}: {reason} (was: {purchase.review_note})"
             reviewed = replace(purchase, review_note=note, reviewed_at=now)

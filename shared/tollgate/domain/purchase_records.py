@@ -64,7 +64,7 @@ class Purchase:
     review_note: str | None = None
     reviewed_at: int | None = None
     version: int = 0
-    expired: int = 0  # E: what expiry took from its lot; not stored, filled when one purchase is read
+    expired: int | None = None  # E: what expiry took from its lot; not stored: filled when one purchase is read
 
     @property
     def credited(self) -> bool:

@@ -135,11 +135,14 @@ class TakeBack:
             if purchase is None:
                 return Outcome.IGNORED
             if purchase.status in _HELD:
-                self._log(
-                    "money taken back from a purchase held for review; nothing was credited",
-                    {"purchase_id": purchase.id, "dispute": dispute, "amount_refunded": charge.amount_refunded},
-                )
-                return Outcome.IGNORED
+                result = self._note_on_held(purchase, charge, dispute, mark)
+                if result is None:
+                    return Outcome.NOTHING_TO_TAKE
+                if result is Applied.APPLIED:
+                    return Outcome.RECORDED
+                if result is Applied.DUPLICATE_EVENT:
+                    return Outcome.DUPLICATE
+                continue
             if purchase.status in _NOT_CREDITED:
                 # The refund or dispute overtook the payment's own event: credit first, from Stripe's truth.
                 session = session or self._session_of(purchase, charge)
@@ -161,6 +164,22 @@ class TakeBack:
             if result is Applied.DUPLICATE_EVENT:
                 return Outcome.DUPLICATE
         raise StoreBusy()
+
+    def _note_on_held(self, purchase: Purchase, charge: ChargeFacts, dispute: bool, mark: EventMark) -> Applied | None:
+        """A purchase held for review (or rejected) was never credited: nothing to take, but the refund or
+        dispute is noted on it, so that an operator cannot credit it afterwards (``resolve`` refuses)."""
+        now = self._clock.now()
+        noted = replace(
+            purchase,
+            charge_id=charge.id,
+            amount_refunded=max(purchase.amount_refunded, charge.amount_refunded),
+            disputed_at=purchase.disputed_at or (now if dispute else None),
+            version=purchase.version + 1,
+        )
+        if replace(noted, version=purchase.version) == purchase:
+            return None
+        self._log("money taken back from a purchase held for review", {"purchase_id": purchase.id, "dispute": dispute})
+        return self._purchases.save(PurchaseChange(noted, purchase.version, event=mark, now=now))
 
     def _session_of(self, purchase: Purchase, charge: ChargeFacts) -> CheckoutSession | None:
         if purchase.stripe_session_id is not None:
