@@ -261,3 +261,60 @@ def test_stripe_price_must_sell_the_pack_for_its_price(world: World) -> None:
             check_stripe_price(pack, prices.price(wrong))
     with pytest.raises(InvalidField):
         prices.price("price_doesnotexist")
+
+
+# The operator alarm: the handler's metric is the one the template's alarm watches
+
+
+def _alarm_metrics() -> list[dict[str, object]]:
+    from infra.local.template import read_template
+    from tests.conftest import TEMPLATE
+
+    resources = read_template(TEMPLATE)["Resources"]
+    alarm = resources["PurchaseNeedsReviewAlarm"]["Properties"]
+    assert alarm["AlarmActions"] and alarm["Threshold"] == 0
+    services = {
+        name: resources[name]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        for name in ("StripeWebhookFunction", "ReconcileFunction")
+    }
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert sorted(d["Value"] for m in stats for d in m["Dimensions"]) == sorted(services.values())
+    return stats
+
+
+def test_webhook_handler_emits_the_metric_the_alarm_watches(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+    import json
+    import time
+
+    from infra.local.stripe_standin.webhooks import signature_header
+    from tests.conftest import ROOT
+    from tests.unit.test_purchases import SECRET, Context, http_event
+    from tollgate import services
+
+    [webhook, _] = _alarm_metrics()
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", str(webhook["Namespace"]))
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "stripe-webhook")
+    spec = importlib.util.spec_from_file_location("stripe_webhook_app_review", ROOT / "functions/stripe_webhook/app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(services, "purchase_service", lambda: world.service)
+    caller = world.tenant()
+    purchase = world.buy(caller)
+    paid = world.control(f"/_standin/checkout/sessions/{purchase.stripe_session_id}/complete", {"amount_total": 7})
+    body = world.payload(paid["event"]["id"])
+    capsys.readouterr()
+
+    answer = module.handler(http_event(body, signature_header(body, SECRET, int(time.time()))), Context())
+
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["outcome"] == "needs_review"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [record] = [r for r in emitted if webhook["MetricName"] in r]
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == webhook["Namespace"]
+    assert record["service"] == "stripe-webhook" and record[webhook["MetricName"]] in (1.0, [1.0])
+    assert webhook["Dimensions"] == [{"Name": "service", "Value": record["service"]}]
+    assert world.balance(caller) == 0

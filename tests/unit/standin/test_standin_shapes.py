@@ -87,3 +87,16 @@ def test_objects_keep_stripes_top_level_fields(harness: Harness) -> None:
 
     for kind, obj in ours.items():
         assert sorted(set(fixtures[kind]) - set(obj)) == [], kind
+
+
+def test_a_closed_dispute_keeps_stripes_shape(harness: Harness) -> None:
+    _, charge_id = harness.paid_charge()
+    dispute_id = harness.control(f"/charges/{charge_id}/dispute")["dispute"]["id"]
+    harness.control(f"/disputes/{dispute_id}/close", {"status": "won"})
+
+    closed = harness.get(f"/v1/disputes/{dispute_id}")
+
+    example = _fixtures()["dispute"]
+    assert closed["status"] == "won"
+    assert _extra_keys(closed, example, "dispute") == []
+    assert sorted(set(example) - set(closed)) == []

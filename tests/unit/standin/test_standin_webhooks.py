@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -276,3 +277,59 @@ def test_expiring_an_open_session_sends_checkout_session_expired(harness: Harnes
     assert [event["type"] for event in harness.receiver.events()] == ["checkout.session.expired"]
     status, _, _ = harness.http("POST", f"/_standin/checkout/sessions/{session.id}/complete", b"{}")
     assert status == 400
+
+
+def test_a_won_dispute_sends_funds_reinstated_then_closed_signed(harness: Harness) -> None:
+    _, charge_id = harness.paid_charge()
+    dispute_id = harness.control(f"/charges/{charge_id}/dispute")["dispute"]["id"]
+
+    done = harness.control(f"/disputes/{dispute_id}/close", {"status": "won"})
+
+    assert done["dispute"]["status"] == "won"
+    assert [sent["event"]["type"] for sent in done["events"]] == [
+        "charge.dispute.funds_reinstated",
+        "charge.dispute.closed",
+    ]
+    assert all(sent["delivery"]["delivered"] for sent in done["events"])
+    for delivery in harness.receiver.received[-2:]:
+        event = stripe.Webhook.construct_event(delivery.body, delivery.headers["Stripe-Signature"], WEBHOOK_SECRET)
+        assert (event["data"]["object"]["id"], event["data"]["object"]["status"]) == (dispute_id, "won")
+    assert harness.client.v1.disputes.retrieve(dispute_id).status == "won"
+    status, _, raw = harness.http(
+        "POST", f"/_standin/disputes/{dispute_id}/close", b'{"status": "lost"}', {"Content-Type": "application/json"}
+    )
+    assert status == 400 and json.loads(raw)["error"]["code"] == "dispute_already_closed"
+
+
+def test_a_lost_dispute_sends_only_closed(harness: Harness) -> None:
+    _, charge_id = harness.paid_charge()
+    dispute_id = harness.control(f"/charges/{charge_id}/dispute")["dispute"]["id"]
+
+    done = harness.control(f"/disputes/{dispute_id}/close", {"status": "lost"})
+
+    assert [sent["event"]["type"] for sent in done["events"]] == ["charge.dispute.closed"]
+    assert harness.receiver.events()[-1]["data"]["object"]["status"] == "lost"
+    status, _, _ = harness.http(
+        "POST", f"/_standin/disputes/{dispute_id}/close", b'{"status": "maybe"}', {"Content-Type": "application/json"}
+    )
+    assert status == 400
+
+
+def test_a_session_can_be_paid_for_another_amount_and_currency(harness: Harness) -> None:
+    session = harness.new_session()  # 29.99 USD of line items
+
+    done = harness.control(f"/checkout/sessions/{session.id}/complete", {"amount_total": 100, "currency": "EUR"})
+
+    paid = harness.client.v1.checkout.sessions.retrieve(session.id)
+    assert (paid.amount_total, paid.currency, paid.payment_status) == (100, "eur", "paid")
+    intent = harness.client.v1.payment_intents.retrieve(paid.payment_intent)
+    assert (intent.amount, intent.currency) == (100, "eur")
+    assert harness.receiver.events()[-1]["data"]["object"]["amount_total"] == 100
+    assert done["event"]["type"] == "checkout.session.completed"
+    for bad in (b'{"amount_total": -1}', b'{"amount_total": "100"}', b'{"currency": "euro"}'):
+        other = harness.new_session()
+        status, _, _ = harness.http(
+            "POST", f"/_standin/checkout/sessions/{other.id}/complete", bad, {"Content-Type": "application/json"}
+        )
+        assert status == 400, bad
+        assert harness.client.v1.checkout.sessions.retrieve(other.id).status == "open"
