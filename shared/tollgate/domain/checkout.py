@@ -16,9 +16,10 @@ from tollgate.domain.purchase_ports import Applied, Checkout, ProjectLookup, Pur
 from tollgate.domain.purchase_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.domain.roles import Permission, require
 from tollgate.domain.take_back_rules import expired_of_lot
+from tollgate.http.limits import MAX_PURCHASE_QUANTITY
 from tollgate.ids import IdGenerator
 
-MAX_QUANTITY = 1000
+MAX_QUANTITY = MAX_PURCHASE_QUANTITY  # the one bound, declared in http/limits.py
 IDEMPOTENCY_SCOPE = "purchase"
 ATTEMPTS = 6  # compare-and-set rounds on one purchase before StoreBusy
 

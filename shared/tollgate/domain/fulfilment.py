@@ -18,9 +18,9 @@ from tollgate.domain.models import EntryKind, LedgerEntry, Lot
 from tollgate.domain.payment_facts import CheckoutSession
 from tollgate.domain.purchase_ports import Applied, EventMark, PurchaseChange, PurchaseRepository
 from tollgate.domain.purchase_records import Purchase, PurchaseStatus, purchase_entry_id, purchase_lot_id
+from tollgate.http.limits import REASON_MAX
 
 ATTEMPTS = 6
-REASON_MAX = 500
 Log = Callable[[str, dict[str, Any]], None]
 
 
