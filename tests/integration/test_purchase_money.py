@@ -60,8 +60,8 @@ def charge_of(stack: Stack, intent: str) -> str:
 
 def test_refund_and_dispute_after_expiry_take_back_only_what_was_consumed(stack: Stack) -> None:
     pack = short_pack(stack)
-    _, refunding = stack.signup("Refunds")
-    _, disputing = stack.signup("Disputes")
+    refunding_id, refunding = stack.signup("Refunds")
+    disputing_id, disputing = stack.signup("Disputes")
     bought = {}
     for owner in (refunding, disputing):
         record, intent = paid(stack, owner, pack)
@@ -91,10 +91,12 @@ def test_refund_and_dispute_after_expiry_take_back_only_what_was_consumed(stack:
     view = purchase(stack, disputing, record["id"])
     assert (view["status"], view["expired"], view["taken_back"], view["dispute_taken"]) == ("disputed", 990, 10, 10)
     assert_every_credit_explained(stack, disputing)
+    stack.audit(refunding_id)
+    stack.audit(disputing_id)
 
 
 def test_won_dispute_gives_back_what_it_took_once(stack: Stack) -> None:
-    _, owner = stack.signup()
+    tenant_id, owner = stack.signup()
     record, intent = paid(stack, owner)
     assert consume(stack, stack.api_key(owner, "member"), 300).status == 200
     opened = control(stack, f"/_standin/charges/{charge_of(stack, intent)}/dispute")
@@ -111,10 +113,11 @@ def test_won_dispute_gives_back_what_it_took_once(stack: Stack) -> None:
     assert view["dispute_won_at"] is not None
     kinds = [e["kind"] for e in ledger(stack, owner)]
     assert sorted(kinds) == ["consumption", "dispute", "dispute_won", "purchase"]
+    stack.audit(tenant_id)
 
 
 def test_mismatched_payment_is_held_for_review_and_resolved_by_an_operator(stack: Stack) -> None:
-    _, owner = stack.signup()
+    tenant_id, owner = stack.signup()
     record = buy(stack, owner)["purchase"]
     completed = control(
         stack, f"/_standin/checkout/sessions/{record['stripe_session_id']}/complete", {"amount_total": 100}
@@ -140,6 +143,7 @@ def test_mismatched_payment_is_held_for_review_and_resolved_by_an_operator(stack
     assert credited["status"] == "paid" and "paid the rest by wire" in credited["review_note"]
     assert [e["actor"].startswith("operator:") for e in ledger(stack, owner)] == [True]
     assert_every_credit_explained(stack, owner)
+    stack.audit(tenant_id)
 
 
 def test_pack_stripe_price_must_match_the_pack(stack: Stack) -> None:

@@ -96,7 +96,7 @@ class TakeBack:
         new_lot = take = None
         lot_id = purchase.lot_id
         if lot is not None and not lot.expired:
-            take = LotTake(lot.id, -given)
+            take = LotTake(lot.id, -min(given, lot.tokens - lot.remaining))  # never above what the lot was
         elif lot is not None:
             lot_id = reinstated_lot_id(purchase.id)
             new_lot = Lot(lot_id, purchase.tenant_id, given, given, now, lot.expires_at, purchase.id)
