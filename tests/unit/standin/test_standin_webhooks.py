@@ -333,3 +333,15 @@ def test_a_session_can_be_paid_for_another_amount_and_currency(harness: Harness)
         )
         assert status == 400, bad
         assert harness.client.v1.checkout.sessions.retrieve(other.id).status == "open"
+
+
+def test_the_stand_in_dates_objects_by_the_clock_it_is_given() -> None:
+    later = 2_000_000_000  # the local stack passes its application clock, moved by POST /_local/clock
+    server = start_standin(0, None, WEBHOOK_SECRET, clock=lambda: later)
+    try:
+        client = stripe.StripeClient("sk_test_clock", base_addresses={"api": server.url})
+        assert client.v1.customers.create(params={"email": "a@example.com"}).created == later
+        product = client.v1.products.create(params={"name": "p"})
+        assert product.created == later
+    finally:
+        server.stop()
