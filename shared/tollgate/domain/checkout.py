@@ -8,10 +8,10 @@ from dataclasses import replace
 
 from tollgate.clock import Clock
 from tollgate.domain.catalog import CatalogRepository
-from tollgate.domain.errors import IdempotencyKeyReused, InvalidField, NotFound, StoreBusy
+from tollgate.domain.errors import InvalidField, NotFound, StoreBusy
 from tollgate.domain.models import Principal, TokenPack
 from tollgate.domain.payment_facts import CheckoutRequest, PriceFacts
-from tollgate.domain.pool import IDEMPOTENCY_WINDOW_S, Replayed, StoredAnswer, request_fingerprint
+from tollgate.domain.pool import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.purchase_ports import Applied, Checkout, ProjectLookup, PurchaseChange, PurchaseRepository
 from tollgate.domain.purchase_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.domain.roles import Permission, require
@@ -107,10 +107,7 @@ class Buying:
         return self._with_session(caller, purchase)
 
     def _replayed(self, tenant_id: str, stored: StoredAnswer, fingerprint: str, now: int) -> Purchase:
-        if stored.request_hash != fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was used for a different purchase")
-        if now - stored.created_at > IDEMPOTENCY_WINDOW_S:
-            raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
+        check_replay(stored, fingerprint, now)
         purchase = self._purchases.find(tenant_id, str(stored.body["purchase_id"]))
         if purchase is None:
             raise NotFound("the purchase of this Idempotency-Key is gone")
