@@ -19,13 +19,12 @@ from tests.integration.conftest import Response, Stack, free_port, http, running
 pytestmark = pytest.mark.integration
 FAULT_RATE = "0.1"
 CONSUMES, LEASES, PURCHASES = 48, 10, 3
-COST_PER_USE = 3  # feature "build" in infra/catalog.json
 
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[tuple[Stack, str]]:
     port = free_port()
-    with running_stack(TOLLGATE_DDB_FAULTS=FAULT_RATE, TOLLGATE_DDB_FAULTS_PORT=str(port)) as stack:
+    with running_stack(warm=False, TOLLGATE_DDB_FAULTS=FAULT_RATE, TOLLGATE_DDB_FAULTS_PORT=str(port)) as stack:
         yield stack, f"http://127.0.0.1:{port}"
 
 
