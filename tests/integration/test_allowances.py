@@ -3,7 +3,9 @@ spenders paying one pool write per block, and an allowance nobody settles charge
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,18 +17,25 @@ pytestmark = pytest.mark.integration
 BLOCK = 100
 
 
+def retried(send: Callable[[], Response], attempts: int = 6) -> Response:
+    """As the SDK does: a 5xx is sent again (same Idempotency-Key; settlements are cumulative)."""
+    answer = send()
+    for attempt in range(attempts):
+        if answer.status < 500:
+            break
+        time.sleep(0.2 * 2**attempt)
+        answer = send()
+    return answer
+
+
 def open_allowance(stack: Stack, key: str, tokens: int = BLOCK, ttl_s: int = 300) -> Response:
-    return stack.call(
-        "POST",
-        "/v1/allowances",
-        {"feature": "build", "tokens": tokens, "ttl_s": ttl_s},
-        key=key,
-        Idempotency_Key=str(uuid.uuid4()),
-    )
+    body, idempotency_key = {"feature": "build", "tokens": tokens, "ttl_s": ttl_s}, str(uuid.uuid4())
+    return retried(lambda: stack.call("POST", "/v1/allowances", body, key=key, Idempotency_Key=idempotency_key))
 
 
 def settle(stack: Stack, key: str, allowance_id: str, used: int, **flags: bool) -> Response:
-    return stack.call("POST", f"/v1/allowances/{allowance_id}/settle", {"used": used, **flags}, key=key)
+    path, body = f"/v1/allowances/{allowance_id}/settle", {"used": used, **flags}
+    return retried(lambda: stack.call("POST", path, body, key=key))
 
 
 def balance(stack: Stack, owner: str) -> dict[str, Any]:
