@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate import services
+from tollgate import services, snapstart
 from tollgate.domain.allowances import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S
 from tollgate.domain.leases import MAX_LEASE_S
 from tollgate.http import limits, requests
@@ -21,6 +21,7 @@ from tollgate.logs import get_logger
 logger = get_logger()
 metrics = Metrics()
 app = build_resolver(logger)
+snapstart.install()  # SnapStart (template.yaml): reseed and refresh after each restore
 
 
 @app.post("/v1/consume")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from tollgate import snapstart
 from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.receipts import ReceiptSigner
 from tollgate.domain.validation import ValidationService
@@ -15,8 +16,11 @@ from tollgate.store.validation_read import DynamoLicenseKeyReader, new_client
 
 @cache
 def license_key_reader() -> DynamoLicenseKeyReader:
-    """Tenant, license key (and project) in one BatchGetItem, through one botocore client per process."""
-    return DynamoLicenseKeyReader(new_client())
+    """Tenant, license key (and project) in one BatchGetItem, through one botocore client per process,
+    made anew in each environment restored from a SnapStart snapshot."""
+    reader = DynamoLicenseKeyReader(new_client())
+    snapstart.after_restore(lambda: reader.reconnect(new_client()))
+    return reader
 
 
 def serving_region() -> str:

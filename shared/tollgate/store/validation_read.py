@@ -122,6 +122,11 @@ class DynamoLicenseKeyReader:
         self._client = client
         self._table = table_name or settings().table_name
 
+    def reconnect(self, client: Any) -> None:
+        """Reads through ``client`` from now on (after a SnapStart restore: this environment's connections
+        and credentials, not the snapshotted ones)."""
+        self._client = client
+
     def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot:
         pk = keys.tenant_pk(tenant_id)
         wanted = [keys.TENANT_SK, keys.license_key_sk(key_id)]
