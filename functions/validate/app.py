@@ -12,7 +12,9 @@ import json
 import time
 from typing import Any
 
+from tollgate import snapstart
 from tollgate.domain.errors import NotFound, TollgateError
+from tollgate.domain.receipts import load_primitives
 from tollgate.domain.regions import REGION_NAME
 from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
 from tollgate.http import requests
@@ -25,6 +27,8 @@ JWKS = ("GET", "/v1/.well-known/jwks.json")
 
 logger = get_json_logger("validate")
 validation = validation_service()  # builds the botocore client now, once per cold start
+snapstart.before_snapshot(load_primitives)  # SnapStart: the snapshot carries the Ed25519 code too
+snapstart.install()
 
 
 def iso(epoch_s: int | None) -> str | None:

@@ -2,8 +2,9 @@
 validation's result, which the SDK checks offline against ``GET /v1/.well-known/jwks.json``.
 
 Pure: the private key comes in as PEM text from whoever built the signer (``secret("RECEIPT_SIGNING_KEY")``
-in production); nothing here reads the environment or the network. Only ``cryptography``'s Ed25519
-primitives are imported up front, because the validation function loads this module on its hot path.
+in production); nothing here reads the environment or the network. ``cryptography``'s Ed25519 primitives
+(its Rust extension: ~10 ms) are imported on first use, not with this module, which the validation function
+loads at cold start; with SnapStart, ``load_primitives`` runs before the snapshot instead.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 RECEIPT_TTL_S = 300
 ALGORITHM = "EdDSA"
@@ -41,9 +42,16 @@ def _compact_json(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
+def load_primitives() -> None:
+    """Imports the Ed25519 primitives now rather than at the first signature (before a SnapStart snapshot)."""
+    import cryptography.hazmat.primitives.asymmetric.ed25519  # noqa: F401 - the import is the point
+
+
 def private_key_from_pem(pem: str) -> Ed25519PrivateKey:
     """An Ed25519 private key from PKCS#8 PEM. The common form is decoded by hand (it is 16 fixed bytes
     and the key); anything else goes through cryptography's full PEM loader."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     body = "".join(line.strip() for line in pem.strip().splitlines() if not line.startswith("-----"))
     try:
         der = base64.b64decode(body, validate=True)
@@ -91,9 +99,13 @@ class ReceiptSigner:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         return {"keys": [dict(self._jwk)]}
 
+    @cached_property
+    def _header(self) -> str:
+        """The JWS header, encoded: the same for every receipt this signer makes."""
+        return b64url(_compact_json({"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}))
+
     def sign(self, claims: Mapping[str, Any]) -> str:
-        header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
-        signing_input = f"{b64url(_compact_json(header))}.{b64url(_compact_json(claims))}"
+        signing_input = f"{self._header}.{b64url(_compact_json(claims))}"
         signature = self._private_key.sign(signing_input.encode())
         return f"{signing_input}.{b64url(signature)}"
 
@@ -114,6 +126,9 @@ def verify_receipt(receipt: str, jwks: Mapping[str, Any], now: int | None = None
     matching = [key for key in jwks.get("keys", []) if key.get("kid") == header.get("kid")]
     if not matching or matching[0].get("kty") != "OKP" or matching[0].get("crv") != "Ed25519":
         raise InvalidReceipt("signed by a key that is not published")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         public_key = Ed25519PublicKey.from_public_bytes(b64url_decode(matching[0]["x"]))
         public_key.verify(signature, f"{header_b64}.{claims_b64}".encode())
