@@ -1,62 +1,77 @@
 """A small structured logger for the validation function, whose cold start cannot afford Powertools
-(importing ``aws_lambda_powertools`` pulls in Metrics and Tracer too: ~40 ms, measured in docs/performance.md).
+(importing ``aws_lambda_powertools`` pulls in Metrics and Tracer too: ~40 ms, measured in docs/performance.md)
+and whose per-call budget cannot afford the standard library's logging machinery either (a record, caller
+lookup, filters and handlers cost about as much as the rest of the handler: docs/performance.md).
 
 One JSON object per line on stdout, in the fields Powertools' Logger writes (``level``, ``location``,
-``message``, ``timestamp``, ``service``, extra keys), redacted by the same filter as ``tollgate.logs``.
+``message``, ``timestamp``, ``service``, extra keys, ``exception``), redacted as ``tollgate.logs`` redacts.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
+import traceback
+from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
-from tollgate.redaction import RedactSecrets
+from tollgate.redaction import SECRETS, redact
 
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
+
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
-        super().__init__()
-        self._service = service
+class JsonLogger:
+    """``debug``/``info``/``warning``/``error``/``exception`` with ``extra=``, as a ``logging.Logger`` is
+    called; each line is written to whatever ``sys.stdout`` is at the time (Lambda ships it to CloudWatch)."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def __init__(self, service: str, level: str = "INFO") -> None:
+        self.service = service
+        self.level = _LEVELS.get(level.upper(), _LEVELS["INFO"])
+
+    def debug(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._write(10, "DEBUG", message, extra)
+
+    def info(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._write(20, "INFO", message, extra)
+
+    def warning(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._write(30, "WARNING", message, extra)
+
+    def error(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._write(40, "ERROR", message, extra)
+
+    def exception(self, message: str, *, extra: Mapping[str, Any] | None = None) -> None:
+        self._write(40, "ERROR", message, extra, sys.exc_info())
+
+    def _write(
+        self, level: int, name: str, message: str, extra: Mapping[str, Any] | None, exc_info: _ExcInfo | None = None
+    ) -> None:
+        if level < self.level:
+            return
+        caller = sys._getframe(2)  # the function that called debug/info/...
         entry: dict[str, Any] = {
-            "level": record.levelname,
-            "location": f"{record.funcName}:{record.lineno}",
-            "message": record.getMessage(),
-            "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
-            "service": self._service,
+            "level": name,
+            "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
+            "message": redact(message),
+            "timestamp": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
+            "service": self.service,
         }
-        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-            entry["exception_name"] = record.exc_info[0].__name__ if record.exc_info[0] else None
-        return json.dumps(entry, default=str)
+        if extra:
+            for key, value in extra.items():
+                entry[key] = redact(value) if isinstance(value, str) and SECRETS.search(value) else value
+        if exc_info is not None and exc_info[0] is not None:
+            entry["exception"] = redact("".join(traceback.format_exception(*exc_info)).rstrip("\n"))
+            entry["exception_name"] = exc_info[0].__name__
+        with suppress(Exception):  # a log line must never fail a request
+            sys.stdout.write(json.dumps(entry, default=str) + "\n")
 
 
-class StdoutHandler(logging.Handler):
-    """Writes to whatever ``sys.stdout`` is at the time (Lambda ships stdout to CloudWatch Logs)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stdout.write(self.format(record) + "\n")
-        except Exception:  # a log line must never fail a request
-            self.handleError(record)
-
-
-def get_json_logger(name: str = "tollgate") -> logging.Logger:
-    """A logger named ``name`` that writes redacted JSON lines; level from ``POWERTOOLS_LOG_LEVEL``."""
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        handler = StdoutHandler()
-        handler.setFormatter(JsonFormatter(os.environ.get("POWERTOOLS_SERVICE_NAME", name)))
-        handler.addFilter(RedactSecrets())  # on the handler: covers records of child loggers too, once
-        logger.addHandler(handler)
-        logger.propagate = False
-        logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper())
-    return logger
+def get_json_logger(name: str = "tollgate") -> JsonLogger:
+    """A logger for service ``POWERTOOLS_SERVICE_NAME`` (else ``name``); level from ``POWERTOOLS_LOG_LEVEL``."""
+    return JsonLogger(os.environ.get("POWERTOOLS_SERVICE_NAME", name), os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
