@@ -1,21 +1,44 @@
-"""The tenant's self-service portal: profile, API keys, and (as they land) catalog, purchases, balance,
-ledger, projects and license keys. Every route authenticates first, in one place (``principal``)."""
+"""The tenant's self-service portal: profile, API keys, catalog, purchases, balance, ledger, projects and
+license keys. Each route authenticates and states the permission it needs in one call (``principal``),
+reads its request model (validated by Powertools), calls one service and answers its answer model."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BeforeValidator
 
 from tollgate import services
 from tollgate.domain.license_keys import NewLicenseKey
 from tollgate.domain.models import Principal
 from tollgate.domain.projects import UNSET
-from tollgate.domain.roles import Permission, Role, require
-from tollgate.http import requests
-from tollgate.http.app import build_resolver, json_response
+from tollgate.domain.roles import Permission, authorize
+from tollgate.http import limits
+from tollgate.http.app import build_resolver
 from tollgate.http.auth import portal_principal
+from tollgate.http.contract.answers import API_KEY
+from tollgate.http.contract.published import document_text
+from tollgate.http.models.catalog import CatalogAnswer
+from tollgate.http.models.license_keys import (
+    LicenseKeyAnswer,
+    LicenseKeyBody,
+    LicenseKeysAnswer,
+    NewLicenseKeyAnswer,
+)
+from tollgate.http.models.pool import BalanceAnswer, LedgerAnswer
+from tollgate.http.models.projects import ProjectAnswer, ProjectBody, ProjectChanges, ProjectsAnswer
+from tollgate.http.models.purchases import NewPurchaseAnswer, PurchaseAnswer, PurchaseBody, PurchasesAnswer
+from tollgate.http.models.refusals import answers
+from tollgate.http.models.tenants import (
+    ApiKeyAnswer,
+    ApiKeyBody,
+    ApiKeysAnswer,
+    NewApiKeyAnswer,
+    TenantAnswer,
+)
 from tollgate.http.purchase_views import purchase_view
 from tollgate.http.views import (
     api_key_view,
@@ -29,162 +52,221 @@ from tollgate.http.views import (
 from tollgate.logs import get_logger
 
 logger = get_logger()
-app = build_resolver(logger)
+app = build_resolver(logger, validation=True)
+SECURITY = [{API_KEY: []}]
+OPENAPI_CACHE_S = 300
 
 
-def principal() -> Principal:
+def _ascii_digits(value: Any) -> Any:
+    """Query integers are plain ASCII digits: not ``²``, `` 12``, ``+5`` or ``1_0``."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be an integer written in ASCII digits")
+    return value
+
+
+PageLimit = Annotated[
+    int, BeforeValidator(_ascii_digits), Query(ge=1, le=limits.PAGE_LIMIT_MAX, description="Entries per page.")
+]
+Cursor = Annotated[str | None, Query(max_length=limits.CURSOR_MAX, description="`next_cursor` of the last page.")]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=limits.IDEMPOTENCY_KEY_MAX,
+        pattern=limits.IDEMPOTENCY_KEY_PATTERN,
+        description="The same key replays the first answer for 24 hours.",
+    ),
+]
+
+
+def principal(permission: Permission) -> Principal:
+    """The caller, if its credential may do ``permission``; a principal without a role may do nothing here."""
     caller = portal_principal(app.current_event.raw_event)
     logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
+    authorize(caller, permission)
     return caller
 
 
-@app.get("/v1/tenant")
-def get_tenant() -> Response:
-    caller = principal()
-    require(caller.role or Role.MEMBER, Permission.READ_TENANT)
-    return json_response(200, {"tenant": tenant_view(caller.tenant)})
+@app.get("/v1/tenant", security=SECURITY, responses=answers(200, TenantAnswer, 401, 403), tags=["tenant"])
+def get_tenant() -> TenantAnswer:
+    caller = principal(Permission.READ_TENANT)
+    return TenantAnswer.model_validate({"tenant": tenant_view(caller.tenant)})
 
 
-@app.post("/v1/api-keys")
-def create_api_key() -> Response:
-    caller = principal()
-    fields = requests.json_object(app.current_event.raw_event)
-    name = fields.text("name", max_length=100)
-    role = fields.choice("role", Role)
-    fields.done()
-    assert role is not None
-    issued = services.tenant_service().create_api_key(caller, name, role)
-    return json_response(201, {"api_key": api_key_view(issued.key, secret=issued.secret)})
+@app.post(
+    "/v1/api-keys",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, NewApiKeyAnswer, 400, 401, 403),
+    tags=["tenant"],
+)
+def create_api_key(body: ApiKeyBody) -> NewApiKeyAnswer:
+    caller = principal(Permission.MANAGE_API_KEYS)
+    issued = services.tenant_service().create_api_key(caller, body.name, body.role)
+    return NewApiKeyAnswer.model_validate({"api_key": api_key_view(issued.key, secret=issued.secret)})
 
 
-@app.get("/v1/api-keys")
-def list_api_keys() -> Response:
-    keys = services.tenant_service().list_api_keys(principal())
-    return json_response(200, {"api_keys": [api_key_view(key) for key in keys]})
+@app.get("/v1/api-keys", security=SECURITY, responses=answers(200, ApiKeysAnswer, 401, 403), tags=["tenant"])
+def list_api_keys() -> ApiKeysAnswer:
+    keys = services.tenant_service().list_api_keys(principal(Permission.READ_API_KEYS))
+    return ApiKeysAnswer.model_validate({"api_keys": [api_key_view(key) for key in keys]})
 
 
-@app.delete("/v1/api-keys/<key_id>")
-def revoke_api_key(key_id: str) -> Response:
-    key = services.tenant_service().revoke_api_key(principal(), key_id)
-    return json_response(200, {"api_key": api_key_view(key)})
+@app.delete(
+    "/v1/api-keys/<key_id>", security=SECURITY, responses=answers(200, ApiKeyAnswer, 401, 403, 404), tags=["tenant"]
+)
+def revoke_api_key(key_id: str) -> ApiKeyAnswer:
+    key = services.tenant_service().revoke_api_key(principal(Permission.MANAGE_API_KEYS), key_id)
+    return ApiKeyAnswer.model_validate({"api_key": api_key_view(key)})
 
 
-@app.get("/v1/catalog")
-def get_catalog() -> Response:
-    principal()
+@app.get("/v1/catalog", security=SECURITY, responses=answers(200, CatalogAnswer, 401, 403), tags=["purchases"])
+def get_catalog() -> CatalogAnswer:
+    principal(Permission.READ_CATALOG)
     catalog = services.catalog()
-    return json_response(200, catalog_view(catalog.packs(), catalog.features()))
+    return CatalogAnswer.model_validate(catalog_view(catalog.packs(), catalog.features()))
 
 
-@app.get("/v1/balance")
-def get_balance() -> Response:
-    return json_response(200, balance_view(services.pool_service().balance(principal())))
+@app.get("/v1/balance", security=SECURITY, responses=answers(200, BalanceAnswer, 401, 403), tags=["pool"])
+def get_balance() -> BalanceAnswer:
+    balance = services.pool_service().balance(principal(Permission.READ_BALANCE))
+    return BalanceAnswer.model_validate(balance_view(balance))
 
 
-@app.get("/v1/ledger")
-def get_ledger() -> Response:
-    caller = principal()
-    event = app.current_event.raw_event
-    page = services.pool_service().ledger(caller, requests.query_param(event, "cursor"), requests.limit_param(event))
-    return json_response(200, {"entries": [entry_view(e) for e in page.entries], "next_cursor": page.cursor})
+@app.get("/v1/ledger", security=SECURITY, responses=answers(200, LedgerAnswer, 401, 403), tags=["pool"])
+def get_ledger(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> LedgerAnswer:
+    page = services.pool_service().ledger(principal(Permission.READ_LEDGER), cursor, limit)
+    return LedgerAnswer.model_validate({"entries": [entry_view(e) for e in page.entries], "next_cursor": page.cursor})
 
 
-@app.post("/v1/projects")
-def create_project() -> Response:
-    caller = principal()
-    fields = requests.json_object(app.current_event.raw_event)
-    name = fields.text("name", max_length=100)
-    budget = fields.integer("budget", required=False, minimum=0)
-    fields.done()
-    project = services.project_service().create(caller, name, budget)
-    return json_response(201, {"project": project_view(project)})
+@app.post(
+    "/v1/projects",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, ProjectAnswer, 400, 401, 403),
+    tags=["projects"],
+)
+def create_project(body: ProjectBody) -> ProjectAnswer:
+    project = services.project_service().create(principal(Permission.MANAGE_PROJECTS), body.name, body.budget)
+    return ProjectAnswer.model_validate({"project": project_view(project)})
 
 
-@app.get("/v1/projects")
-def list_projects() -> Response:
-    projects = services.project_service().list(principal())
-    return json_response(200, {"projects": [project_view(p) for p in projects]})
+@app.get("/v1/projects", security=SECURITY, responses=answers(200, ProjectsAnswer, 401, 403), tags=["projects"])
+def list_projects() -> ProjectsAnswer:
+    projects = services.project_service().list(principal(Permission.READ_PROJECTS))
+    return ProjectsAnswer.model_validate({"projects": [project_view(p) for p in projects]})
 
 
-@app.patch("/v1/projects/<project_id>")
-def update_project(project_id: str) -> Response:
-    caller = principal()
-    fields = requests.json_object(app.current_event.raw_event)
-    name = fields.text("name", required=False, max_length=100)
-    budget = fields.integer("budget", required=False, minimum=0) if fields.has("budget") else UNSET
-    if fields.has("budget") and budget is None:
-        budget = None
-    fields.done()
-    project = services.project_service().update(caller, project_id, name, budget)
-    return json_response(200, {"project": project_view(project)})
+@app.patch(
+    "/v1/projects/<project_id>",
+    security=SECURITY,
+    responses=answers(200, ProjectAnswer, 400, 401, 403, 404),
+    tags=["projects"],
+)
+def update_project(project_id: str, body: ProjectChanges) -> ProjectAnswer:
+    caller = principal(Permission.MANAGE_PROJECTS)
+    budget = body.budget if "budget" in body.model_fields_set else UNSET
+    project = services.project_service().update(caller, project_id, body.name, budget)
+    return ProjectAnswer.model_validate({"project": project_view(project)})
 
 
-@app.post("/v1/keys")
-def create_license_key() -> Response:
-    caller = principal()
-    fields = requests.json_object(app.current_event.raw_event)
-    features = fields.texts("features", required=False, max_items=100, max_length=64)
+@app.post(
+    "/v1/keys",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, NewLicenseKeyAnswer, 400, 401, 403),
+    tags=["license keys"],
+)
+def create_license_key(body: LicenseKeyBody) -> NewLicenseKeyAnswer:
+    caller = principal(Permission.MANAGE_LICENSE_KEYS)
     request = NewLicenseKey(
-        name=fields.text("name", max_length=100),
-        regions=tuple(fields.texts("regions", max_items=50, max_length=32)),
-        features=None if features is None else tuple(features),
-        project_id=fields.text("project_id", required=False, max_length=40),
-        environment=fields.text("environment", required=False, max_length=64),
-        expires_at=fields.text("expires_at", required=False, max_length=40),
+        name=body.name,
+        regions=tuple(body.regions),
+        features=None if body.features is None else tuple(body.features),
+        project_id=body.project_id,
+        environment=body.environment,
+        expires_at=body.expires_at,
     )
-    fields.done()
     issued = services.license_key_service().issue(caller, request)
     logger.info("license key issued", extra={"license_key_id": issued.key.id})
-    return json_response(201, {"key": license_key_view(issued.key), "secret": issued.secret})
+    return NewLicenseKeyAnswer.model_validate({"key": license_key_view(issued.key), "secret": issued.secret})
 
 
-@app.get("/v1/keys")
-def list_license_keys() -> Response:
-    keys = services.license_key_service().list(principal())
-    return json_response(200, {"keys": [license_key_view(key) for key in keys]})
+@app.get("/v1/keys", security=SECURITY, responses=answers(200, LicenseKeysAnswer, 401, 403), tags=["license keys"])
+def list_license_keys() -> LicenseKeysAnswer:
+    keys = services.license_key_service().list(principal(Permission.READ_LICENSE_KEYS))
+    return LicenseKeysAnswer.model_validate({"keys": [license_key_view(key) for key in keys]})
 
 
-@app.delete("/v1/keys/<key_id>")
-def revoke_license_key(key_id: str) -> Response:
-    key = services.license_key_service().revoke(principal(), key_id)
-    return json_response(200, {"key": license_key_view(key)})
+@app.delete(
+    "/v1/keys/<key_id>",
+    security=SECURITY,
+    responses=answers(200, LicenseKeyAnswer, 401, 403, 404),
+    tags=["license keys"],
+)
+def revoke_license_key(key_id: str) -> LicenseKeyAnswer:
+    key = services.license_key_service().revoke(principal(Permission.MANAGE_LICENSE_KEYS), key_id)
+    return LicenseKeyAnswer.model_validate({"key": license_key_view(key)})
 
 
-@app.post("/v1/keys/<key_id>/rotate")
-def rotate_license_key(key_id: str) -> Response:
-    issued = services.license_key_service().rotate(principal(), key_id)
+@app.post(
+    "/v1/keys/<key_id>/rotate",
+    security=SECURITY,
+    responses=answers(200, NewLicenseKeyAnswer, 401, 403, 404, 409),
+    tags=["license keys"],
+)
+def rotate_license_key(key_id: str) -> NewLicenseKeyAnswer:
+    issued = services.license_key_service().rotate(principal(Permission.MANAGE_LICENSE_KEYS), key_id)
     logger.info("license key rotated", extra={"license_key_id": key_id})
-    return json_response(200, {"key": license_key_view(issued.key), "secret": issued.secret})
+    return NewLicenseKeyAnswer.model_validate({"key": license_key_view(issued.key), "secret": issued.secret})
 
 
-@app.post("/v1/purchases")
-def create_purchase() -> Response:
-    caller = principal()
-    event = app.current_event.raw_event
-    key = requests.idempotency_key(event, required=True)
-    assert key is not None
-    fields = requests.json_object(event)
-    pack_id = fields.text("pack_id", max_length=64)
-    quantity = fields.integer("quantity", minimum=1, maximum=1000)
-    po_number = fields.text("po_number", required=False, max_length=100)
-    project_id = fields.text("project_id", required=False, max_length=64)
-    fields.done()
-    purchase = services.purchase_service().create(caller, pack_id, quantity, po_number, project_id, key)
-    return json_response(201, {"purchase": purchase_view(purchase), "checkout_url": purchase.checkout_url})
+@app.post(
+    "/v1/purchases",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, NewPurchaseAnswer, 400, 401, 403, 409),
+    tags=["purchases"],
+)
+def create_purchase(body: PurchaseBody, idempotency_key: IdempotencyKey) -> NewPurchaseAnswer:
+    caller = principal(Permission.BUY)
+    purchase = services.purchase_service().create(
+        caller, body.pack_id, body.quantity, body.po_number, body.project_id, idempotency_key
+    )
+    return NewPurchaseAnswer.model_validate(
+        {"purchase": purchase_view(purchase), "checkout_url": purchase.checkout_url}
+    )
 
 
-@app.get("/v1/purchases")
-def list_purchases() -> Response:
-    caller = principal()
-    event = app.current_event.raw_event
-    page = services.purchase_service().list(caller, requests.query_param(event, "cursor"), requests.limit_param(event))
-    return json_response(200, {"purchases": [purchase_view(p) for p in page.purchases], "next_cursor": page.cursor})
+@app.get("/v1/purchases", security=SECURITY, responses=answers(200, PurchasesAnswer, 401, 403), tags=["purchases"])
+def list_purchases(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> PurchasesAnswer:
+    page = services.purchase_service().list(principal(Permission.READ_PURCHASES), cursor, limit)
+    return PurchasesAnswer.model_validate(
+        {"purchases": [purchase_view(p) for p in page.purchases], "next_cursor": page.cursor}
+    )
 
 
-@app.get("/v1/purchases/<purchase_id>")
-def get_purchase(purchase_id: str) -> Response:
-    purchase = services.purchase_service().get(principal(), purchase_id)
-    return json_response(200, {"purchase": purchase_view(purchase)})
+@app.get(
+    "/v1/purchases/<purchase_id>",
+    security=SECURITY,
+    responses=answers(200, PurchaseAnswer, 401, 403, 404),
+    tags=["purchases"],
+)
+def get_purchase(purchase_id: str) -> PurchaseAnswer:
+    purchase = services.purchase_service().get(principal(Permission.READ_PURCHASES), purchase_id)
+    return PurchaseAnswer.model_validate({"purchase": purchase_view(purchase)})
+
+
+@app.get("/v1/openapi.json", security=[], responses=answers(200, None), tags=["contract"], summary="This document.")
+def get_openapi() -> Response[dict[str, Any]]:
+    """Public and cacheable: generated from the models at build time (``python -m infra.contract``)."""
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=document_text(),
+        headers={"Cache-Control": f"public, max-age={OPENAPI_CACHE_S}"},
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -2,45 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
 from tollgate.domain.tenants import SignupRequest
-from tollgate.http import requests
-from tollgate.http.app import build_resolver, json_response
+from tollgate.http import limits
+from tollgate.http.app import build_resolver
+from tollgate.http.models.refusals import answers
+from tollgate.http.models.tenants import SignupAnswer, SignupBody
 from tollgate.http.views import api_key_view, tenant_view
 from tollgate.logs import get_logger
 
 logger = get_logger()
 metrics = Metrics()
-app = build_resolver(logger)
+app = build_resolver(logger, validation=True)
+
+SignupKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=limits.SIGNUP_IDEMPOTENCY_KEY_MIN,
+        max_length=limits.IDEMPOTENCY_KEY_MAX,
+        pattern=limits.IDEMPOTENCY_KEY_PATTERN,
+        description="At least 32 characters (a UUID): a replay with the same key and body answers the same "
+        "tenant and owner key, secret included, so the key is the proof that the caller is the first one.",
+    ),
+]
 
 
-@app.post("/v1/tenants")
-def sign_up() -> Response:
-    fields = requests.json_object(app.current_event.raw_event)
-    request = SignupRequest(
-        name=fields.text("name"),
-        email=fields.text("email", max_length=254),
-        home_region=fields.text("home_region", required=False, max_length=32) or services.default_region(),
-    )
-    fields.done()
-    idempotency_key = requests.idempotency_key(app.current_event.raw_event, required=False)
+@app.post("/v1/tenants", status_code=201, security=[], responses=answers(201, SignupAnswer, 400, 409), tags=["tenant"])
+def sign_up(body: SignupBody, idempotency_key: SignupKey = None) -> SignupAnswer:
+    request = SignupRequest(name=body.name, email=body.email, home_region=body.home_region or services.default_region())
     result = services.tenant_service().sign_up(request, idempotency_key)
     if not result.replayed:
         logger.info("tenant signed up", extra={"tenant_id": result.tenant.id})
         metrics.add_metric(name="TenantsSignedUp", unit=MetricUnit.Count, value=1)
-    return json_response(
-        201,
+    return SignupAnswer.model_validate(
         {
             "tenant": tenant_view(result.tenant),
             "api_key": api_key_view(result.owner_key.key, secret=result.owner_key.secret),
-        },
+        }
     )
 
 

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from tollgate.clock import Clock
 from tollgate.domain.models import Principal, Project
-from tollgate.domain.roles import Permission, require
+from tollgate.domain.roles import Permission, authorize
 from tollgate.ids import IdGenerator
 
 UNSET = object()
@@ -33,8 +33,7 @@ class ProjectService:
         self._ids = ids
 
     def create(self, caller: Principal, name: str, budget: int | None) -> Project:
-        assert caller.role is not None
-        require(caller.role, Permission.MANAGE_PROJECTS)
+        authorize(caller, Permission.MANAGE_PROJECTS)
         project = Project(
             id=self._ids.new_id("pj"),
             tenant_id=caller.tenant_id,
@@ -46,11 +45,9 @@ class ProjectService:
         return project
 
     def list(self, caller: Principal) -> list[Project]:
-        assert caller.role is not None
-        require(caller.role, Permission.READ_PROJECTS)
+        authorize(caller, Permission.READ_PROJECTS)
         return self._projects.list(caller.tenant_id)
 
     def update(self, caller: Principal, project_id: str, name: str | None, budget: object) -> Project:
-        assert caller.role is not None
-        require(caller.role, Permission.MANAGE_PROJECTS)
+        authorize(caller, Permission.MANAGE_PROJECTS)
         return self._projects.update(caller.tenant_id, project_id, name, budget)

@@ -7,9 +7,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
-from tollgate.domain.errors import NotFound, TollgateError
-from tollgate.http.errors import error_response, internal_error_response
+from tollgate.domain.errors import MalformedRequest, NotFound, TollgateError
+from tollgate.http.errors import error_response, internal_error_response, refusal
+from tollgate.http.limits import MAX_BODY_BYTES
+from tollgate.http.requests import strict_json
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -28,13 +34,37 @@ def _as_response(raw: dict[str, Any]) -> Response:
     )
 
 
-def build_resolver(logger: Logger) -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(strip_prefixes=None)
+def body_json(text: str) -> Any:
+    """Powertools' body parser for validated routes: the same strict JSON rules as every other route."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise MalformedRequest(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    return strict_json(text)
+
+
+def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpResolver:
+    """``validation``: Powertools validates requests and answers against the routes' pydantic models (portal,
+    signup). Its refusals come out in the error envelope, as every other refusal does."""
+    if validation:
+        app = APIGatewayHttpResolver(strip_prefixes=None, enable_validation=True, json_body_deserializer=body_json)
+    else:
+        app = APIGatewayHttpResolver(strip_prefixes=None)
 
     @app.exception_handler(TollgateError)
     def _domain_error(error: TollgateError) -> Response:
         logger.info("request refused", extra={"code": error.code, "status_reason": error.message})
         return _as_response(error_response(error, _request_id(app)))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        return _domain_error(refusal(error.errors()))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response:
+        return _domain_error(MalformedRequest("the body must be JSON (Content-Type: application/json)"))
+
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(_: UnicodeDecodeError) -> Response:  # Powertools decodes a base64 body before our parser
+        return _domain_error(MalformedRequest("the body is not valid UTF-8"))
 
     @app.not_found
     def _no_route(_: Exception) -> Response:

@@ -14,7 +14,7 @@ from tollgate import services
 from tollgate.domain.credentials import LICENSE_KEY_PREFIX
 from tollgate.domain.errors import Unauthenticated
 from tollgate.domain.models import Principal
-from tollgate.domain.roles import Permission, require
+from tollgate.domain.roles import Permission, authorize
 from tollgate.http.requests import bearer_token, header
 
 
@@ -39,6 +39,5 @@ def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Princi
             return keys.authenticate_from_memory(token, client_region=region)
         return keys.authenticate(token, client_region=region)
     caller = services.tenant_service().authenticate(token)
-    assert caller.role is not None
-    require(caller.role, Permission.CONSUME)
+    authorize(caller, Permission.CONSUME)
     return caller

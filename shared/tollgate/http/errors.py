@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tollgate.domain import errors
 
@@ -53,3 +55,34 @@ def internal_error_response(request_id: str) -> dict[str, object]:
         "headers": {"Content-Type": "application/json"},
         "body": error_body("INTERNAL", "Something went wrong on our side; nothing was changed.", request_id),
     }
+
+
+_BODY_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type", "model_type"})
+
+
+def refusal(problems: Sequence[Mapping[str, Any]]) -> errors.TollgateError:
+    """The domain error for what Powertools' request validation found (its first problem): a 400 when the
+    body as a whole is missing or not an object, else a 422 naming the field (``regions.0``, ``Idempotency-Key``)."""
+    problem = problems[0] if problems else {"loc": ("body",), "type": "missing"}
+    where, *path = [str(part) for part in problem.get("loc", ("body",))]
+    kind = str(problem.get("type", ""))
+    if where == "body" and not path:
+        if kind == "missing":
+            return errors.MalformedRequest("a JSON object body is required")
+        if kind in _BODY_NOT_AN_OBJECT:
+            return errors.MalformedRequest("the body must be a JSON object")
+        return errors.MalformedRequest("the body is not valid JSON")
+    if where == "header":
+        field = "-".join(word.capitalize() for word in (path[-1] if path else "").split("-"))
+    else:
+        field = ".".join(path) or where
+    return errors.InvalidField(field, _explain(kind, str(problem.get("msg", ""))))
+
+
+def _explain(kind: str, message: str) -> str:
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind == "missing":
+        return "is required"
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:] if message else "is not valid"

@@ -25,6 +25,7 @@ MAX_FUTURE_S = 3653 * 86_400  # ten years (with leap days) ahead of the clock
 
 # Text
 NAME_MAX = 100
+TENANT_NAME_MAX = 200
 EMAIL_MAX = 254
 REASON_MAX = 500
 PO_NUMBER_MAX = 100
@@ -49,6 +50,14 @@ ID_MAX = 40
 
 # Control characters (C0, DEL, C1) are refused in names, e-mails, reasons and other free text.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The same rule as a JSON Schema pattern (models, OpenAPI): no control character, at least one visible one.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"
+FEATURE_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
+ENVIRONMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+PACK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
 
 
 def id_pattern(prefix: str) -> re.Pattern[str]:

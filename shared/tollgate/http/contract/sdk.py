@@ -1,0 +1,248 @@
+"""The SDK routes' contract, declared as plain OpenAPI beside their small hand parsers (functions/validate,
+functions/usage), whose cold start cannot afford pydantic. ``tests/unit/test_contract_sdk.py`` proves each
+parser and its declaration agree: the same fields, bounds, required-ness and answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollgate.domain.leases import MAX_LEASE_S
+from tollgate.domain.validation import Code
+from tollgate.http import limits
+from tollgate.http.contract.answers import API_KEY, LICENSE_KEY, refusal
+
+MAX_CONSUME_QUANTITY = 1_000_000  # uses per consume call (functions/usage/app.py)
+SDK_SECURITY = [{LICENSE_KEY: []}, {API_KEY: []}]
+
+
+def text(max_length: int, pattern: str = limits.TEXT_PATTERN) -> dict[str, Any]:
+    """A non-blank string without control characters (``Fields.text``)."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
+
+
+def integer(minimum: int, maximum: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def answer(description: str, schema: dict[str, Any], headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    declared: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        declared["headers"] = headers
+    return declared
+
+
+def header(name: str, schema: dict[str, Any], required: bool, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "schema": schema, "description": description}
+
+
+def path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def refusals(*statuses: int) -> dict[str, Any]:
+    return {str(status): refusal(status) for status in sorted({*statuses, 429, 503})}
+
+
+IDEMPOTENCY_KEY = header(
+    "Idempotency-Key",
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limits.IDEMPOTENCY_KEY_MAX,
+        "pattern": limits.IDEMPOTENCY_KEY_PATTERN,
+    },
+    required=True,
+    description="One key per logical call, reused on every retry: the first answer is replayed for 24 hours.",
+)
+REGION_HEADER = header(
+    "X-Tollgate-Region",
+    {"type": "string", "maxLength": limits.REGION_MAX},
+    required=False,
+    description="Where the client runs, checked against the license key's regions.",
+)
+PREFER = header(
+    "Prefer",
+    {"type": "string", "enum": ["return=minimal", "return=representation"]},
+    required=False,
+    description="`return=minimal`: no `balance_after`, one DynamoDB request (the SDK's hot path).",
+)
+
+# ------------------------------------------------------------------------------------------ validate
+
+VALIDATE_BODY = obj(
+    {
+        "feature": text(limits.FEATURE_MAX),
+        "region": text(limits.REGION_MAX, limits.REGION_PATTERN),
+        "fingerprint": text(limits.FINGERPRINT_MAX),
+        "project": text(limits.ID_MAX),
+    }
+)
+SCOPE = obj(
+    {
+        "id": {"type": "string"},
+        "tenant_id": {"type": "string"},
+        "regions": {"type": "array", "items": {"type": "string"}},
+        "features": nullable({"type": "array", "items": {"type": "string"}}),
+        "project_id": nullable({"type": "string"}),
+        "environment": nullable({"type": "string"}),
+        "expires_at": nullable({"type": "string"}),
+    },
+    ("id", "tenant_id", "regions", "features", "project_id", "environment", "expires_at"),
+)
+VALIDATION_ANSWER = obj(
+    {
+        "valid": {"type": "boolean"},
+        "code": {"type": "string", "enum": [code.value for code in Code]},
+        "message": {"type": "string"},
+        "key": nullable(SCOPE),
+        "receipt": {"type": "string", "description": "A compact JWS (EdDSA); verify it with the JWKS."},
+        "receipt_expires_at": nullable({"type": "string"}),
+    },
+    ("valid", "code", "message", "key", "receipt", "receipt_expires_at"),
+)
+JWK = obj(
+    {
+        "kty": {"type": "string", "const": "OKP"},
+        "crv": {"type": "string", "const": "Ed25519"},
+        "x": {"type": "string"},
+        "kid": {"type": "string"},
+        "alg": {"type": "string", "const": "EdDSA"},
+        "use": {"type": "string", "const": "sig"},
+    },
+    ("kty", "crv", "x", "kid", "alg", "use"),
+)
+CACHE_CONTROL = {"Cache-Control": {"description": "public, max-age=…", "schema": {"type": "string"}}}
+
+# ------------------------------------------------------------------------------------------ usage
+
+CONSUME_BODY = obj(
+    {"feature": text(limits.FEATURE_MAX), "quantity": integer(1, MAX_CONSUME_QUANTITY)},
+    ("feature",),
+)
+CONSUME_ANSWER = obj(
+    {
+        "charged": {"type": "integer", "minimum": 0},
+        "entry_id": {"type": "string"},
+        "balance_after": {"type": "integer", "description": "Left out with `Prefer: return=minimal`."},
+    },
+    ("charged", "entry_id"),
+)
+LEASE_BODY = obj(
+    {"feature": text(limits.FEATURE_MAX), "duration_s": integer(1, MAX_LEASE_S)}, ("feature", "duration_s")
+)
+HEARTBEAT_BODY = obj({"extend_s": integer(1, MAX_LEASE_S)})
+LEASE = obj(
+    {
+        "id": {"type": "string"},
+        "feature": {"type": "string"},
+        "status": {"type": "string", "enum": ["open", "closed", "expired"]},
+        "started_at": nullable({"type": "string"}),
+        "expires_at": nullable({"type": "string"}),
+        "heartbeat_interval_s": {"type": "integer"},
+        "cost_per_hour": {"type": "integer"},
+        "reserved": {"type": "integer"},
+        "charged": nullable({"type": "integer"}),
+        "ended_at": nullable({"type": "string"}),
+        "project_id": nullable({"type": "string"}),
+    },
+    (
+        "id",
+        "feature",
+        "status",
+        "started_at",
+        "expires_at",
+        "heartbeat_interval_s",
+        "cost_per_hour",
+        "reserved",
+        "charged",
+        "ended_at",
+        "project_id",
+    ),
+)
+LEASE_ANSWER = obj({"lease": LEASE}, ("lease",))
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/v1/validate": {
+        "post": {
+            "operationId": "validate_license_key",
+            "tags": ["sdk"],
+            "summary": "Validate a license key: 200 for any key that parses, with `valid`, `code` and a receipt.",
+            "security": [{LICENSE_KEY: []}],
+            "requestBody": json_body(VALIDATE_BODY, required=False),
+            "responses": {"200": answer("The verdict and its receipt.", VALIDATION_ANSWER), **refusals(400, 401, 422)},
+        }
+    },
+    "/v1/.well-known/jwks.json": {
+        "get": {
+            "operationId": "get_receipt_keys",
+            "tags": ["sdk"],
+            "summary": "The public keys that sign validation receipts.",
+            "security": [],
+            "responses": {
+                "200": answer(
+                    "A JSON Web Key Set.",
+                    obj({"keys": {"type": "array", "items": JWK}}, ("keys",)),
+                    CACHE_CONTROL,
+                )
+            },
+        }
+    },
+    "/v1/consume": {
+        "post": {
+            "operationId": "consume_tokens",
+            "tags": ["sdk"],
+            "summary": "Charge `cost_per_use × quantity` of a feature, exactly once per Idempotency-Key.",
+            "security": SDK_SECURITY,
+            "parameters": [IDEMPOTENCY_KEY, PREFER, REGION_HEADER],
+            "requestBody": json_body(CONSUME_BODY),
+            "responses": {"200": answer("Charged.", CONSUME_ANSWER), **refusals(400, 401, 402, 403, 409, 422)},
+        }
+    },
+    "/v1/leases": {
+        "post": {
+            "operationId": "open_lease",
+            "tags": ["sdk"],
+            "summary": "Hold tokens for a time-limited run.",
+            "security": SDK_SECURITY,
+            "parameters": [IDEMPOTENCY_KEY, REGION_HEADER],
+            "requestBody": json_body(LEASE_BODY),
+            "responses": {"201": answer("The open lease.", LEASE_ANSWER), **refusals(400, 401, 402, 403, 409, 422)},
+        }
+    },
+    "/v1/leases/{lease_id}/heartbeat": {
+        "post": {
+            "operationId": "heartbeat_lease",
+            "tags": ["sdk"],
+            "summary": "Keep a lease alive, optionally extending it.",
+            "security": SDK_SECURITY,
+            "parameters": [path_id("lease_id"), REGION_HEADER],
+            "requestBody": json_body(HEARTBEAT_BODY, required=False),
+            "responses": {"200": answer("The lease.", LEASE_ANSWER), **refusals(400, 401, 402, 403, 404, 409, 422)},
+        }
+    },
+    "/v1/leases/{lease_id}": {
+        "delete": {
+            "operationId": "close_lease",
+            "tags": ["sdk"],
+            "summary": "Check a lease in; it is charged for the time it ran.",
+            "security": SDK_SECURITY,
+            "parameters": [path_id("lease_id"), REGION_HEADER],
+            "responses": {"200": answer("The settled lease.", LEASE_ANSWER), **refusals(401, 403, 404, 409)},
+        }
+    },
+}

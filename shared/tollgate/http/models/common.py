@@ -1,0 +1,34 @@
+"""What every model shares: the strict request base, the answer base, constrained text and amounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tollgate.http import limits
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused, and nothing is coerced (``"5"`` is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AnswerModel(BaseModel):
+    """An answer body: exactly these fields (the document says ``additionalProperties: false``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=limits.NAME_MAX,
+        pattern=limits.TEXT_PATTERN,
+        description="Free text, no control characters.",
+    ),
+]
+Tokens = Annotated[int, Field(ge=0, le=limits.MAX_TOKENS, description="A token amount, 0…10^15.")]
+Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-22T17:00:00Z.")]
