@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the committed document is out of date")
     args = parser.parse_args(argv)
-    from tollgate.http.contract.document import PUBLISHED
+    from tollgate.http.contract.published import PUBLISHED
 
     text = render(build())
     if args.check:

@@ -20,6 +20,7 @@ from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Principal
 from tollgate.domain.ports import LicenseKeyReader, LicenseKeyRepository
 from tollgate.domain.roles import Permission, Role, require
 from tollgate.domain.validation import MESSAGES, Code, ValidationRequest, decide, presented_key
+from tollgate.http.limits import MAX_FUTURE_S, MIN_TIMESTAMP
 from tollgate.ids import IdGenerator
 
 KEY_ID_PREFIX = "lk"
@@ -110,6 +111,8 @@ class LicenseKeyService:
             expires_at = parse_instant("expires_at", request.expires_at)
             if expires_at <= now:
                 raise InvalidField("expires_at", "must be in the future")
+            if not MIN_TIMESTAMP <= expires_at <= now + MAX_FUTURE_S:
+                raise InvalidField("expires_at", "must be at most ten years ahead")
         if request.project_id is not None and not self._keys.project_exists(caller.tenant_id, request.project_id):
             raise InvalidField("project_id", f"no project {request.project_id}")
         key_id, secret = self._ids.new_id(KEY_ID_PREFIX), self._ids.new_secret()

@@ -198,7 +198,8 @@ PATHS: dict[str, dict[str, Any]] = {
                     "A JSON Web Key Set.",
                     obj({"keys": {"type": "array", "items": JWK}}, ("keys",)),
                     CACHE_CONTROL,
-                )
+                ),
+                **refusals(),
             },
         }
     },
