@@ -1,0 +1,151 @@
+"""The SDK routes keep their small hand parsers (cold start); their contract is declared as plain data
+(``tollgate.http.contract.sdk``). These tests derive boundary requests from the declaration and run them
+through the real parsers: whatever the declaration allows is accepted, whatever it forbids is refused with
+a 422 naming the field (or 400 for the body as a whole). A bound changed on one side only fails here."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.unit.handlers import call, load_function
+from tests.unit.licensing import signing_key_pem
+from tollgate import services
+from tollgate.domain.errors import InvalidField, MalformedRequest, RateLimited
+from tollgate.http import limits
+from tollgate.http.contract import sdk
+
+os.environ.setdefault("RECEIPT_SIGNING_KEY", signing_key_pem())
+
+Case = tuple[str, dict[str, Any], str | None]  # (what, body, refused field or None when accepted)
+
+
+def sample(schema: dict[str, Any], length: int | None = None) -> Any:
+    """A value the schema allows; strings of ``length`` characters when given."""
+    if schema["type"] == "integer":
+        return schema["minimum"]
+    size = length or schema.get("minLength", 1)
+    if schema.get("pattern") == limits.REGION_PATTERN:
+        return "eu-" + "a" * (size - 5) + "-1"
+    return "a" * size
+
+
+def cases(body_schema: dict[str, Any]) -> Iterator[Case]:
+    properties: dict[str, dict[str, Any]] = body_schema["properties"]
+    required = body_schema.get("required", [])
+    base = {name: sample(properties[name]) for name in required}
+    yield "the smallest valid body", base, None
+    yield "an unknown field", {**base, "zzz": 1}, "zzz"
+    for name in required:
+        yield f"{name} missing", {k: v for k, v in base.items() if k != name}, name
+    for name, schema in properties.items():
+        if schema["type"] == "string":
+            yield f"{name} at maxLength", {**base, name: sample(schema, schema["maxLength"])}, None
+            yield f"{name} past maxLength", {**base, name: sample(schema, schema["maxLength"] + 1)}, name
+            yield f"{name} empty", {**base, name: ""}, name
+            yield f"{name} blank", {**base, name: "   "}, name
+            yield f"{name} with a control character", {**base, name: "a\x07b"}, name
+            yield f"{name} a number", {**base, name: 7}, name
+        else:
+            yield f"{name} at minimum", {**base, name: schema["minimum"]}, None
+            yield f"{name} at maximum", {**base, name: schema["maximum"]}, None
+            yield f"{name} below minimum", {**base, name: schema["minimum"] - 1}, name
+            yield f"{name} above maximum", {**base, name: schema["maximum"] + 1}, name
+            yield f"{name} a string", {**base, name: str(schema["minimum"])}, name
+            yield f"{name} a boolean", {**base, name: True}, name
+            yield f"{name} a fraction", {**base, name: schema["minimum"] + 0.5}, name
+
+
+def body_schema(path: str, method: str = "post") -> dict[str, Any]:
+    return dict(sdk.PATHS[path][method]["requestBody"]["content"]["application/json"]["schema"])
+
+
+# ------------------------------------------------------------------------------------------ validate
+
+
+@pytest.fixture
+def validate_app(table: str) -> ModuleType:
+    return load_function("validate")
+
+
+@pytest.mark.parametrize(("what", "body", "refused"), list(cases(body_schema("/v1/validate"))))
+def test_validate_parser_agrees_with_its_declaration(
+    validate_app: ModuleType, what: str, body: dict[str, Any], refused: str | None
+) -> None:
+    event = {"body": json.dumps(body), "isBase64Encoded": False, "headers": {}}
+    if refused is None:
+        validate_app._request(event)
+        return
+    with pytest.raises(InvalidField) as error:
+        validate_app._request(event)
+    assert error.value.field == refused, what
+
+
+def test_validate_body_is_optional_as_declared(validate_app: ModuleType) -> None:
+    assert sdk.PATHS["/v1/validate"]["post"]["requestBody"]["required"] is False
+    validate_app._request({"headers": {}})
+    with pytest.raises(MalformedRequest):
+        validate_app._request({"body": "[]", "headers": {}})
+
+
+# ------------------------------------------------------------------------------------------ usage
+
+
+class Reached(RateLimited):
+    """The request got past the parser to the service: the parser accepted it (answered as a 429 with
+    this code, which no parser gives)."""
+
+    code = "REACHED_THE_SERVICE"
+
+
+@pytest.fixture
+def usage_app(table: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    module = load_function("usage")
+    monkeypatch.setattr(module, "sdk_principal", lambda *_, **__: object())
+
+    def reached(*_: Any, **__: Any) -> Any:
+        raise Reached("reached")
+
+    service = type("Service", (), {"consume": reached, "open": reached, "heartbeat": reached, "close": reached})()
+    monkeypatch.setattr(services, "pool_service", lambda: service)
+    monkeypatch.setattr(services, "lease_service", lambda: service)
+    return module
+
+
+def through(module: ModuleType, path: str, body: dict[str, Any]) -> Callable[[], tuple[int, Any, Any]]:
+    headers = {"Idempotency-Key": "k-1", "Authorization": "Bearer tgk_x"}
+    return lambda: call(module, "POST", path, body, headers=headers)
+
+
+USAGE_ROUTES = {"/v1/consume": "/v1/consume", "/v1/leases": "/v1/leases", "/v1/leases/{lease_id}/heartbeat": "/v1/leases/ls_1/heartbeat"}
+
+
+@pytest.mark.parametrize(
+    ("route", "what", "body", "refused"),
+    [(route, *case) for route in USAGE_ROUTES for case in cases(body_schema(route))],
+)
+def test_usage_parsers_agree_with_their_declaration(
+    usage_app: ModuleType, route: str, what: str, body: dict[str, Any], refused: str | None
+) -> None:
+    status, answer, _ = through(usage_app, USAGE_ROUTES[route], body)()
+    if refused is None:
+        assert answer["error"]["code"] == Reached.code, (what, answer)
+        return
+    assert (status, answer["error"]["field"]) == (422, refused), what
+
+
+@pytest.mark.parametrize("route", ["/v1/consume", "/v1/leases"])
+def test_idempotency_key_is_required_as_declared(usage_app: ModuleType, route: str) -> None:
+    declared = {p["name"]: p for p in sdk.PATHS[route]["post"]["parameters"]}
+    assert declared["Idempotency-Key"]["required"] is True
+    body = {name: sample(body_schema(route)["properties"][name]) for name in body_schema(route)["required"]}
+    status, answer, _ = call(usage_app, "POST", route, body, headers={"Authorization": "Bearer tgk_x"})
+    assert (status, answer["error"]["field"]) == (422, "Idempotency-Key")
+    too_long = {"Authorization": "Bearer tgk_x", "Idempotency-Key": "k" * (limits.IDEMPOTENCY_KEY_MAX + 1)}
+    status, answer, _ = call(usage_app, "POST", route, body, headers=too_long)
+    assert (status, answer["error"]["field"]) == (422, "Idempotency-Key")
