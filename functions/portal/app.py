@@ -20,7 +20,7 @@ from tollgate.http import limits
 from tollgate.http.app import build_resolver
 from tollgate.http.auth import portal_principal
 from tollgate.http.contract.answers import API_KEY
-from tollgate.http.contract.published import document_text
+from tollgate.http.contract.published import document
 from tollgate.http.models.catalog import CatalogAnswer
 from tollgate.http.models.license_keys import (
     LicenseKeyAnswer,
@@ -264,7 +264,7 @@ def get_openapi() -> Response[dict[str, Any]]:
     return Response(
         status_code=200,
         content_type="application/json",
-        body=document_text(),
+        body=document(),
         headers={"Cache-Control": f"public, max-age={OPENAPI_CACHE_S}"},
     )
 

@@ -26,13 +26,16 @@ def test_signup_then_read_profile(stack: Stack) -> None:
     assert profile.body["tenant"]["home_region"] == "eu-west-1"
 
 
+RETRY_KEY = "5f0c2a6e-3b7d-4c1e-9a8f-0d2b4e6f8a1c"  # signup keys are at least 32 characters (a UUID)
+
+
 def test_signup_is_idempotent_on_retry(stack: Stack) -> None:
     body = {"name": "Retry Ltd", "email": "ops@retry.example"}
-    first = stack.call("POST", "/v1/tenants", body, Idempotency_Key="signup-retry-1")
-    again = stack.call("POST", "/v1/tenants", body, Idempotency_Key="signup-retry-1")
+    first = stack.call("POST", "/v1/tenants", body, Idempotency_Key=RETRY_KEY)
+    again = stack.call("POST", "/v1/tenants", body, Idempotency_Key=RETRY_KEY)
     assert first.status == again.status == 201
     assert first.body == again.body
-    other = stack.call("POST", "/v1/tenants", dict(body, name="Else"), Idempotency_Key="signup-retry-1")
+    other = stack.call("POST", "/v1/tenants", dict(body, name="Else"), Idempotency_Key=RETRY_KEY)
     assert other.status == 409 and error_code(other) == "IDEMPOTENCY_KEY_REUSED"
 
 

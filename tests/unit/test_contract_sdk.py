@@ -122,7 +122,11 @@ def through(module: ModuleType, path: str, body: dict[str, Any]) -> Callable[[],
     return lambda: call(module, "POST", path, body, headers=headers)
 
 
-USAGE_ROUTES = {"/v1/consume": "/v1/consume", "/v1/leases": "/v1/leases", "/v1/leases/{lease_id}/heartbeat": "/v1/leases/ls_1/heartbeat"}
+USAGE_ROUTES = {
+    "/v1/consume": "/v1/consume",
+    "/v1/leases": "/v1/leases",
+    "/v1/leases/{lease_id}/heartbeat": "/v1/leases/ls_1/heartbeat",
+}
 
 
 @pytest.mark.parametrize(

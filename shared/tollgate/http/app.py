@@ -56,7 +56,13 @@ def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpRe
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response:
-        return _domain_error(refusal(error.errors()))
+        problems = error.errors()
+        if any(tuple(problem.get("loc", ()))[:1] == ("response",) for problem in problems):
+            # our answer broke its own model: a bug of ours (a 500, logged), never the caller's fault
+            broken = [{"loc": list(problem.get("loc", ())), "type": problem.get("type")} for problem in problems]
+            logger.error("answer does not match its model", extra={"problems": broken})
+            return _as_response(internal_error_response(_request_id(app)))
+        return _domain_error(refusal(problems))
 
     @app.exception_handler(RequestUnsupportedContentType)
     def _not_json(_: RequestUnsupportedContentType) -> Response:

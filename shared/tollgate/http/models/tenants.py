@@ -57,7 +57,7 @@ class TenantAnswer(AnswerModel):
 
 class ApiKeyBody(RequestModel):
     name: Name
-    role: Role
+    role: Role = Field(strict=False)  # strict mode takes only Role instances; JSON sends its value
 
 
 class NewApiKeyAnswer(AnswerModel):
