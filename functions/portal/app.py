@@ -53,7 +53,7 @@ from tollgate.logs import get_logger
 
 logger = get_logger()
 app = build_resolver(logger, validation=True)
-SECURITY = [{API_KEY: []}]
+SECURITY: list[dict[str, list[str]]] = [{API_KEY: []}]
 OPENAPI_CACHE_S = 300
 
 
@@ -109,7 +109,8 @@ def create_api_key(body: ApiKeyBody) -> NewApiKeyAnswer:
 
 @app.get("/v1/api-keys", security=SECURITY, responses=answers(200, ApiKeysAnswer, 401, 403), tags=["tenant"])
 def list_api_keys() -> ApiKeysAnswer:
-    keys = services.tenant_service().list_api_keys(principal(Permission.READ_API_KEYS))
+    caller = principal(Permission.READ_API_KEYS)
+    keys = services.tenant_service().list_api_keys(caller)
     return ApiKeysAnswer.model_validate({"api_keys": [api_key_view(key) for key in keys]})
 
 
@@ -117,7 +118,8 @@ def list_api_keys() -> ApiKeysAnswer:
     "/v1/api-keys/<key_id>", security=SECURITY, responses=answers(200, ApiKeyAnswer, 401, 403, 404), tags=["tenant"]
 )
 def revoke_api_key(key_id: str) -> ApiKeyAnswer:
-    key = services.tenant_service().revoke_api_key(principal(Permission.MANAGE_API_KEYS), key_id)
+    caller = principal(Permission.MANAGE_API_KEYS)
+    key = services.tenant_service().revoke_api_key(caller, key_id)
     return ApiKeyAnswer.model_validate({"api_key": api_key_view(key)})
 
 
@@ -130,13 +132,15 @@ def get_catalog() -> CatalogAnswer:
 
 @app.get("/v1/balance", security=SECURITY, responses=answers(200, BalanceAnswer, 401, 403), tags=["pool"])
 def get_balance() -> BalanceAnswer:
-    balance = services.pool_service().balance(principal(Permission.READ_BALANCE))
+    caller = principal(Permission.READ_BALANCE)
+    balance = services.pool_service().balance(caller)
     return BalanceAnswer.model_validate(balance_view(balance))
 
 
 @app.get("/v1/ledger", security=SECURITY, responses=answers(200, LedgerAnswer, 401, 403), tags=["pool"])
 def get_ledger(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> LedgerAnswer:
-    page = services.pool_service().ledger(principal(Permission.READ_LEDGER), cursor, limit)
+    caller = principal(Permission.READ_LEDGER)
+    page = services.pool_service().ledger(caller, cursor, limit)
     return LedgerAnswer.model_validate({"entries": [entry_view(e) for e in page.entries], "next_cursor": page.cursor})
 
 
@@ -148,13 +152,15 @@ def get_ledger(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = No
     tags=["projects"],
 )
 def create_project(body: ProjectBody) -> ProjectAnswer:
-    project = services.project_service().create(principal(Permission.MANAGE_PROJECTS), body.name, body.budget)
+    caller = principal(Permission.MANAGE_PROJECTS)
+    project = services.project_service().create(caller, body.name, body.budget)
     return ProjectAnswer.model_validate({"project": project_view(project)})
 
 
 @app.get("/v1/projects", security=SECURITY, responses=answers(200, ProjectsAnswer, 401, 403), tags=["projects"])
 def list_projects() -> ProjectsAnswer:
-    projects = services.project_service().list(principal(Permission.READ_PROJECTS))
+    caller = principal(Permission.READ_PROJECTS)
+    projects = services.project_service().list(caller)
     return ProjectsAnswer.model_validate({"projects": [project_view(p) for p in projects]})
 
 
@@ -195,7 +201,8 @@ def create_license_key(body: LicenseKeyBody) -> NewLicenseKeyAnswer:
 
 @app.get("/v1/keys", security=SECURITY, responses=answers(200, LicenseKeysAnswer, 401, 403), tags=["license keys"])
 def list_license_keys() -> LicenseKeysAnswer:
-    keys = services.license_key_service().list(principal(Permission.READ_LICENSE_KEYS))
+    caller = principal(Permission.READ_LICENSE_KEYS)
+    keys = services.license_key_service().list(caller)
     return LicenseKeysAnswer.model_validate({"keys": [license_key_view(key) for key in keys]})
 
 
@@ -206,7 +213,8 @@ def list_license_keys() -> LicenseKeysAnswer:
     tags=["license keys"],
 )
 def revoke_license_key(key_id: str) -> LicenseKeyAnswer:
-    key = services.license_key_service().revoke(principal(Permission.MANAGE_LICENSE_KEYS), key_id)
+    caller = principal(Permission.MANAGE_LICENSE_KEYS)
+    key = services.license_key_service().revoke(caller, key_id)
     return LicenseKeyAnswer.model_validate({"key": license_key_view(key)})
 
 
@@ -217,7 +225,8 @@ def revoke_license_key(key_id: str) -> LicenseKeyAnswer:
     tags=["license keys"],
 )
 def rotate_license_key(key_id: str) -> NewLicenseKeyAnswer:
-    issued = services.license_key_service().rotate(principal(Permission.MANAGE_LICENSE_KEYS), key_id)
+    caller = principal(Permission.MANAGE_LICENSE_KEYS)
+    issued = services.license_key_service().rotate(caller, key_id)
     logger.info("license key rotated", extra={"license_key_id": key_id})
     return NewLicenseKeyAnswer.model_validate({"key": license_key_view(issued.key), "secret": issued.secret})
 
@@ -241,7 +250,8 @@ def create_purchase(body: PurchaseBody, idempotency_key: IdempotencyKey) -> NewP
 
 @app.get("/v1/purchases", security=SECURITY, responses=answers(200, PurchasesAnswer, 401, 403), tags=["purchases"])
 def list_purchases(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> PurchasesAnswer:
-    page = services.purchase_service().list(principal(Permission.READ_PURCHASES), cursor, limit)
+    caller = principal(Permission.READ_PURCHASES)
+    page = services.purchase_service().list(caller, cursor, limit)
     return PurchasesAnswer.model_validate(
         {"purchases": [purchase_view(p) for p in page.purchases], "next_cursor": page.cursor}
     )
@@ -254,7 +264,8 @@ def list_purchases(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor 
     tags=["purchases"],
 )
 def get_purchase(purchase_id: str) -> PurchaseAnswer:
-    purchase = services.purchase_service().get(principal(Permission.READ_PURCHASES), purchase_id)
+    caller = principal(Permission.READ_PURCHASES)
+    purchase = services.purchase_service().get(caller, purchase_id)
     return PurchaseAnswer.model_validate({"purchase": purchase_view(purchase)})
 
 

@@ -12,7 +12,7 @@ from tollgate.http import limits
 from tollgate.http.contract.answers import API_KEY, LICENSE_KEY, refusal
 
 MAX_CONSUME_QUANTITY = 1_000_000  # uses per consume call (functions/usage/app.py)
-SDK_SECURITY = [{LICENSE_KEY: []}, {API_KEY: []}]
+SDK_SECURITY: list[dict[str, list[str]]] = [{LICENSE_KEY: []}, {API_KEY: []}]
 
 
 def text(max_length: int, pattern: str = limits.TEXT_PATTERN) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""Authorisation fails closed: every portal route states the permission it needs, and a principal without a
+role (a license key, or any principal kind added later) is refused on every one of them, before any store
+call. (The old ``require(caller.role or Role.MEMBER, …)`` let it read the tenant.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from tests.unit.handlers import call, load_function
+from tollgate import services
+from tollgate.domain.models import Principal, Tenant, TenantStatus
+from tollgate.domain.roles import Role
+from tollgate.http.contract.published import PUBLISHED
+
+TENANT = Tenant("tn_0000000000000000", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1_800_000_000)
+BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/api-keys"): {"name": "ci", "role": "member"},
+    ("POST", "/v1/projects"): {"name": "p"},
+    ("PATCH", "/v1/projects/{}"): {"name": "p"},
+    ("POST", "/v1/keys"): {"name": "ci", "regions": ["eu"]},
+    ("POST", "/v1/purchases"): {"pack_id": "starter", "quantity": 1},
+}
+
+
+def portal_routes() -> list[tuple[str, str]]:
+    document = json.loads(PUBLISHED.read_text())
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "{}", path))
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if {"apiKey"} == {name for requirement in operation.get("security") or [] for name in requirement}
+    ]
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> Any:
+    module = load_function("portal")
+    touched: list[str] = []
+
+    def no_service(name: str) -> Any:
+        def refuse(*_: Any, **__: Any) -> Any:
+            touched.append(name)
+            raise AssertionError(f"{name} was reached")
+
+        return refuse
+
+    for name in ("tenant_service", "pool_service", "project_service", "license_key_service", "purchase_service"):
+        monkeypatch.setattr(services, name, no_service(name))
+    monkeypatch.setattr(services, "catalog", no_service("catalog"))
+    module.touched = touched
+    return module
+
+
+@pytest.mark.parametrize("role", [None, Role.APPROVER])
+@pytest.mark.parametrize(("method", "path"), portal_routes())
+def test_portal_route_refuses_a_principal_without_the_permission(
+    portal: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str, role: Role | None
+) -> None:
+    caller = Principal(tenant=TENANT, key_id="lk_0000000000000000", role=role)
+    monkeypatch.setattr(portal, "portal_principal", lambda _event: caller)
+    if role is Role.APPROVER and (method, path) in {("GET", "/v1/tenant"), ("GET", "/v1/projects")}:
+        pytest.skip("an approver may read these")
+    if role is Role.APPROVER and path in ("/v1/catalog", "/v1/balance"):
+        pytest.skip("an approver may read these")
+    headers = {"Idempotency-Key": "k-1"} if path == "/v1/purchases" and method == "POST" else {}
+    status, answer, _ = call(
+        portal, method, path.replace("{}", "xx_0000000000000000"), BODIES.get((method, path)), headers=headers
+    )
+    assert status == 403, answer
+    assert answer["error"]["code"] == "FORBIDDEN"
+    assert portal.touched == []
