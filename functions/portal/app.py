@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BeforeValidator
 
 from tollgate import services
 from tollgate.domain.license_keys import NewLicenseKey
@@ -57,15 +56,9 @@ SECURITY: list[dict[str, list[str]]] = [{API_KEY: []}]
 OPENAPI_CACHE_S = 300
 
 
-def _ascii_digits(value: Any) -> Any:
-    """Query integers are plain ASCII digits: not ``²``, `` 12``, ``+5`` or ``1_0``."""
-    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-        raise ValueError("must be an integer written in ASCII digits")
-    return value
-
-
 PageLimit = Annotated[
-    int, BeforeValidator(_ascii_digits), Query(ge=1, le=limits.PAGE_LIMIT_MAX, description="Entries per page.")
+    str | None,
+    Query(pattern=limits.PAGE_LIMIT_PATTERN, description=f"Entries per page, 1 to {limits.PAGE_LIMIT_MAX}."),
 ]
 Cursor = Annotated[str | None, Query(max_length=limits.CURSOR_MAX, description="`next_cursor` of the last page.")]
 IdempotencyKey = Annotated[
@@ -78,6 +71,10 @@ IdempotencyKey = Annotated[
         description="The same key replays the first answer for 24 hours.",
     ),
 ]
+
+
+def page_size(limit: str | None) -> int:
+    return limits.PAGE_LIMIT_DEFAULT if limit is None else int(limit)
 
 
 def principal(permission: Permission) -> Principal:
@@ -138,9 +135,9 @@ def get_balance() -> BalanceAnswer:
 
 
 @app.get("/v1/ledger", security=SECURITY, responses=answers(200, LedgerAnswer, 401, 403), tags=["pool"])
-def get_ledger(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> LedgerAnswer:
+def get_ledger(limit: PageLimit = None, cursor: Cursor = None) -> LedgerAnswer:
     caller = principal(Permission.READ_LEDGER)
-    page = services.pool_service().ledger(caller, cursor, limit)
+    page = services.pool_service().ledger(caller, cursor, page_size(limit))
     return LedgerAnswer.model_validate({"entries": [entry_view(e) for e in page.entries], "next_cursor": page.cursor})
 
 
@@ -249,9 +246,9 @@ def create_purchase(body: PurchaseBody, idempotency_key: IdempotencyKey) -> NewP
 
 
 @app.get("/v1/purchases", security=SECURITY, responses=answers(200, PurchasesAnswer, 401, 403), tags=["purchases"])
-def list_purchases(limit: PageLimit = limits.PAGE_LIMIT_DEFAULT, cursor: Cursor = None) -> PurchasesAnswer:
+def list_purchases(limit: PageLimit = None, cursor: Cursor = None) -> PurchasesAnswer:
     caller = principal(Permission.READ_PURCHASES)
-    page = services.purchase_service().list(caller, cursor, limit)
+    page = services.purchase_service().list(caller, cursor, page_size(limit))
     return PurchasesAnswer.model_validate(
         {"purchases": [purchase_view(p) for p in page.purchases], "next_cursor": page.cursor}
     )

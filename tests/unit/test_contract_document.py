@@ -44,6 +44,8 @@ def test_published_document_is_what_the_code_generates() -> None:
 def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1.")
     validate(document)  # raises on any violation of the OpenAPI 3.1 schema or a dangling $ref
+    leaked = re.findall(r'"(ge|le|gt|lt)": ', PUBLISHED.read_text())
+    assert leaked == [], "pydantic bounds that JSON Schema does not know (a validator before Field?)"
 
 
 def test_document_has_every_route_of_the_template_and_no_other() -> None:
@@ -105,3 +107,11 @@ def test_hot_path_functions_do_not_load_pydantic(function: str) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+def test_page_limit_pattern_is_exactly_one_to_the_maximum() -> None:
+    from tollgate.http import limits
+
+    allowed = {n for n in range(0, 10 * limits.PAGE_LIMIT_MAX) if re.fullmatch(limits.PAGE_LIMIT_PATTERN, str(n))}
+    assert allowed == set(range(1, limits.PAGE_LIMIT_MAX + 1))
+    assert not any(re.fullmatch(limits.PAGE_LIMIT_PATTERN, text) for text in ("01", "²", "٣", " 1", "+1", "1_0"))

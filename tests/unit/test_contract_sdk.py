@@ -59,6 +59,7 @@ def cases(body_schema: dict[str, Any]) -> Iterator[Case]:
             yield f"{name} a string", {**base, name: str(schema["minimum"])}, name
             yield f"{name} a boolean", {**base, name: True}, name
             yield f"{name} a fraction", {**base, name: schema["minimum"] + 0.5}, name
+            yield f"{name} an integral float", {**base, name: float(schema["minimum"])}, None
 
 
 def body_schema(path: str, method: str = "post") -> dict[str, Any]:

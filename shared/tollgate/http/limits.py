@@ -42,6 +42,7 @@ SIGNUP_IDEMPOTENCY_KEY_MIN = 32  # unauthenticated: the key is the only proof a 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
+PAGE_LIMIT_PATTERN = r"^(?:[1-9][0-9]?|1[0-9]{2}|200)$"  # 1…PAGE_LIMIT_MAX in plain ASCII digits, as a schema
 CURSOR_MAX = 1024
 
 # Ids: ``<prefix>_<16 Crockford base32 chars>`` (tollgate.ids). A path id of another shape is a 404.
@@ -58,6 +59,7 @@ FEATURE_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 ENVIRONMENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PACK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+PROJECT_ID_PATTERN = r"^[a-z]{2,3}_[0-9a-z]{16}$"
 
 
 def id_pattern(prefix: str) -> re.Pattern[str]:

@@ -174,6 +174,8 @@ class Fields:
         value = self._get(name, required)
         if value is None:
             return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema's integers include 5.0; the contract says "integer"
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidField(name, "must be an integer")
         if minimum is not None and value < minimum:

@@ -71,7 +71,7 @@ IDEMPOTENCY_KEY = header(
 )
 REGION_HEADER = header(
     "X-Tollgate-Region",
-    {"type": "string", "maxLength": limits.REGION_MAX},
+    {"type": "string", "maxLength": limits.REGION_MAX, "pattern": limits.REGION_PATTERN},
     required=False,
     description="Where the client runs, checked against the license key's regions.",
 )
@@ -243,7 +243,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "summary": "Check a lease in; it is charged for the time it ran.",
             "security": SDK_SECURITY,
             "parameters": [path_id("lease_id"), REGION_HEADER],
-            "responses": {"200": answer("The settled lease.", LEASE_ANSWER), **refusals(401, 403, 404, 409)},
+            "responses": {"200": answer("The settled lease.", LEASE_ANSWER), **refusals(401, 403, 404, 409, 422)},
         }
     },
 }

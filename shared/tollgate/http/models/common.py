@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from tollgate.http import limits
 
@@ -30,5 +30,17 @@ Name = Annotated[
         description="Free text, no control characters.",
     ),
 ]
-Tokens = Annotated[int, Field(ge=0, le=limits.MAX_TOKENS, description="A token amount, 0…10^15.")]
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON integer: ``5`` or ``5.0`` (JSON Schema's integers include integral numbers), never ``"5"`` or
+    ``true``. Anything else is left for the field's own check to refuse."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Tokens = Annotated[
+    int, Field(ge=0, le=limits.MAX_TOKENS, description="A token amount, 0…10^15."), BeforeValidator(json_integer)
+]
 Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-22T17:00:00Z.")]

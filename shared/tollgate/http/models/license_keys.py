@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from tollgate.domain import regions
 from tollgate.http import limits
 from tollgate.http.models.common import AnswerModel, Name, RequestModel, Timestamp
 
@@ -17,6 +18,7 @@ RegionOrGroup = Annotated[
         min_length=1,
         max_length=limits.REGION_MAX,
         description="An AWS region name (eu-west-1) or a region group (docs/regions.md).",
+        json_schema_extra={"enum": sorted(regions.KNOWN_REGIONS | regions.GROUPS)},  # checked by the domain
     ),
 ]
 
@@ -53,7 +55,7 @@ class LicenseKeyBody(RequestModel):
     features: list[Feature] | None = Field(
         default=None, min_length=1, max_length=limits.MAX_FEATURES, description="Omitted: every feature."
     )
-    project_id: str | None = Field(default=None, max_length=limits.ID_MAX)
+    project_id: str | None = Field(default=None, max_length=limits.ID_MAX, pattern=limits.PROJECT_ID_PATTERN)
     environment: str | None = Field(default=None, max_length=limits.ENVIRONMENT_MAX, pattern=limits.ENVIRONMENT_PATTERN)
     expires_at: Instant | None = None
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from tollgate.http import limits
-from tollgate.http.models.common import AnswerModel, RequestModel, Timestamp
+from tollgate.http.models.common import AnswerModel, RequestModel, Timestamp, json_integer
 
 
 class PurchaseBody(RequestModel):
     pack_id: str = Field(min_length=1, max_length=limits.FEATURE_MAX, pattern=limits.PACK_PATTERN)
-    quantity: int = Field(ge=1, le=limits.MAX_PURCHASE_QUANTITY)
+    quantity: Annotated[int, Field(ge=1, le=limits.MAX_PURCHASE_QUANTITY), BeforeValidator(json_integer)]
     po_number: str | None = Field(
         default=None, min_length=1, max_length=limits.PO_NUMBER_MAX, pattern=limits.TEXT_PATTERN
     )
-    project_id: str | None = Field(default=None, max_length=limits.ID_MAX)
+    project_id: str | None = Field(default=None, max_length=limits.ID_MAX, pattern=limits.PROJECT_ID_PATTERN)
 
 
 class Purchase(AnswerModel):
