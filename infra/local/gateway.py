@@ -18,7 +18,8 @@ Local-only controls on the same server, never deployed:
   ``{"errorType", "errorMessage"}`` and ``X-Amz-Function-Error: Unhandled`` when it fails;
 - ``GET /_local/clock`` → ``{"now", "offset_s"}``; ``POST /_local/clock`` with ``{"advance_s": N}`` moves the
   application clock forward (the offset is passed to the handlers with every invocation);
-- ``GET /_local/health`` → 200.
+- ``GET /_local/health`` → 200;
+- ``GET /docs``: Swagger UI for ``/v1/openapi.json`` (``docs.py``), from local assets.
 
 The event's ``requestContext.time``/``timeEpoch`` follow the application clock, offset included.
 """
@@ -38,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from infra.local.docs import docs_file, is_docs
 from infra.local.template import HttpRoute, LocalTemplate, Schedule
 from infra.local.workers import HandlerSpec, Invocation, InvocationResult, WorkerPool
 
@@ -477,6 +479,9 @@ class Gateway:
     def handle(self, request: HttpRequest) -> HttpResponse:
         if request.raw_path == "/_local" or request.raw_path.startswith("/_local/"):
             return self._handle_local(request)
+        if is_docs(request.raw_path) and request.method.upper() in ("GET", "HEAD"):
+            status, media_type, body = docs_file(self.template.root, request.raw_path)
+            return HttpResponse(status, [("content-type", media_type), ("cache-control", "no-cache")], body)
         match = self.router.match(request.method, request.raw_path)
         if match is None:
             return api_gateway_error(404, "Not Found")

@@ -68,6 +68,14 @@ def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpRe
     def _not_json(_: RequestUnsupportedContentType) -> Response:
         return _domain_error(MalformedRequest("the body must be JSON (Content-Type: application/json)"))
 
+    @app.exception_handler(ValueError)
+    def _value_error(error: ValueError) -> Response:
+        content_type = str(app.current_event.headers.get("content-type") or "")
+        if content_type and not content_type.lower().startswith("application/json"):
+            # Powertools parses form and multipart bodies itself, and raises ValueError on a broken one
+            return _domain_error(MalformedRequest("the body must be JSON (Content-Type: application/json)"))
+        return _unexpected(error)
+
     @app.exception_handler(UnicodeDecodeError)
     def _not_utf8(_: UnicodeDecodeError) -> Response:  # Powertools decodes a base64 body before our parser
         return _domain_error(MalformedRequest("the body is not valid UTF-8"))

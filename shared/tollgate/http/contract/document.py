@@ -46,7 +46,15 @@ def merge(generated: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _our_422(operation: dict[str, Any]) -> dict[str, Any]:
+    """Also: a header or query parameter is absent or a string, never null (Powertools documents an
+    optional one as ``anyOf: [string, null]``)."""
     operation = copy.deepcopy(operation)
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+        if len(options) == 1 and len(schema["anyOf"]) == 2:
+            del schema["anyOf"]
+            schema.update(options[0])
     refused = operation.get("responses", {}).get("422")
     if refused is not None:
         refused["content"] = {"application/json": {"schema": {"$ref": ERROR_REF}}}
