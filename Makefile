@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 
-.PHONY: setup run test unit integration lint build bench clean
+.PHONY: setup run test unit integration lint build bench fuzz contract clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ unit: setup
 
 integration: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+# The fuzzer: schemathesis from /v1/openapi.json against a fresh local stack (infra/fuzz.py), a few minutes.
+fuzz: setup
+	$(PY) -m infra.fuzz
+
+# Rewrites shared/tollgate/http/contract/openapi.json from the models (a unit test fails when it is stale).
+contract: setup
+	$(PY) -m infra.contract
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

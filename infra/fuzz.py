@@ -58,9 +58,10 @@ def local_stack(ports: dict[str, str]) -> Iterator[str]:
                 raise SystemExit("the local stack did not start:\n" + "".join(lines[-40:]))
             time.sleep(0.2)
         yield f"http://127.0.0.1:{ports['TOLLGATE_API_PORT']}"
-        server_errors = [line for line in lines if re.search(r" -> 5\d\d ", line)]
+        server_errors = [line for line in lines if re.search(r" -> 5\d\d |Traceback|ERROR", line)]
         if server_errors:
-            print(f"the gateway logged {len(server_errors)} 5xx answers", file=sys.stderr)
+            print(f"== the stack logged {len(server_errors)} errors; its last lines:", file=sys.stderr)
+            print("".join(lines[-80:]), file=sys.stderr)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
