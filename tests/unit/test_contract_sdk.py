@@ -35,14 +35,25 @@ def sample(schema: dict[str, Any], length: int | None = None) -> Any:
     return "a" * size
 
 
+def non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema without its ``null`` alternative (optional fields may be sent as null)."""
+    options = [option for option in schema.get("anyOf", [schema]) if option != {"type": "null"}]
+    assert len(options) == 1
+    return options[0]
+
+
 def cases(body_schema: dict[str, Any]) -> Iterator[Case]:
-    properties: dict[str, dict[str, Any]] = body_schema["properties"]
+    properties = {name: non_null(schema) for name, schema in body_schema["properties"].items()}
     required = body_schema.get("required", [])
     base = {name: sample(properties[name]) for name in required}
     yield "the smallest valid body", base, None
     yield "an unknown field", {**base, "zzz": 1}, "zzz"
     for name in required:
         yield f"{name} missing", {k: v for k, v in base.items() if k != name}, name
+    for name in properties:
+        nullable = "anyOf" in body_schema["properties"][name]
+        assert nullable is (name not in required), name  # optional fields are declared nullable, required not
+        yield f"{name} null", {**base, name: None}, None if nullable else name
     for name, schema in properties.items():
         if schema["type"] == "string":
             yield f"{name} at maxLength", {**base, name: sample(schema, schema["maxLength"])}, None

@@ -24,7 +24,11 @@ def integer(minimum: int, maximum: int) -> dict[str, Any]:
     return {"type": "integer", "minimum": minimum, "maximum": maximum}
 
 
-def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+def obj(properties: dict[str, Any], required: tuple[str, ...] = (), optional_null: bool = False) -> dict[str, Any]:
+    """``optional_null``: a request body, whose parser (``Fields``) reads an optional field sent as null as
+    absent; the declaration says so."""
+    if optional_null:
+        properties = {name: s if name in required else nullable(s) for name, s in properties.items()}
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
         schema["required"] = list(required)
@@ -90,7 +94,8 @@ VALIDATE_BODY = obj(
         "region": text(limits.REGION_MAX, limits.REGION_PATTERN),
         "fingerprint": text(limits.FINGERPRINT_MAX),
         "project": text(limits.ID_MAX),
-    }
+    },
+    optional_null=True,
 )
 SCOPE = obj(
     {
@@ -133,6 +138,7 @@ CACHE_CONTROL = {"Cache-Control": {"description": "public, max-age=…", "schema
 CONSUME_BODY = obj(
     {"feature": text(limits.FEATURE_MAX), "quantity": integer(1, MAX_CONSUME_QUANTITY)},
     ("feature",),
+    optional_null=True,
 )
 CONSUME_ANSWER = obj(
     {
@@ -143,9 +149,11 @@ CONSUME_ANSWER = obj(
     ("charged", "entry_id"),
 )
 LEASE_BODY = obj(
-    {"feature": text(limits.FEATURE_MAX), "duration_s": integer(1, MAX_LEASE_S)}, ("feature", "duration_s")
+    {"feature": text(limits.FEATURE_MAX), "duration_s": integer(1, MAX_LEASE_S)},
+    ("feature", "duration_s"),
+    optional_null=True,
 )
-HEARTBEAT_BODY = obj({"extend_s": integer(1, MAX_LEASE_S)})
+HEARTBEAT_BODY = obj({"extend_s": integer(1, MAX_LEASE_S)}, optional_null=True)
 LEASE = obj(
     {
         "id": {"type": "string"},
