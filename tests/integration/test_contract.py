@@ -72,6 +72,14 @@ def test_sdk_answers_conform_to_their_declaration(stack: Stack) -> None:
     beat = stack.call("POST", f"/v1/leases/{lease}/heartbeat", {}, key=license_key)
     conforms("/v1/leases/{lease_id}/heartbeat", "post", 200, beat)
     conforms("/v1/leases/{lease_id}", "delete", 200, stack.call("DELETE", f"/v1/leases/{lease}", key=license_key))
+    held = stack.call(
+        "POST", "/v1/allowances", {"feature": "build", "tokens": 10}, key=license_key, Idempotency_Key="a-1"
+    )
+    conforms("/v1/allowances", "post", 201, held)
+    settled = stack.call(
+        "POST", f"/v1/allowances/{held.body['allowance']['id']}/settle", {"used": 1, "final": True}, key=license_key
+    )
+    conforms("/v1/allowances/{allowance_id}/settle", "post", 200, settled)
 
 
 # ------------------------------------------------------------------------------------------ signup

@@ -80,7 +80,7 @@ def test_credentials_are_declared_per_surface(document: dict[str, Any]) -> None:
         schemes = {name for requirement in operation.get("security") or [] for name in requirement}
         if key in public:
             assert schemes == set(), key
-        elif key[1] in ("/v1/consume", "/v1/leases", "/v1/leases/{}/heartbeat", "/v1/leases/{}"):
+        elif key[1] == "/v1/consume" or key[1].startswith(("/v1/leases", "/v1/allowances")):
             assert schemes == {"licenseKey", "apiKey"}, key
         elif key[1] == "/v1/validate":
             assert schemes == {"licenseKey"}, key

@@ -29,6 +29,8 @@ def sample(schema: dict[str, Any], length: int | None = None) -> Any:
     """A value the schema allows; strings of ``length`` characters when given."""
     if schema["type"] == "integer":
         return schema["minimum"]
+    if schema["type"] == "boolean":
+        return False
     size = length or schema.get("minLength", 1)
     if schema.get("pattern") == limits.REGION_PATTERN:
         return "eu-" + "a" * (size - 5) + "-1"
@@ -62,6 +64,11 @@ def cases(body_schema: dict[str, Any]) -> Iterator[Case]:
             yield f"{name} blank", {**base, name: "   "}, name
             yield f"{name} with a control character", {**base, name: "a\x07b"}, name
             yield f"{name} a number", {**base, name: 7}, name
+        elif schema["type"] == "boolean":
+            yield f"{name} true", {**base, name: True}, None
+            yield f"{name} false", {**base, name: False}, None
+            yield f"{name} a string", {**base, name: "true"}, name
+            yield f"{name} a number", {**base, name: 1}, name
         else:
             yield f"{name} at minimum", {**base, name: schema["minimum"]}, None
             yield f"{name} at maximum", {**base, name: schema["maximum"]}, None
@@ -123,9 +130,10 @@ def usage_app(table: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     def reached(*_: Any, **__: Any) -> Any:
         raise Reached("reached")
 
-    service = type("Service", (), {"consume": reached, "open": reached, "heartbeat": reached, "close": reached})()
-    monkeypatch.setattr(services, "pool_service", lambda: service)
-    monkeypatch.setattr(services, "lease_service", lambda: service)
+    methods = {"consume": reached, "open": reached, "heartbeat": reached, "close": reached, "settle": reached}
+    service = type("Service", (), methods)()
+    for name in ("pool_service", "lease_service", "allowance_service"):
+        monkeypatch.setattr(services, name, lambda: service)
     return module
 
 
@@ -135,6 +143,8 @@ def through(module: ModuleType, path: str, body: dict[str, Any]) -> Callable[[],
 
 
 USAGE_ROUTES = {
+    "/v1/allowances": "/v1/allowances",
+    "/v1/allowances/{allowance_id}/settle": "/v1/allowances/al_1/settle",
     "/v1/consume": "/v1/consume",
     "/v1/leases": "/v1/leases",
     "/v1/leases/{lease_id}/heartbeat": "/v1/leases/ls_1/heartbeat",
@@ -155,7 +165,7 @@ def test_usage_parsers_agree_with_their_declaration(
     assert (status, answer["error"]["field"]) == (422, refused), what
 
 
-@pytest.mark.parametrize("route", ["/v1/consume", "/v1/leases"])
+@pytest.mark.parametrize("route", ["/v1/consume", "/v1/leases", "/v1/allowances"])
 def test_idempotency_key_is_required_as_declared(usage_app: ModuleType, route: str) -> None:
     declared = {p["name"]: p for p in sdk.PATHS[route]["post"]["parameters"]}
     assert declared["Idempotency-Key"]["required"] is True

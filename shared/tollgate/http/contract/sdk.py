@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tollgate.domain.allowances import MAX_TTL_S, MIN_TTL_S, AllowanceStatus
 from tollgate.domain.leases import MAX_LEASE_S
 from tollgate.domain.validation import Code
 from tollgate.http import limits
@@ -184,6 +185,56 @@ LEASE = obj(
 )
 LEASE_ANSWER = obj({"lease": LEASE}, ("lease",))
 
+ALLOWANCE_BODY = obj(
+    {
+        "feature": text(limits.FEATURE_MAX),
+        "tokens": integer(1, limits.MAX_TOKENS),
+        "ttl_s": integer(MIN_TTL_S, MAX_TTL_S),
+    },
+    ("feature", "tokens"),
+    optional_null=True,
+)
+SETTLE_BODY = obj(
+    {
+        "used": integer(0, limits.MAX_TOKENS),
+        "final": {"type": "boolean", "description": "Settle and release the rest: the allowance ends."},
+        "renew": {"type": "boolean", "description": "Settle and hold a new block, in one call."},
+    },
+    ("used",),
+    optional_null=True,
+)
+ALLOWANCE = obj(
+    {
+        "id": {"type": "string"},
+        "feature": {"type": "string"},
+        "status": {"type": "string", "enum": [status.value for status in AllowanceStatus]},
+        "cost_per_use": {"type": "integer"},
+        "block": {"type": "integer"},
+        "held": {"type": "integer"},
+        "used": {"type": "integer"},
+        "charged": {"type": "integer"},
+        "opened_at": nullable({"type": "string"}),
+        "expires_at": nullable({"type": "string"}),
+        "ttl_s": {"type": "integer"},
+        "project_id": nullable({"type": "string"}),
+    },
+    (
+        "id",
+        "feature",
+        "status",
+        "cost_per_use",
+        "block",
+        "held",
+        "used",
+        "charged",
+        "opened_at",
+        "expires_at",
+        "ttl_s",
+        "project_id",
+    ),
+)
+ALLOWANCE_ANSWER = obj({"allowance": ALLOWANCE}, ("allowance",))
+
 PATHS: dict[str, dict[str, Any]] = {
     "/v1/validate": {
         "post": {
@@ -242,6 +293,34 @@ PATHS: dict[str, dict[str, Any]] = {
             "parameters": [path_id("lease_id"), REGION_HEADER],
             "requestBody": json_body(HEARTBEAT_BODY, required=False),
             "responses": {"200": answer("The lease.", LEASE_ANSWER), **refusals(400, 401, 402, 403, 404, 409, 422)},
+        }
+    },
+    "/v1/allowances": {
+        "post": {
+            "operationId": "open_allowance",
+            "tags": ["sdk"],
+            "summary": "Hold a block of tokens to spend in process; settle what was used.",
+            "security": SDK_SECURITY,
+            "parameters": [IDEMPOTENCY_KEY, REGION_HEADER],
+            "requestBody": json_body(ALLOWANCE_BODY),
+            "responses": {
+                "201": answer("The open allowance.", ALLOWANCE_ANSWER),
+                **refusals(400, 401, 402, 403, 409, 422),
+            },
+        }
+    },
+    "/v1/allowances/{allowance_id}/settle": {
+        "post": {
+            "operationId": "settle_allowance",
+            "tags": ["sdk"],
+            "summary": "Report the uses so far (cumulative); optionally end it, or renew its block.",
+            "security": SDK_SECURITY,
+            "parameters": [path_id("allowance_id"), REGION_HEADER],
+            "requestBody": json_body(SETTLE_BODY),
+            "responses": {
+                "200": answer("The allowance.", ALLOWANCE_ANSWER),
+                **refusals(400, 401, 402, 403, 404, 409, 422),
+            },
         }
     },
     "/v1/leases/{lease_id}": {
