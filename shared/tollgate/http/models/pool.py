@@ -38,6 +38,7 @@ class LedgerEntry(AnswerModel):
     purchase_id: str | None
     lot_id: str | None
     lease_id: str | None
+    allowance_id: str | None
     created_at: Timestamp | None
 
 
