@@ -38,10 +38,17 @@ class Purchase(AnswerModel):
     refunded_tokens: int
     amount_refunded: int
     taken_back: int
+    expired: int | None = Field(description="What expiry took from its lot (on a single purchase's read).")
+    dispute_taken: int
+    paid_amount: int | None
+    paid_currency: str | None
+    review_note: str | None
     created_at: Timestamp | None
     paid_at: Timestamp | None
     failed_at: Timestamp | None
     disputed_at: Timestamp | None
+    dispute_won_at: Timestamp | None
+    reviewed_at: Timestamp | None
 
 
 class NewPurchaseAnswer(AnswerModel):
