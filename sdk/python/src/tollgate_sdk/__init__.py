@@ -1,9 +1,13 @@
-"""Tollgate's vendor SDK: validate license keys (with offline receipts), consume tokens exactly once, and
-hold tokens with leases. Start with ``Tollgate(license_key, base_url)``; docs/sdk.md has the details."""
+"""Tollgate's vendor SDK: validate license keys (with offline receipts), consume tokens exactly once, hold
+tokens with leases, and spend blocks of them in process with allowances. Start with
+``Tollgate(license_key, base_url)``; docs/sdk.md has the details."""
 
+from tollgate_sdk.allowances import Allowance
 from tollgate_sdk.client import Consumption, Tollgate
 from tollgate_sdk.errors import (
     ActionDenied,
+    AllowanceEnded,
+    AllowanceExhausted,
     APIError,
     ApprovalRequired,
     ClockTampered,
@@ -47,6 +51,9 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "ActionDenied",
+    "Allowance",
+    "AllowanceEnded",
+    "AllowanceExhausted",
     "ApprovalRequired",
     "Backoff",
     "ClockTampered",

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tollgate_sdk.allowances import DEFAULT_TTL_S, Allowance
 from tollgate_sdk.api import ApiCaller
 from tollgate_sdk.clock import Clock, SystemClock
 from tollgate_sdk.errors import APIError
 from tollgate_sdk.leases import Lease
-from tollgate_sdk.pending import ActionRequest, Allowance
+from tollgate_sdk.pending import ActionRequest
 from tollgate_sdk.receipt_store import ReceiptStore
 from tollgate_sdk.receipts import KeySet, ReceiptVerifier
 from tollgate_sdk.retries import Backoff
@@ -20,8 +21,8 @@ from tollgate_sdk.validation import JWKS_PATH, Validation, Validator
 
 CONSUME_PATH = "/v1/consume"
 _NOT_YET = (
-    "{what} needs the server's allowance and approval routes (issue 11 and the approvals issue), which are "
-    "not deployed yet; until then spend with consume() or hold tokens with lease()."
+    "{what} needs the server's approval routes (the approvals issue), which are not deployed yet; until then "
+    "spend with consume(), lease() or allowance()."
 )
 
 
@@ -143,12 +144,30 @@ class Tollgate:
             idempotency_key=self._new_key(),
         )
 
-    def allowance(self, feature: str, block: int) -> Allowance:
-        """Reserve blocks of tokens and spend them in process, settling what was used.
-
-        Not available yet: the server's ``POST /v1/allowances`` (a hold through the pool kernel) is being
-        built. Raises ``NotImplementedError``."""
-        raise NotImplementedError(_NOT_YET.format(what=f"allowance({feature!r}, block={block})"))
+    def allowance(
+        self,
+        feature: str,
+        block: int,
+        *,
+        ttl_s: int = DEFAULT_TTL_S,
+        renew_below: float = 0.1,
+        wait_s: float = 5.0,
+    ) -> Allowance:
+        """``with tg.allowance("build", block=100) as a: a.spend()`` holds ``block`` tokens and spends them in
+        process (a lock and a counter per ``spend``); a background thread reports the uses and takes the next
+        block in one request when fewer than ``renew_below`` of the block's uses are left or the hold's end
+        (``ttl_s``) nears; closing (or the interpreter's exit) reports the last count and releases the rest.
+        A ``spend`` past the held block waits up to ``wait_s`` for the renewal, then raises its error
+        (``InsufficientTokens``…) or ``AllowanceExhausted``."""
+        return Allowance(
+            self._api,
+            feature,
+            block,
+            ttl_s=ttl_s,
+            renew_below=renew_below,
+            wait_s=wait_s,
+            idempotency_key=self._new_key(),
+        )
 
     def request_action(
         self,

@@ -145,6 +145,12 @@ class LeaseClosed(Conflict):
     code = "LEASE_CLOSED"
 
 
+class AllowanceEnded(Conflict):
+    """The allowance was settled or expired (or closed in this process): open a new one."""
+
+    code = "ALLOWANCE_ENDED"
+
+
 # 402 --------------------------------------------------------------------------------------------------------
 class PaymentRequired(APIError):
     """Not enough tokens; nothing was charged."""
@@ -199,6 +205,10 @@ class ReceiptExpired(InvalidReceipt):
     """The receipt is past its ``exp``."""
 
 
+class AllowanceExhausted(TollgateError):
+    """``spend``: the held block is spent and no renewal arrived within the allowance's ``wait_s``."""
+
+
 class ClockTampered(InvalidReceipt):
     """The local clock is behind what a signed receipt proves the time to have been (set back?)."""
 
@@ -218,6 +228,7 @@ _BY_CODE: dict[str, type[APIError]] = {
         IdempotencyKeyReused,
         LeaseExpired,
         LeaseClosed,
+        AllowanceEnded,
         InsufficientTokens,
         ProjectBudgetExhausted,
         RateLimited,
