@@ -7,6 +7,8 @@
 3. A validation through the handler (in-process, payload-2.0 event) against the bare BatchGetItem it needs,
    alternating on the same DynamoDB Local: p50 and p95 and their ratios.
 4. Dollars per million validations and debits, from those figures and the prices in ``prices.py``.
+5. Allowances through the vendor SDK (``allowances.py``): uses per pool write with block=100, dollars per
+   million uses, ``spend()`` p50.
 
 It starts its own DynamoDB Local (``infra.local.dynamodb_local``) unless given ``--endpoint``, and creates a
 fresh table from template.yaml, so it can also run next to a running local stack.
@@ -27,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.bench import prices
+from infra.bench import allowances, prices
 from infra.bench.measure import RequestCounter, percentile, stdout_bytes, time_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +58,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="port for the DynamoDB Local it starts (0: any free)")
     parser.add_argument("--calls", type=int, default=400, help="validations timed for the latency ratio")
     parser.add_argument("--consumes", type=int, default=100, help="consumptions timed for the debit cost")
+    parser.add_argument("--allowance-uses", type=int, default=10_000, help="uses spent through one allowance")
     parser.add_argument("--import-runs", type=int, default=11, help="fresh interpreters per import variant")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
@@ -220,6 +223,11 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         consume_minimal()  # the container reads the key once; every call after it is one write
     figures["consume_minimal_counts"] = _count(counter, consume_minimal, COUNTED_CALLS) if usage_app else None
 
+    if usage_app:
+        figures["allowances"] = allowances.measure(
+            usage_app, _Context(), license_key, "bench", counter, args.allowance_uses, USAGE_MEMORY_MB
+        )
+
     handler_ms: list[float] = []
     bare_ms: list[float] = []
     with stdout_bytes():
@@ -340,6 +348,8 @@ def _print(figures: dict[str, Any]) -> None:
         total = sum(cost.values())
         parts = ", ".join(f"{name} ${value:.4f}" for name, value in cost.items())
         out(f"  {label:20s} ${total:.4f}  ({parts})\n")
+    if figures.get("allowances"):
+        out(allowances.report(figures["allowances"]))
     out("\n")
 
 
