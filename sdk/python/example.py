@@ -18,6 +18,11 @@ with Tollgate(os.environ["TOLLGATE_LICENSE_KEY"], API, receipt_cache_path="recei
         # ... the work the lease pays for ...
     print("lease charged", lease.charged)
 
+    with tg.allowance("build", block=20) as allowance:  # 20 tokens held; "build" costs 1 per use
+        for _ in range(50):
+            allowance.spend()  # no request: the next block is taken in the background
+    print("allowance charged", allowance.record["charged"], "in", allowance.reports, "requests")
+
     try:
         tg.consume("deploy", 1000)
     except InsufficientTokens as refused:
