@@ -227,7 +227,7 @@ def test_a_spend_waits_briefly_for_a_slow_renewal_then_raises_exhausted() -> Non
         started = time.monotonic()
         with pytest.raises(sdk.AllowanceExhausted):
             spending.spend()
-        assert 0.04 <= time.monotonic() - started < 1.0
+        assert 0.04 <= time.monotonic() - started < 3.0
         waiter = threading.Thread(target=spending.spend)  # a spend that waits while the renewal arrives
         spending.wait_s = 5.0
         waiter.start()

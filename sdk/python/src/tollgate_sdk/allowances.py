@@ -120,7 +120,8 @@ class Allowance:
                 spent = self._spent + uses
                 if spent <= self._capacity:
                     self._spent = spent
-                    self._want_renewal()
+                    if spent > self._low_mark:  # a waiter served by the renewal it waited for asks for no more
+                        self._want_renewal()
                     return
                 if self._failure is not None:
                     raise self._failure
