@@ -69,6 +69,7 @@ def test_eight_threads_spend_ten_thousand_uses_through_one_allowance_at_one_pool
     assert (pool["balance"], pool["reserved"]) == (10_000, 0)
     charges = [entry for entry in ledger(stack, owner) if entry["kind"] == "allowance_charge"]
     assert sum(entry["amount"] for entry in charges) == -10_000
+    print(f"\n10,000 uses, block={BLOCK}: {transport.allowance_requests} allowance requests, {len(charges)} charges")
     assert transport.allowance_requests <= 120, transport.allowance_requests
     assert len(charges) + 1 <= transport.allowance_requests, "the charges are a subset of the requests counted"
     stack.audit(tenant_id)
