@@ -152,3 +152,23 @@ def test_a_principal_without_role_or_license_key_is_refused(world: LeaseWorld) -
         world.pool.consume(nobody, "build", 1, "k")
     with pytest.raises(Forbidden):
         world.pool.balance(nobody)
+
+
+def test_authorize_answers_for_every_principal_kind(world: LeaseWorld) -> None:
+    from tollgate.domain.roles import Permission, Role, authorize
+
+    caller = world.tenant()
+    licensed = world.license(caller)
+    nobody = Principal(tenant=caller.tenant, key_id="ak_x")
+    auditor = Principal(tenant=caller.tenant, key_id="ak_y", role=Role.AUDITOR)
+    authorize(licensed, Permission.CONSUME)
+    authorize(auditor, Permission.READ_PURCHASES)
+    for principal, permission in (
+        (licensed, Permission.BUY),
+        (licensed, Permission.READ_PURCHASES),
+        (nobody, Permission.READ_PURCHASES),
+        (nobody, Permission.CONSUME),
+        (auditor, Permission.BUY),
+    ):
+        with pytest.raises(Forbidden):
+            authorize(principal, permission)

@@ -14,7 +14,7 @@ from tollgate.domain.payment_facts import CheckoutRequest, PriceFacts
 from tollgate.domain.pool import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.purchase_ports import Applied, Checkout, ProjectLookup, PurchaseChange, PurchaseRepository
 from tollgate.domain.purchase_records import Purchase, PurchasePage, PurchaseStatus
-from tollgate.domain.roles import Permission, require
+from tollgate.domain.roles import Permission, authorize
 from tollgate.domain.take_back_rules import expired_of_lot
 from tollgate.http.limits import MAX_PURCHASE_QUANTITY
 from tollgate.ids import IdGenerator
@@ -67,8 +67,7 @@ class Buying:
     ) -> Purchase:
         """A pending purchase with its Checkout Session. The same Idempotency-Key and body answer with the
         same purchase (and create no second session); another body is a conflict."""
-        if caller.role is not None:
-            require(caller.role, Permission.BUY)
+        authorize(caller, Permission.BUY)
         if not 1 <= quantity <= MAX_QUANTITY:
             raise InvalidField("quantity", f"must be from 1 to {MAX_QUANTITY}")
         fingerprint = request_fingerprint("purchase", pack_id, quantity, po_number, project_id)
@@ -162,8 +161,7 @@ class Buying:
         return pack.stripe_price if same else None
 
     def get(self, caller: Principal, purchase_id: str) -> Purchase:
-        if caller.role is not None:
-            require(caller.role, Permission.READ_PURCHASES)
+        authorize(caller, Permission.READ_PURCHASES)
         purchase = self._purchases.find(caller.tenant_id, purchase_id)
         if purchase is None:
             raise NotFound(f"no purchase {purchase_id}")
@@ -174,6 +172,5 @@ class Buying:
         return replace(purchase, expired=expired)
 
     def list(self, caller: Principal, cursor: str | None, limit: int) -> PurchasePage:
-        if caller.role is not None:
-            require(caller.role, Permission.READ_PURCHASES)
+        authorize(caller, Permission.READ_PURCHASES)
         return self._purchases.page(caller.tenant_id, cursor, limit)
