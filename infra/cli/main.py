@@ -12,7 +12,24 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from tollgate.http import limits  # constants only: reads no settings
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _bounded(low: int, high: int) -> Any:
+    """An argparse type: an integer from ``low`` to ``high`` (the API's own bounds, ``tollgate.http.limits``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,9 +49,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("tenants", help="list tenants with status and balance")
     grant = commands.add_parser("grant", help="grant tokens (or, with negative --tokens, adjust down) with a reason")
     grant.add_argument("--tenant", required=True, help="tenant id, tn_…")
-    grant.add_argument("--tokens", required=True, type=int, help="tokens to add; negative to take away")
+    grant.add_argument(
+        "--tokens",
+        required=True,
+        type=_bounded(-limits.MAX_TOKENS, limits.MAX_TOKENS),
+        help="tokens to add; negative to take away",
+    )
     grant.add_argument("--reason", required=True, help="why; recorded in the ledger")
-    grant.add_argument("--valid-days", type=int, help="the granted tokens expire after this many days (1–3650)")
+    grant.add_argument(
+        "--valid-days", type=_bounded(1, limits.MAX_VALID_DAYS), help="the granted tokens expire after this many days"
+    )
     grant.add_argument(
         "--idempotency-key",
         help="run the same grant again with this key and it credits nothing more (default: a new UUID, printed)",

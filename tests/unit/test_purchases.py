@@ -188,9 +188,9 @@ def test_bad_purchases_name_the_field_and_change_nothing(world: World) -> None:
     assert unknown.value.field == "pack_id"
     from tollgate.domain.models import Project
 
-    world.projects.add(Project("pj_other", other.tenant_id, "theirs", NOW))
+    world.projects.add(Project("pj_000000000000000t", other.tenant_id, "theirs", NOW))
     with pytest.raises(InvalidField) as project:
-        world.service.create(caller, "starter", 1, None, "pj_other", "b")
+        world.service.create(caller, "starter", 1, None, "pj_000000000000000t", "b")
     assert project.value.field == "project_id"
     with pytest.raises(InvalidField):
         world.service.create(caller, "starter", 0, None, None, "c")

@@ -14,9 +14,11 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from tollgate.http.limits import ID_BODY
+
 API_KEY_PREFIX = "tg_"
 LICENSE_KEY_PREFIX = "tgk_"
-_ID = r"[a-z]{2,3}_[0-9a-z]{16}"
+_ID = rf"[a-z]{{2,3}}_{ID_BODY}"  # the shape of the ids inside (tollgate.ids), nothing looser
 _API_KEY = re.compile(rf"^tg_({_ID})\.({_ID})\.([0-9a-z]{{32}})$")
 _LICENSE_KEY = re.compile(rf"^tgk_([a-z]{{2}}(?:-[a-z]+)+-\d)\.({_ID})\.({_ID})\.([0-9a-z]{{32}})$")
 

@@ -10,11 +10,15 @@ from tollgate.domain.leases import Lease
 from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
 from tollgate.domain.pool import BalanceView
 
+_LAST_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant an ISO-8601 year of 4 digits holds
+
 
 def iso(epoch_s: int | None) -> str | None:
+    """A time as ISO-8601 UTC. A stored time beyond what ISO-8601 can show (written before the API bounded
+    it) is shown at the nearest end of the range rather than failing the whole answer."""
     if epoch_s is None:
         return None
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(min(max(int(epoch_s), 0), _LAST_EPOCH_S), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def tenant_view(tenant: Tenant) -> dict[str, Any]:

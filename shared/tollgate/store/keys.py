@@ -21,6 +21,24 @@ GSI ``by_due`` (due_shard, due_at) holds only what will expire, so the sweeper r
 
 from __future__ import annotations
 
+from tollgate.domain.errors import NotFound
+from tollgate.http.limits import is_id
+
+# The prefix of each kind of id a path may name (``tollgate.ids``). A key is never built from an id of
+# another shape: that is a 404, as for an absent record, before any DynamoDB call (SPEC.md, "Bad input").
+API_KEY_ID = "ak"
+LICENSE_KEY_ID = "lk"
+PROJECT_ID = "pj"
+PURCHASE_ID = "pu"
+LEASE_ID = "lease"
+
+
+def _id(value: str, prefix: str, kind: str) -> str:
+    if not isinstance(value, str) or not is_id(value, prefix):
+        raise NotFound(f"no such {kind}")  # the value is not echoed: it may be a kilobyte of anything
+    return value
+
+
 TENANT_SK = "TENANT"
 CATALOG_PK = "CATALOG"
 KIND_TENANT = "TENANT"
@@ -41,18 +59,18 @@ def ledger_sk(created_at: int, entry_id: str) -> str:
 
 
 def api_key_sk(key_id: str) -> str:
-    return f"APIKEY#{key_id}"
+    return f"APIKEY#{_id(key_id, API_KEY_ID, 'API key')}"
 
 
 LICENSE_KEY_SK_PREFIX = "LKEY#"
 
 
 def license_key_sk(key_id: str) -> str:
-    return f"{LICENSE_KEY_SK_PREFIX}{key_id}"
+    return f"{LICENSE_KEY_SK_PREFIX}{_id(key_id, LICENSE_KEY_ID, 'license key')}"
 
 
 def project_sk(project_id: str) -> str:
-    return f"PROJECT#{project_id}"
+    return f"PROJECT#{_id(project_id, PROJECT_ID, 'project')}"
 
 
 def lot_sk(lot_id: str) -> str:
@@ -60,11 +78,11 @@ def lot_sk(lot_id: str) -> str:
 
 
 def purchase_sk(purchase_id: str) -> str:
-    return f"PURCHASE#{purchase_id}"
+    return f"PURCHASE#{_id(purchase_id, PURCHASE_ID, 'purchase')}"
 
 
 def lease_sk(lease_id: str) -> str:
-    return f"LEASE#{lease_id}"
+    return f"LEASE#{_id(lease_id, LEASE_ID, 'lease')}"
 
 
 def allowance_sk(allowance_id: str) -> str:

@@ -100,6 +100,10 @@ class DynamoLicenseKeyRepository:
 
     def project_exists(self, tenant_id: str, project_id: str) -> bool:
         try:
+            keys.project_sk(project_id)
+        except NotFound:
+            return False  # not the shape of a project id: no such project, and no read
+        try:
             with busy_as_store_busy():
                 ProjectItem.get(keys.tenant_pk(tenant_id), keys.project_sk(project_id), attributes_to_get=["pk"])
         except DoesNotExist:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
 from pynamodb.exceptions import DoesNotExist
 
-from tollgate.domain.errors import InvalidField, NotFound, StoreBusy, Unauthenticated
+from tollgate.domain.errors import NotFound, StoreBusy, Unauthenticated
 from tollgate.domain.models import Lot, Pool
 from tollgate.domain.pool import Credit, Debit, LedgerPage, Replayed, StoredAnswer
 from tollgate.store import kernel, keys
+from tollgate.store.cursors import CURSORS, LEDGER_CURSOR, integer_at, text_at
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.kernel import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
@@ -134,19 +132,16 @@ class DynamoPoolRepository:
                 entries.append(to_entry(tenant_id, item, running))
                 running -= int(item.amount)
             last = result.last_evaluated_key
-        return LedgerPage(entries, _encode_cursor(last, running) if last else None)
+        return LedgerPage(entries, _encode_cursor(tenant_id, last, running) if last else None)
 
 
-def _encode_cursor(last_key: dict[str, dict[str, str]], running: int) -> str:
-    raw = json.dumps({"sk": last_key["sk"]["S"], "b": running}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def _encode_cursor(tenant_id: str, last_key: dict[str, dict[str, str]], running: int) -> str:
+    return CURSORS.seal(LEDGER_CURSOR, tenant_id, {"sk": last_key["sk"]["S"], "b": running})
 
 
 def _decode_cursor(cursor: str, tenant_id: str) -> tuple[dict[str, dict[str, str]], int]:
-    """The partition always comes from the authenticated tenant, never from the cursor."""
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        sk, running = str(raw["sk"]), int(raw["b"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidField("cursor", "is not a cursor this API returned") from exc
+    """The partition always comes from the authenticated tenant, never from the cursor; the running balance
+    is trusted because the cursor is sealed (``tollgate.store.cursors``)."""
+    position = CURSORS.open(LEDGER_CURSOR, tenant_id, cursor)
+    sk, running = text_at(position, "sk"), integer_at(position, "b")
     return {"pk": {"S": keys.ledger_pk(tenant_id)}, "sk": {"S": sk}}, running

@@ -6,9 +6,7 @@ pool-kernel transaction (store/kernel.py); ``save`` changes a purchase without t
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -23,6 +21,7 @@ from tollgate.domain.pool import Replayed, StoredAnswer
 from tollgate.domain.purchase_ports import Applied, EventMark, PurchaseChange
 from tollgate.domain.purchase_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.store import kernel, keys
+from tollgate.store.cursors import CURSORS, PURCHASE_CURSOR, text_at
 from tollgate.store.errors import busy_as_store_busy, cancellation_codes, with_retries
 from tollgate.store.kernel import PoolTransaction, Refused
 from tollgate.store.models import (
@@ -149,6 +148,10 @@ class DynamoPurchaseRepository:
 
     def find(self, tenant_id: str, purchase_id: str) -> Purchase | None:
         try:
+            keys.purchase_sk(purchase_id)  # a purchase id of another shape (from Stripe metadata) is absent
+        except NotFound:
+            return None
+        try:
             with busy_as_store_busy():
                 item = PurchaseItem.get(keys.tenant_pk(tenant_id), keys.purchase_sk(purchase_id), consistent_read=True)
         except DoesNotExist:
@@ -168,7 +171,7 @@ class DynamoPurchaseRepository:
             )
             purchases = [to_purchase(tenant_id, item) for item in result]
             last = result.last_evaluated_key
-        return PurchasePage(purchases, _encode_cursor(last["sk"]["S"]) if last else None)
+        return PurchasePage(purchases, _encode_cursor(tenant_id, last["sk"]["S"]) if last else None)
 
     def find_under_review(self, purchase_id: str) -> Purchase | None:
         with busy_as_store_busy():
@@ -292,16 +295,13 @@ class DynamoPurchaseRepository:
         return None if item.next_lot_expiry is None else int(item.next_lot_expiry)
 
 
-def _encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+def _encode_cursor(tenant_id: str, sk: str) -> str:
+    return CURSORS.seal(PURCHASE_CURSOR, tenant_id, {"sk": sk})
 
 
 def _decode_cursor(cursor: str, tenant_id: str) -> dict[str, dict[str, str]]:
     """The partition always comes from the authenticated tenant, never from the cursor."""
-    try:
-        sk = str(json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidField("cursor", "is not a cursor this API returned") from exc
+    sk = text_at(CURSORS.open(PURCHASE_CURSOR, tenant_id, cursor), "sk")
     if not sk.startswith(keys.PURCHASE_SK_PREFIX):
         raise InvalidField("cursor", "is not a cursor this API returned")
     return {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.domain.errors import StoreBusy
 from tollgate.domain.tenancy import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
+from tollgate.http.limits import is_id
 from tollgate.settings import settings
 from tollgate.store import keys
 
@@ -130,14 +131,16 @@ class DynamoLicenseKeyReader:
     def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot:
         pk = keys.tenant_pk(tenant_id)
         wanted = [keys.TENANT_SK, keys.license_key_sk(key_id)]
-        if project_id is not None:
-            wanted.append(keys.project_sk(project_id))
+        # a project of another shape than a project id is absent, and not read
+        project_sk = keys.project_sk(project_id) if project_id and is_id(project_id, keys.PROJECT_ID) else None
+        if project_sk is not None:
+            wanted.append(project_sk)
         found = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in wanted])
         tenant_item, key_item = found.get(keys.TENANT_SK), found.get(keys.license_key_sk(key_id))
         return LicenseKeySnapshot(
             tenant=None if tenant_item is None else tenant_from_item(tenant_item),
             key=None if key_item is None else license_key_from_item(tenant_id, key_item),
-            project_exists=None if project_id is None else keys.project_sk(project_id) in found,
+            project_exists=None if project_id is None else project_sk in found,
         )
 
     def _batch_get(self, item_keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
