@@ -11,7 +11,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services, snapstart
 from tollgate.domain.allowances import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S
-from tollgate.domain.leases import MAX_LEASE_S
 from tollgate.http import limits, requests
 from tollgate.http.app import build_resolver, json_response
 from tollgate.http.auth import sdk_principal
@@ -30,8 +29,8 @@ def consume() -> Response:
     minimal = requests.prefers_minimal(event)  # the SDK's hot path: no balance_after, one DynamoDB write
     caller = sdk_principal(event, from_memory=minimal)
     fields = requests.json_object(event)
-    feature = fields.text("feature", max_length=64)
-    quantity = fields.integer("quantity", required=False, minimum=1, maximum=1_000_000) or 1
+    feature = fields.text("feature", max_length=limits.FEATURE_MAX)
+    quantity = fields.integer("quantity", required=False, minimum=1, maximum=limits.MAX_CONSUME_QUANTITY) or 1
     fields.done()
     key = requests.idempotency_key(event, required=True)
     assert key is not None
@@ -45,8 +44,8 @@ def open_lease() -> Response:
     event = app.current_event.raw_event
     caller = sdk_principal(event)
     fields = requests.json_object(event)
-    feature = fields.text("feature", max_length=64)
-    duration_s = fields.integer("duration_s", minimum=1, maximum=MAX_LEASE_S)
+    feature = fields.text("feature", max_length=limits.FEATURE_MAX)
+    duration_s = fields.integer("duration_s", minimum=1, maximum=limits.MAX_LEASE_S)
     fields.done()
     key = requests.idempotency_key(event, required=True)
     assert key is not None
@@ -59,7 +58,7 @@ def heartbeat_lease(lease_id: str) -> Response:
     event = app.current_event.raw_event
     caller = sdk_principal(event)
     fields = requests.json_object(event, allow_empty=True)
-    extend_s = fields.integer("extend_s", required=False, minimum=1, maximum=MAX_LEASE_S)
+    extend_s = fields.integer("extend_s", required=False, minimum=1, maximum=limits.MAX_LEASE_S)
     fields.done()
     lease = services.lease_service().heartbeat(caller, lease_id, extend_s)
     return json_response(200, {"lease": lease_view(lease)})

@@ -17,7 +17,7 @@ from tollgate.domain.errors import NotFound, TollgateError
 from tollgate.domain.receipts import load_primitives
 from tollgate.domain.regions import REGION_NAME
 from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
-from tollgate.http import requests
+from tollgate.http import limits, requests
 from tollgate.http.errors import error_response, internal_error_response
 from tollgate.jsonlog import get_json_logger
 from tollgate.validation_services import validation_service
@@ -51,10 +51,10 @@ def _route(event: dict[str, Any]) -> tuple[str, str]:
 def _request(event: dict[str, Any]) -> ValidationRequest:
     fields = requests.json_object(event, allow_empty=True)
     request = ValidationRequest(
-        feature=fields.text("feature", required=False, max_length=64),
-        region=fields.text("region", required=False, max_length=32, pattern=REGION_NAME.pattern[1:-1]),
-        fingerprint=fields.text("fingerprint", required=False, max_length=256),
-        project=fields.text("project", required=False, max_length=40),
+        feature=fields.text("feature", required=False, max_length=limits.FEATURE_MAX),
+        region=fields.text("region", required=False, max_length=limits.REGION_MAX, pattern=REGION_NAME.pattern[1:-1]),
+        fingerprint=fields.text("fingerprint", required=False, max_length=limits.FINGERPRINT_MAX),
+        project=fields.text("project", required=False, max_length=limits.ID_MAX),
     )
     fields.done()
     return request

@@ -35,12 +35,13 @@ from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_firs
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
 from tollgate.domain.pool import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.roles import Permission, authorize
+from tollgate.http import limits
 from tollgate.ids import IdGenerator
 
 T = TypeVar("T")
 
 HOUR_S = 3600
-MAX_LEASE_S = 24 * HOUR_S  # no lease outlives this, however often it heartbeats
+MAX_LEASE_S = limits.MAX_LEASE_S  # no lease outlives this, however often it heartbeats
 MIN_HEARTBEAT_S = 15
 MAX_HEARTBEAT_S = 300
 EXPIRY_ACTOR = "system:lease-expiry"

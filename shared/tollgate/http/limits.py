@@ -22,6 +22,7 @@ MAX_CONSUME_QUANTITY = MAX_TOKENS
 MAX_VALID_DAYS = 3650
 MIN_TIMESTAMP = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_FUTURE_S = 3653 * 86_400  # ten years (with leap days) ahead of the clock
+MAX_LEASE_S = 24 * 3600  # a lease's duration, and any extension; no lease outlives this after its start
 
 # Text
 NAME_MAX = 100
