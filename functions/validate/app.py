@@ -13,12 +13,13 @@ import time
 from typing import Any
 
 from tollgate import snapstart
-from tollgate.domain.errors import NotFound, TollgateError
+from tollgate.domain.errors import TollgateError
 from tollgate.domain.receipts import load_primitives
 from tollgate.domain.regions import REGION_NAME
 from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
 from tollgate.http import limits, requests
 from tollgate.http.errors import error_response, internal_error_response
+from tollgate.http.routes import no_route
 from tollgate.jsonlog import get_json_logger
 from tollgate.validation_services import validation_service
 
@@ -100,7 +101,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # noqa: ARG
             return validate(event)
         if route == JWKS:
             return _json(200, validation.jwks(), cache_s=300)
-        raise NotFound("no such route")
+        raise no_route(*route)
     except TollgateError as error:
         logger.info("request refused", extra={"request_id": request_id, "code": error.code, "reason": error.message})
         return error_response(error, request_id)

@@ -241,9 +241,12 @@ def test_handler_rejects_bad_bodies_clearly(
     assert answer["error"].get("field") == field
 
 
-def test_handler_unknown_route_is_404(handler: ModuleType) -> None:
-    status, body = call(handler, "GET", "/v1/validate")
+def test_handler_unknown_route_is_404_and_another_method_405(handler: ModuleType) -> None:
+    status, body = call(handler, "GET", "/v1/validates")
     assert (status, body["error"]["code"]) == (404, "NOT_FOUND")
+    answer = handler.handler(event("GET", "/v1/validate"), None)
+    assert (answer["statusCode"], answer["headers"]["Allow"]) == (405, "POST")
+    assert json.loads(answer["body"])["error"]["code"] == "METHOD_NOT_ALLOWED"
 
 
 def test_handler_logs_no_secret(handler: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,6 +47,16 @@ class NotFound(TollgateError):
     code = "NOT_FOUND"
 
 
+class MethodNotAllowed(TollgateError):
+    """The path exists, but not with this method. ``allow`` lists the methods it has."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+    def __init__(self, allow: list[str]) -> None:
+        super().__init__(f"use {' or '.join(allow)} on this path")
+        self.allow = list(allow)
+
+
 class Conflict(TollgateError):
     code = "CONFLICT"
 

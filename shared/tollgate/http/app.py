@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from tollgate.domain.errors import MalformedRequest, NotFound, TollgateError
+from tollgate.domain.errors import MalformedRequest, TollgateError
 from tollgate.http.errors import error_response, internal_error_response, refusal
 from tollgate.http.limits import MAX_BODY_BYTES
 from tollgate.http.requests import strict_json
+from tollgate.http.routes import no_route
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -82,7 +83,8 @@ def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpRe
 
     @app.not_found
     def _no_route(_: Exception) -> Response:
-        return _as_response(error_response(NotFound("no such route"), _request_id(app)))
+        event = app.current_event
+        return _as_response(error_response(no_route(event.http_method, event.path), _request_id(app)))
 
     @app.exception_handler(Exception)
     def _unexpected(_: Exception) -> Response:

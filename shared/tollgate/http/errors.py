@@ -14,6 +14,7 @@ STATUS: list[tuple[type[errors.TollgateError], int]] = [
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.MethodNotAllowed, 405),
     (errors.Conflict, 409),
     (errors.PaymentRequired, 402),
     (errors.RateLimited, 429),
@@ -42,6 +43,9 @@ def error_response(error: errors.TollgateError, request_id: str) -> dict[str, ob
     retry_after = getattr(error, "retry_after_s", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    allow = getattr(error, "allow", None)
+    if allow is not None:
+        headers["Allow"] = ", ".join(allow)
     return {
         "statusCode": status_of(error),
         "headers": headers,

@@ -53,7 +53,7 @@ def test_every_function_and_every_http_api_event_of_the_real_template(real: dict
     template = load_template(TEMPLATE, table_name="tbl-x")
     assert set(template.functions) == set(_functions(real))
     expected = {
-        (fid, event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        (fid, event["Properties"].get("Method", "ANY").upper(), event["Properties"].get("Path", "$default"))
         for fid, resource in _functions(real).items()
         for event in (resource["Properties"].get("Events") or {}).values()
         if event["Type"] == "HttpApi"
@@ -61,6 +61,7 @@ def test_every_function_and_every_http_api_event_of_the_real_template(real: dict
     assert {(r.function_id, r.method, r.path) for r in template.routes} == expected
     assert {(r.method, r.path) for r in template.routes} >= SPEC_ROUTES
     assert template.functions["SignupFunction"].routes[0].route_key == "POST /v1/tenants"
+    assert template.functions["FallbackFunction"].routes[0].route_key == "$default"
 
 
 def test_real_functions_get_globals_merged_with_their_own_environment(real: dict) -> None:
