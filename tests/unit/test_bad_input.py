@@ -296,3 +296,37 @@ def test_the_powertools_resolvers_answer_no_route_in_the_envelope() -> None:
         answer = app.resolve(_event(method, path), None)  # type: ignore[arg-type]
         assert answer["statusCode"] == status
         assert json.loads(answer["body"])["error"]["code"] in ("METHOD_NOT_ALLOWED", "NOT_FOUND")
+
+
+def test_license_key_expiry_out_of_range_is_refused_and_stores_nothing(table: str) -> None:
+    import boto3
+
+    from tests.unit.conftest import raw_items
+    from tests.unit.licensing import Licensing
+
+    world = Licensing(boto3.Session().client("dynamodb", region_name="us-east-1"))
+    owner = world.owner()
+    before = raw_items(table)
+    for expires_at in ("9999-12-31T23:59:59-23:59", "2099-01-01T00:00:00Z", "1999-12-31T23:59:59Z"):
+        with pytest.raises(InvalidField) as error:
+            world.issue(owner, expires_at=expires_at)
+        assert error.value.field == "expires_at"
+    assert raw_items(table) == before
+    world.issue(owner, expires_at="2030-01-01T00:00:00Z")  # NOW is 2027; within ten years
+
+
+def test_project_budgets_beyond_the_token_bound_are_refused(pools: Pools, dynamodb_calls: list[str]) -> None:
+    from tollgate.domain.projects import ProjectService
+    from tollgate.store.projects import DynamoProjectRepository
+
+    projects = ProjectService(DynamoProjectRepository(), pools.clock, RANDOM_IDS)
+    owner = pools.tenant()
+    project = projects.create(owner, "farm", limits.MAX_TOKENS)
+    dynamodb_calls.clear()
+    for budget in (10**200, 10**38, limits.MAX_TOKENS + 1, -1):
+        with pytest.raises(InvalidField) as created:
+            projects.create(owner, "farm", budget)
+        with pytest.raises(InvalidField) as updated:
+            projects.update(owner, project.id, None, budget)
+        assert created.value.field == updated.value.field == "budget"
+    assert dynamodb_calls == []

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -40,6 +41,7 @@ from tollgate.domain.tenants import SignupRequest, TenantService
 from tollgate.ids import RANDOM_IDS
 
 os.environ.setdefault("RECEIPT_SIGNING_KEY", signing_key_pem())
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 EXAMPLES = int(os.environ.get("TOLLGATE_PROPERTY_EXAMPLES", "100"))
 WEBHOOK_SECRET = "whsec_property"
 # A refusal of bad input changes nothing. 402 and 409 are answers to well-formed requests (an idempotent
@@ -122,7 +124,7 @@ class WriteWatch:
         return sorted(json.dumps(item, sort_keys=True) for item in items)
 
     def intercept(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
-        _refuse_oversized_keys(operation, params)
+        _refuse_what_dynamodb_refuses(operation, params)
         if operation in WRITES and self.before is None:
             self.before = self.snapshot()
         return _real_call(client, operation, params)
@@ -131,18 +133,31 @@ class WriteWatch:
 KEY_LIMITS = {"pk": 2048, "sk": 1024}  # bytes; DynamoDB refuses longer key values, moto does not
 
 
-def _refuse_oversized_keys(operation: str, value: Any) -> None:
-    """As DynamoDB does (a ValidationException, which the service answers 500 for): moto lets them through."""
+def _dynamodb_number(text: str) -> bool:
+    """Up to 38 significant digits, magnitude from 1E-130 to under 1E+126 (or zero)."""
+    number = Decimal(text)
+    return number == 0 or (
+        len(number.normalize().as_tuple().digits) <= 38 and Decimal("1E-130") <= abs(number) < Decimal("1E+126")
+    )
+
+
+def _refuse_what_dynamodb_refuses(operation: str, value: Any) -> None:
+    """Key values over DynamoDB's sizes and numbers of more than 38 significant digits: DynamoDB refuses
+    them with a ValidationException (which the service answers 500 for); moto lets them through."""
     if isinstance(value, dict):
+        number = value.get("N")
+        if isinstance(number, str) and not _dynamodb_number(number):
+            error = {"Error": {"Code": "ValidationException", "Message": "Number overflow"}}
+            raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
         for name, child in value.items():
             limit = KEY_LIMITS.get(name)
             if limit and isinstance(child, dict) and len(str(child.get("S", "")).encode("utf-8", "replace")) > limit:
                 error = {"Error": {"Code": "ValidationException", "Message": f"{name} is too long"}}
                 raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
-            _refuse_oversized_keys(operation, child)
+            _refuse_what_dynamodb_refuses(operation, child)
     elif isinstance(value, list):
         for child in value:
-            _refuse_oversized_keys(operation, child)
+            _refuse_what_dynamodb_refuses(operation, child)
 
 
 @dataclass

@@ -67,7 +67,13 @@ def parse_instant(field: str, text: str) -> int:
         raise InvalidField(field, "must be an ISO-8601 date-time such as 2027-01-31T00:00:00Z") from exc
     if moment.tzinfo is None:
         raise InvalidField(field, "must include a UTC offset, e.g. 2027-01-31T00:00:00Z")
-    return int(moment.timestamp())
+    try:
+        instant = int(moment.timestamp())
+    except (OverflowError, ValueError) as exc:  # 9999-12-31T23:59:59-23:59 is in the year 10000
+        raise InvalidField(field, "is out of range") from exc
+    if instant < MIN_TIMESTAMP:
+        raise InvalidField(field, "must not be before 2000")
+    return instant
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from tollgate.clock import Clock
+from tollgate.domain.errors import InvalidField
 from tollgate.domain.models import Principal, Project
 from tollgate.domain.roles import Permission, authorize
+from tollgate.http import limits
 from tollgate.ids import IdGenerator
 
 UNSET = object()
@@ -34,6 +36,7 @@ class ProjectService:
 
     def create(self, caller: Principal, name: str, budget: int | None) -> Project:
         authorize(caller, Permission.MANAGE_PROJECTS)
+        _check_budget(budget)
         project = Project(
             id=self._ids.new_id("pj"),
             tenant_id=caller.tenant_id,
@@ -50,4 +53,11 @@ class ProjectService:
 
     def update(self, caller: Principal, project_id: str, name: str | None, budget: object) -> Project:
         authorize(caller, Permission.MANAGE_PROJECTS)
+        _check_budget(budget)
         return self._projects.update(caller.tenant_id, project_id, name, budget)
+
+
+def _check_budget(budget: object) -> None:
+    """A budget is a token amount: an integer in 0…10^15 (``limits.MAX_TOKENS``), whoever parsed it."""
+    if isinstance(budget, int) and not isinstance(budget, bool) and not 0 <= budget <= limits.MAX_TOKENS:
+        raise InvalidField("budget", f"must be an integer from 0 to {limits.MAX_TOKENS}")
