@@ -242,7 +242,8 @@ FIELDS = [
 ]  # fmt: skip
 NASTY_TEXT = st.sampled_from(
     ["", " ", "\x00", "\ud800", "\udfff x", "a\u2028b", "\x1b[31m", "build", "starter", "eu-west-1", "member",
-     "owner", "x" * 300, "9999-12-31T23:59:59-23:59", "1e999", "²", "ops@acme.example", "pj_0000000000000000"]
+     "owner", "us-east-1", "x" * 300, "9999-12-31T23:59:59-23:59", "1e999", "²", "ops@acme.example",
+     "pj_0000000000000000"]
 )  # fmt: skip
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
@@ -255,7 +256,31 @@ JSON = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
     max_leaves=12,
 )
-PLAUSIBLE = st.dictionaries(st.sampled_from(FIELDS), st.one_of(SCALARS, st.lists(SCALARS, max_size=3)), max_size=5)
+VALUES = st.one_of(SCALARS, st.lists(st.one_of(NASTY_TEXT, SCALARS), max_size=3))
+PLAUSIBLE = st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=5)
+# The fields each route reads, so that many bodies are well-formed enough to reach the domain and the store.
+ROUTE_FIELDS = {
+    ("POST", "/v1/tenants"): ["name", "email", "home_region"],
+    ("POST", "/v1/api-keys"): ["name", "role"],
+    ("POST", "/v1/purchases"): ["pack_id", "quantity", "po_number", "project_id"],
+    ("POST", "/v1/projects"): ["name", "budget"],
+    ("PATCH", "/v1/projects/{id}"): ["name", "budget"],
+    ("POST", "/v1/keys"): ["name", "regions", "features", "project_id", "environment", "expires_at"],
+    ("POST", "/v1/validate"): ["feature", "region", "fingerprint", "project"],
+    ("POST", "/v1/consume"): ["feature", "quantity"],
+    ("POST", "/v1/leases"): ["feature", "duration_s"],
+    ("POST", "/v1/leases/{id}/heartbeat"): ["extend_s"],
+}
+
+
+def route_bodies(route: tuple[str, str]) -> st.SearchStrategy[str]:
+    fields = ROUTE_FIELDS.get(route)
+    if not fields:
+        return BODIES
+    shaped = st.fixed_dictionaries({}, optional=dict.fromkeys(fields, VALUES)).map(lambda v: json.dumps(v))
+    return st.one_of(BODIES, shaped, shaped)
+
+
 RAW_BODIES = st.sampled_from(
     [
         "[" * 5000 + "]" * 5000,
@@ -283,7 +308,7 @@ BODIES = st.one_of(
 @st.composite
 def headers(draw: st.DrawFn, tenant: Tenant) -> dict[str, str]:
     sent: dict[str, str] = {}
-    auth = draw(st.sampled_from(["owner", "license", "none", "garbage", "garbage", "owner", "license"]))
+    auth = draw(st.sampled_from(["owner", "license", "none", "garbage", "owner", "license", "owner", "license"]))
     if auth == "owner":
         sent["authorization"] = f"Bearer {tenant.owner}"
     elif auth == "license":
@@ -347,7 +372,7 @@ def calls(draw: st.DrawFn, tenant: Tenant, route: tuple[str, str]) -> Call:
         method=method,
         path=path_for(draw, template, tenant),
         headers=draw(headers(tenant)),
-        body=draw(BODIES),
+        body=draw(route_bodies(route)),
         base64=draw(st.integers(0, 9)) == 0,
         query=draw(QUERY),
     )
