@@ -130,7 +130,7 @@ class WriteWatch:
         return _real_call(client, operation, params)
 
 
-KEY_LIMITS = {"pk": 2048, "sk": 1024}  # bytes; DynamoDB refuses longer key values, moto does not
+KEY_LIMITS = {"pk": 2048, "sk": 1024}  # bytes; DynamoDB refuses longer (or empty) key values, moto does not
 
 
 def _dynamodb_number(text: str) -> bool:
@@ -151,7 +151,8 @@ def _refuse_what_dynamodb_refuses(operation: str, value: Any) -> None:
             raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
         for name, child in value.items():
             limit = KEY_LIMITS.get(name)
-            if limit and isinstance(child, dict) and len(str(child.get("S", "")).encode("utf-8", "replace")) > limit:
+            key = child.get("S") if limit and isinstance(child, dict) else None
+            if isinstance(key, str) and (key == "" or len(key.encode("utf-8", "replace")) > limit):
                 error = {"Error": {"Code": "ValidationException", "Message": f"{name} is too long"}}
                 raise botocore.exceptions.ClientError(error, operation)  # type: ignore[arg-type]
             _refuse_what_dynamodb_refuses(operation, child)
