@@ -22,6 +22,7 @@ ID_ROUTES = [
     ("POST", "/v1/keys/{}/rotate", None, "api"),
     ("POST", "/v1/leases/{}/heartbeat", {}, "license"),
     ("DELETE", "/v1/leases/{}", None, "license"),
+    ("POST", "/v1/allowances/{}/settle", {"used": 1}, "license"),
 ]
 
 

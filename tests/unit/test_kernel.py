@@ -28,7 +28,7 @@ def test_a_refusal_names_the_failed_item_whatever_order_items_were_added(world: 
     caller = world.tenant(10)
     tx = PoolTransaction(caller.tenant_id, "t-order")
     tx.pool(PoolDelta(balance=-5, active=True, covers=5))  # an update, added first: sent last
-    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk("pj_marker"), project_id="pj_marker")
+    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk("pj_00000000000000mk"), project_id="pj_00000000000000mk")
     marker.name, marker.created_at = "marker", NOW
     tx.put("marker", marker, ProjectItem.pk.does_not_exist())
     tx.check(

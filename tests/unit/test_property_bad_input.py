@@ -57,6 +57,7 @@ ID_KINDS = {
     "/v1/projects/": "pj",
     "/v1/keys/": "lk",
     "/v1/leases/": "lease",
+    "/v1/allowances/": "al",
 }
 
 # Routes whose handlers another issue is rewriting on pydantic models (functions/portal, functions/signup):
@@ -226,11 +227,12 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     project = services.project_service().create(owner, "farm", 500)
     key = services.license_key_service().issue(owner, NewLicenseKey("ci", (os.environ["AWS_REGION"],)))
     member = tenants.create_api_key(owner, "member", Role.MEMBER)
-    _, lease = services.lease_service().open(
-        services.license_key_service().authenticate(key.secret), "build", 600, "l1"
-    )
+    sdk_caller = services.license_key_service().authenticate(key.secret)
+    _, lease = services.lease_service().open(sdk_caller, "build", 600, "lease-1")
     purchase = purchases.create(owner, "starter", 1, None, None, "purchase-1")
+    _, allowance = services.allowance_service().open(sdk_caller, "build", 100, 600, "allowance-1")
     ids = {"ak": [member.key.id], "pj": [project.id], "lk": [key.key.id], "lease": [lease.id], "pu": [purchase.id]}
+    ids["al"] = [allowance.id]
     return Tenant(owner=issued.secret, license_key=key.secret, ids=ids)
 
 
@@ -271,6 +273,8 @@ ROUTE_FIELDS = {
     ("POST", "/v1/consume"): ["feature", "quantity"],
     ("POST", "/v1/leases"): ["feature", "duration_s"],
     ("POST", "/v1/leases/{id}/heartbeat"): ["extend_s"],
+    ("POST", "/v1/allowances"): ["feature", "tokens", "ttl_s"],
+    ("POST", "/v1/allowances/{id}/settle"): ["used", "final", "renew"],
 }
 
 

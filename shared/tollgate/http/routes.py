@@ -35,6 +35,8 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/leases"),
     ("POST", "/v1/leases/{id}/heartbeat"),
     ("DELETE", "/v1/leases/{id}"),
+    ("POST", "/v1/allowances"),
+    ("POST", "/v1/allowances/{id}/settle"),
     ("POST", "/v1/stripe/webhook"),
 )
 

@@ -31,6 +31,7 @@ LICENSE_KEY_ID = "lk"
 PROJECT_ID = "pj"
 PURCHASE_ID = "pu"
 LEASE_ID = "lease"
+ALLOWANCE_ID = "al"
 
 
 def _id(value: str, prefix: str, kind: str) -> str:
@@ -86,7 +87,7 @@ def lease_sk(lease_id: str) -> str:
 
 
 def allowance_sk(allowance_id: str) -> str:
-    return f"{ALLOWANCE_SK_PREFIX}{allowance_id}"
+    return f"{ALLOWANCE_SK_PREFIX}{_id(allowance_id, ALLOWANCE_ID, 'allowance')}"
 
 
 def idempotency_sk(scope: str, key: str) -> str:
