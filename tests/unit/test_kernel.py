@@ -28,7 +28,8 @@ def test_a_refusal_names_the_failed_item_whatever_order_items_were_added(world: 
     caller = world.tenant(10)
     tx = PoolTransaction(caller.tenant_id, "t-order")
     tx.pool(PoolDelta(balance=-5, active=True, covers=5))  # an update, added first: sent last
-    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk("pj_00000000000000mk"), project_id="pj_00000000000000mk")
+    marker_id = "pj_00000000000000mk"
+    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk(marker_id), project_id=marker_id)
     marker.name, marker.created_at = "marker", NOW
     tx.put("marker", marker, ProjectItem.pk.does_not_exist())
     tx.check(
