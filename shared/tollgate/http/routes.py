@@ -17,6 +17,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/api-keys"),
     ("DELETE", "/v1/api-keys/{id}"),
     ("GET", "/v1/catalog"),
+    ("GET", "/v1/openapi.json"),
     ("POST", "/v1/purchases"),
     ("GET", "/v1/purchases"),
     ("GET", "/v1/purchases/{id}"),
