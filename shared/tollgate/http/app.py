@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 from typing import Any
 
@@ -71,6 +72,8 @@ def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpRe
 
     @app.exception_handler(ValueError)
     def _value_error(error: ValueError) -> Response:
+        if isinstance(error, binascii.Error):  # Powertools decodes a base64 body before our parser
+            return _domain_error(MalformedRequest("the body is not valid base64"))
         content_type = str(app.current_event.headers.get("content-type") or "")
         if content_type and not content_type.lower().startswith("application/json"):
             # Powertools parses form and multipart bodies itself, and raises ValueError on a broken one
