@@ -12,7 +12,6 @@ from tollgate.domain.validation import Code
 from tollgate.http import limits
 from tollgate.http.contract.answers import API_KEY, LICENSE_KEY, refusal
 
-MAX_CONSUME_QUANTITY = 1_000_000  # uses per consume call (functions/usage/app.py)
 SDK_SECURITY: list[dict[str, list[str]]] = [{LICENSE_KEY: []}, {API_KEY: []}]
 
 
@@ -137,7 +136,7 @@ CACHE_CONTROL = {"Cache-Control": {"description": "public, max-age=…", "schema
 # ------------------------------------------------------------------------------------------ usage
 
 CONSUME_BODY = obj(
-    {"feature": text(limits.FEATURE_MAX), "quantity": integer(1, MAX_CONSUME_QUANTITY)},
+    {"feature": text(limits.FEATURE_MAX), "quantity": integer(1, limits.MAX_CONSUME_QUANTITY)},
     ("feature",),
     optional_null=True,
 )
