@@ -105,9 +105,6 @@ def main() -> int:
         env = dict(os.environ, TOLLGATE_FUZZ_API_KEY=owner, TOLLGATE_FUZZ_LICENSE_KEY=license_key)
         command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(CONFIG), "run"]
         command += [f"{api}/v1/openapi.json", "--checks", "all", "--max-examples", examples]
-        # Wrong methods answer 405 in the error envelope once that work lands (issue 12, another branch);
-        # until then the gateway answers 404, or 501 for TRACE. Drop this exclusion with it.
-        command += ["--exclude-checks", "unsupported_method"]
         command += ["--max-time", max_time, "--workers", "1", "--seed", os.environ.get("TOLLGATE_FUZZ_SEED", "1")]
         command += ["--request-timeout", "30", "--no-color"]
         print("==", " ".join(command[1:]), flush=True)

@@ -621,6 +621,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._handle()
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (TRACE, QUERY, …) reaches the routes too, as API Gateway hands it to ``$default``."""
+        if name.startswith("do_") and name[3:].isalpha() and name[3:].isupper():
+            return self._handle
+        raise AttributeError(name)
+
     def _handle(self) -> None:
         started = time.monotonic()
         try:

@@ -107,6 +107,8 @@ def test_grants_beyond_the_bounds_are_refused_and_the_balance_still_answers(stac
         ("POST", "/v1/ledger", "GET"),
         ("GET", "/v1/keys/lk_0000000000000000", "DELETE"),
         ("PATCH", "/v1/api-keys", "GET, POST"),
+        ("TRACE", "/v1/balance", "GET"),
+        ("QUERY", "/v1/balance", "GET"),
     ],
 )
 def test_a_known_path_with_another_method_is_405_in_the_envelope(
