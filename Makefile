@@ -69,6 +69,7 @@ build: $(SAM_VENV)/.installed
 bench: setup
 	$(PY) -m infra.bench
 	$(PY) -m infra.bench.contention 2>/dev/null
+	$(PY) -m infra.bench.usage
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

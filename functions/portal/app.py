@@ -15,11 +15,13 @@ from tollgate.domain.license_keys import NewLicenseKey
 from tollgate.domain.models import Principal
 from tollgate.domain.projects import UNSET
 from tollgate.domain.roles import Permission, authorize
+from tollgate.domain.usage import csv_text
 from tollgate.http import limits
 from tollgate.http.app import build_resolver
 from tollgate.http.auth import portal_principal
 from tollgate.http.contract.answers import API_KEY
 from tollgate.http.contract.published import document
+from tollgate.http.models.alerts import AlertAnswer, AlertBody, AlertsAnswer
 from tollgate.http.models.catalog import CatalogAnswer
 from tollgate.http.models.license_keys import (
     LicenseKeyAnswer,
@@ -31,6 +33,7 @@ from tollgate.http.models.pool import BalanceAnswer, LedgerAnswer
 from tollgate.http.models.projects import ProjectAnswer, ProjectBody, ProjectChanges, ProjectsAnswer
 from tollgate.http.models.purchases import NewPurchaseAnswer, PurchaseAnswer, PurchaseBody, PurchasesAnswer
 from tollgate.http.models.refusals import answers
+from tollgate.http.models.reports import ForecastAnswer, PurchaseUsageAnswer, UsageAnswer
 from tollgate.http.models.tenants import (
     ApiKeyAnswer,
     ApiKeyBody,
@@ -39,6 +42,7 @@ from tollgate.http.models.tenants import (
     TenantAnswer,
 )
 from tollgate.http.purchase_views import purchase_view
+from tollgate.http.report_views import alert_view, forecast_view, purchase_usage_view, usage_view
 from tollgate.http.views import (
     api_key_view,
     balance_view,
@@ -264,6 +268,87 @@ def get_purchase(purchase_id: str) -> PurchaseAnswer:
     caller = principal(Permission.READ_PURCHASES)
     purchase = services.purchase_service().get(caller, purchase_id)
     return PurchaseAnswer.model_validate({"purchase": purchase_view(purchase)})
+
+
+Day = Annotated[str | None, Query(pattern=limits.DAY_PATTERN, description="A UTC day, YYYY-MM-DD.")]
+Granularity = Annotated[str | None, Query(pattern=limits.GRANULARITY_PATTERN, description="day (default) or month.")]
+GroupBy = Annotated[
+    str | None,
+    Query(
+        pattern=limits.GROUP_BY_PATTERN,
+        max_length=limits.GROUP_BY_MAX,
+        description="Comma-separated: feature, project, key.",
+    ),
+]
+Accept = Annotated[str | None, Header(alias="Accept", max_length=limits.ACCEPT_MAX)]
+CSV = "text/csv"
+_USAGE_ANSWERS = answers(200, UsageAnswer, 401, 403)
+_USAGE_ANSWERS[200]["content"][CSV] = {"schema": {"type": "string", "description": "RFC 4180, a header line."}}
+
+
+@app.get("/v1/usage", security=SECURITY, responses=_USAGE_ANSWERS, tags=["reports"])
+def get_usage(
+    first: Annotated[str | None, Query(alias="from", pattern=limits.DAY_PATTERN, description="First UTC day.")] = None,
+    to: Day = None,
+    granularity: Granularity = None,
+    group_by: GroupBy = None,
+    accept: Accept = None,
+) -> Response[Any]:
+    """Spending over a range of UTC days (both inclusive; the last 30 days by default), in days or months,
+    grouped by feature, project and key; ``Accept: text/csv`` answers CSV. Totals equal the ledger's
+    spending entries (consumption, lease and allowance charges) over the range."""
+    caller = principal(Permission.READ_USAGE)
+    usage = services.report_service().usage(caller, first, to, granularity, group_by)
+    if accept is not None and CSV in accept.lower():
+        return Response(200, f"{CSV}; charset=utf-8", csv_text(usage))
+    return Response(200, "application/json", UsageAnswer.model_validate(usage_view(usage)).model_dump(mode="json"))
+
+
+@app.get("/v1/usage/forecast", security=SECURITY, responses=answers(200, ForecastAnswer, 401, 403), tags=["reports"])
+def get_forecast() -> ForecastAnswer:
+    caller = principal(Permission.READ_USAGE)
+    return ForecastAnswer.model_validate(forecast_view(services.report_service().forecast(caller)))
+
+
+@app.get(
+    "/v1/purchases/<purchase_id>/usage",
+    security=SECURITY,
+    responses=answers(200, PurchaseUsageAnswer, 401, 403, 404),
+    tags=["reports"],
+)
+def get_purchase_usage(purchase_id: str) -> PurchaseUsageAnswer:
+    caller = principal(Permission.READ_USAGE)
+    usage = services.report_service().purchase_usage(caller, purchase_id)
+    return PurchaseUsageAnswer.model_validate(purchase_usage_view(usage))
+
+
+@app.post(
+    "/v1/alerts",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, AlertAnswer, 400, 401, 403, 404, 409),
+    tags=["alerts"],
+)
+def create_alert(body: AlertBody) -> AlertAnswer:
+    """Fires once when crossed and once when it recovers (events). One created while already crossed starts
+    ``fired``, without an event."""
+    caller = principal(Permission.MANAGE_ALERTS)
+    alert = services.alert_service().create(caller, body.kind, body.threshold, body.project_id)
+    return AlertAnswer.model_validate({"alert": alert_view(alert)})
+
+
+@app.get("/v1/alerts", security=SECURITY, responses=answers(200, AlertsAnswer, 401, 403), tags=["alerts"])
+def list_alerts() -> AlertsAnswer:
+    caller = principal(Permission.MANAGE_ALERTS)
+    return AlertsAnswer.model_validate({"alerts": [alert_view(a) for a in services.alert_service().list(caller)]})
+
+
+@app.delete(
+    "/v1/alerts/<alert_id>", security=SECURITY, responses=answers(200, AlertAnswer, 401, 403, 404), tags=["alerts"]
+)
+def delete_alert(alert_id: str) -> AlertAnswer:
+    caller = principal(Permission.MANAGE_ALERTS)
+    return AlertAnswer.model_validate({"alert": alert_view(services.alert_service().delete(caller, alert_id))})
 
 
 @app.get("/v1/openapi.json", security=[], responses=answers(200, None), tags=["contract"], summary="This document.")

@@ -89,6 +89,14 @@ def _parser() -> argparse.ArgumentParser:
     decision.add_argument("--credit", action="store_true", help="credit the purchase's tokens as sold")
     decision.add_argument("--reject", action="store_true", help="credit nothing (refund the buyer in Stripe)")
     resolve.add_argument("--reason", required=True, help="why; recorded on the purchase and in the ledger")
+    usage = commands.add_parser("usage", help="usage rollups: rebuild them from the ledger, or check them against it")
+    usage_commands = usage.add_subparsers(dest="usage_command", required=True, metavar="ACTION")
+    for name, text in (
+        ("rebuild", "count the tenant's ledger afresh into new rollups (exact, safe while the aggregator runs)"),
+        ("check", "compare the tenant's rollups with its ledger, day by day; exit 1 on any difference"),
+    ):
+        command = usage_commands.add_parser(name, help=text)
+        command.add_argument("--tenant", required=True, help="tenant id, tn_…")
     catalog = commands.add_parser("catalog", help="show or change the catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     catalog_commands.add_parser("list", help="show packs and features")
@@ -176,6 +184,8 @@ def _run(args: argparse.Namespace) -> Any:
         return services.purchase_service().reconcile(args.since_hours * 3600, actor=_actor()).body()
     if args.command == "purchases":
         return _purchases(args)
+    if args.command == "usage":
+        return _usage(args)
     if args.command in ("suspend", "resume"):
         status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
         return tenant_view(services.tenant_service().set_status(args.tenant, status))
@@ -215,6 +225,32 @@ def _audit(tenant_id: str | None) -> dict[str, Any]:
     report = {"tenants": len(tenants), "mismatches": mismatches}
     if mismatches:
         raise AuditFailed(report)
+    return report
+
+
+class UsageDiffers(AuditFailed):
+    """The rollups do not equal the ledger."""
+
+
+def _usage(args: argparse.Namespace) -> Any:
+    from dataclasses import asdict
+
+    from tollgate import services
+    from tollgate.domain.usage import rollups_of
+
+    usage = services.usage_repository()
+    if args.usage_command == "rebuild":
+        return asdict(usage.rebuild(args.tenant))
+    truth = {line.identity: line for line in rollups_of(usage.ledger(args.tenant))}
+    kept = {line.identity: line for line in usage.all_lines(args.tenant)}
+    differences = [
+        f"{'/'.join(str(part) for part in identity)}: ledger {truth.get(identity)}, rollups {kept.get(identity)}"
+        for identity in sorted(set(truth) | set(kept), key=str)
+        if truth.get(identity) != kept.get(identity)
+    ]
+    report = {"tenant_id": args.tenant, "rollups": len(kept), "mismatches": differences}
+    if differences:
+        raise UsageDiffers(report)
     return report
 
 

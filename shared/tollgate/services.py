@@ -22,7 +22,12 @@ from tollgate.ids import RANDOM_IDS
 from tollgate.settings import secret
 
 if TYPE_CHECKING:
+    from tollgate.domain.alerts import AlertService
+    from tollgate.domain.reports import ReportService
+    from tollgate.store.alerts import DynamoAlertRepository
     from tollgate.store.expiry import DynamoExpiry
+    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.store.usage_stream import UsageAggregator
 
 
 @cache
@@ -142,6 +147,54 @@ def sweeper_service() -> SweeperService:
         log_failure=lambda message, fields: logger.exception(message, extra=fields),
         allowances=allowance_service(),
     )
+
+
+@cache
+def usage_repository() -> DynamoUsageRepository:
+    from tollgate.store.usage import DynamoUsageRepository
+
+    return DynamoUsageRepository()
+
+
+@cache
+def report_service() -> ReportService:
+    """Usage reports, the forecast and purchase usage (portal); reads rollups the aggregator keeps."""
+    from tollgate.domain.reports import ReportService
+    from tollgate.store.pool import DynamoPoolRepository
+    from tollgate.store.projects import DynamoProjectRepository
+
+    return ReportService(
+        usage=usage_repository(),
+        pools=DynamoPoolRepository(),
+        projects=DynamoProjectRepository(),
+        purchases=purchase_service(),
+        clock=SYSTEM_CLOCK,
+    )
+
+
+@cache
+def alert_repository() -> DynamoAlertRepository:
+    from tollgate.store.alerts import DynamoAlertRepository
+
+    return DynamoAlertRepository()
+
+
+@cache
+def alert_service() -> AlertService:
+    from tollgate.domain.alerts import AlertService
+    from tollgate.store.alerts import DynamoLevels
+
+    return AlertService(alert_repository(), DynamoLevels(), SYSTEM_CLOCK, RANDOM_IDS)
+
+
+@cache
+def usage_aggregator() -> UsageAggregator:
+    """Counts the stream's spending ledger entries into the usage rollups, exactly once each."""
+    from tollgate.logs import get_logger
+    from tollgate.store.usage_stream import UsageAggregator
+
+    logger = get_logger()
+    return UsageAggregator(usage_repository(), lambda message, fields: logger.exception(message, extra=fields))
 
 
 SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/performance.md, "Sweeper")

@@ -146,6 +146,7 @@ BAD_IDS = ["x" * 2000, "pj_000000000000000", "ak_0000000000000000 ", "lk_0000000
 
 
 def _path_id_operations() -> list[tuple[str, Callable[[str], Any]]]:
+    from tollgate.store.alerts import DynamoAlertRepository
     from tollgate.store.allowances import DynamoAllowanceRepository
     from tollgate.store.leases import DynamoLeaseRepository
     from tollgate.store.license_keys import DynamoLicenseKeyRepository
@@ -163,6 +164,7 @@ def _path_id_operations() -> list[tuple[str, Callable[[str], Any]]]:
         ("GET license key", lambda i: keys.get_license_key(tenant, i)),
         ("leases", lambda i: DynamoLeaseRepository().get(tenant, i)),
         ("allowances", lambda i: DynamoAllowanceRepository().get(tenant, i)),
+        ("DELETE /v1/alerts/{id}", lambda i: DynamoAlertRepository().delete(tenant, i)),
     ]
 
 
@@ -184,7 +186,7 @@ def test_ids_the_services_make_have_the_shape_the_check_accepts() -> None:
 
     derived = _DerivedIds("pepper", "a" * 36)
     assert limits.is_id(derived.tenant_id(), "tn") and limits.is_id(derived.key_id(), "ak")
-    for prefix in ("ak", "lk", "pj", "pu", "lease", "al"):
+    for prefix in ("ak", "lk", "pj", "pu", "lease", "al", "alr"):
         assert limits.is_id(RANDOM_IDS.new_id(prefix), prefix)
 
 

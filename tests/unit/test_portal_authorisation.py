@@ -23,6 +23,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/projects/{}"): {"name": "p"},
     ("POST", "/v1/keys"): {"name": "ci", "regions": ["eu"]},
     ("POST", "/v1/purchases"): {"pack_id": "starter", "quantity": 1},
+    ("POST", "/v1/alerts"): {"kind": "balance_below", "threshold": 10},
 }
 
 
@@ -48,7 +49,15 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> Any:
 
         return refuse
 
-    for name in ("tenant_service", "pool_service", "project_service", "license_key_service", "purchase_service"):
+    for name in (
+        "tenant_service",
+        "pool_service",
+        "project_service",
+        "license_key_service",
+        "purchase_service",
+        "report_service",
+        "alert_service",
+    ):
         monkeypatch.setattr(services, name, no_service(name))
     monkeypatch.setattr(services, "catalog", no_service("catalog"))
     module.touched = touched

@@ -58,6 +58,7 @@ ID_KINDS = {
     "/v1/keys/": "lk",
     "/v1/leases/": "lease",
     "/v1/allowances/": "al",
+    "/v1/alerts/": "alr",
 }
 
 # Routes whose handlers another issue is rewriting on pydantic models (functions/portal, functions/signup):
@@ -233,6 +234,7 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     _, allowance = services.allowance_service().open(sdk_caller, "build", 100, 600, "allowance-1")
     ids = {"ak": [member.key.id], "pj": [project.id], "lk": [key.key.id], "lease": [lease.id], "pu": [purchase.id]}
     ids["al"] = [allowance.id]
+    ids["alr"] = [services.alert_service().create(owner, "balance_below", 100, None).id]
     return Tenant(owner=issued.secret, license_key=key.secret, ids=ids)
 
 
@@ -275,6 +277,7 @@ ROUTE_FIELDS = {
     ("POST", "/v1/leases/{id}/heartbeat"): ["extend_s"],
     ("POST", "/v1/allowances"): ["feature", "tokens", "ttl_s"],
     ("POST", "/v1/allowances/{id}/settle"): ["used", "final", "renew"],
+    ("POST", "/v1/alerts"): ["kind", "threshold", "project_id"],
 }
 
 
@@ -352,8 +355,13 @@ def path_for(draw: st.DrawFn, template: str, tenant: Tenant) -> str:
 
 
 QUERY = st.dictionaries(
-    st.sampled_from(["limit", "cursor", "x"]),
-    st.one_of(st.text(max_size=30), NASTY_TEXT, st.sampled_from(["1", "200", "201", "0", "²", "eyJzayI6IiJ9"])),
+    st.sampled_from(["limit", "cursor", "x", "from", "to", "granularity", "group_by"]),
+    st.one_of(
+        st.text(max_size=30),
+        NASTY_TEXT,
+        st.sampled_from(["1", "200", "201", "0", "²", "eyJzayI6IiJ9", "2026-11-30", "2026-02-30", "0001-01-01"]),
+        st.sampled_from(["month", "day", "feature,key", "project,project", "9999-12-31"]),
+    ),
     max_size=2,
 )
 

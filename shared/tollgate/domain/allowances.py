@@ -28,7 +28,7 @@ from tollgate.domain.errors import (
     TenantSuspended,
 )
 from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_first
-from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
 from tollgate.domain.pool import LotsDue, LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.roles import Permission, authorize
 from tollgate.ids import IdGenerator
@@ -283,4 +283,5 @@ class AllowanceService:
             project_id=before.project_id,
             idempotency_key=before.idempotency_key,
             allowance_id=before.id,
+            key_id=key_of(before.actor),
         )

@@ -32,7 +32,7 @@ from tollgate.domain.errors import (
     TenantSuspended,
 )
 from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_first
-from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
 from tollgate.domain.pool import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.roles import Permission, authorize
 from tollgate.http import limits
@@ -274,5 +274,6 @@ class LeaseService:
             project_id=lease.project_id,
             idempotency_key=lease.idempotency_key,
             lease_id=lease.id,
+            key_id=key_of(lease.actor),
         )
         return result if self._leases.settle(lease, result, entry) else None

@@ -22,6 +22,7 @@ __all__ = [
     "Tenant",
     "TenantStatus",
     "TokenPack",
+    "key_of",
 ]
 
 
@@ -62,6 +63,17 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"{'license_key' if self.license_key else 'api_key'}:{self.key_id}"
+
+
+KEY_ACTORS = ("license_key:", "api_key:")
+
+
+def key_of(actor: str) -> str | None:
+    """The credential id in an actor (``license_key:lk_…``, ``api_key:ak_…``, see ``Principal.actor``), else None."""
+    for prefix in KEY_ACTORS:
+        if actor.startswith(prefix):
+            return actor[len(prefix) :] or None
+    return None
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,7 @@ class LedgerEntry:
     lease_id: str | None = None
     allowance_id: str | None = None
     balance_after: int | None = None
+    key_id: str | None = None  # the credential that spent (usage reports); None for credits
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,7 @@ class PoolService:
             quantity=quantity,
             project_id=scope_of_key.project_id if scope_of_key else None,
             idempotency_key=idempotency_key,
+            key_id=caller.key_id,
         )
         balance_after = None if minimal else caller.tenant.pool.balance - cost
         result = Consumption(charged=cost, balance_after=balance_after, entry_id=entry.id)

@@ -34,6 +34,8 @@ class Permission(str, Enum):
     READ_LICENSE_KEYS = "license_keys:read"
     MANAGE_LICENSE_KEYS = "license_keys:manage"
     CONSUME = "tokens:consume"
+    READ_USAGE = "usage:read"
+    MANAGE_ALERTS = "alerts:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -42,7 +44,16 @@ _ALL = {Permission.READ_TENANT, Permission.READ_CATALOG, Permission.READ_BALANCE
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission),
-    Role.BILLING: frozenset(_ALL | {Permission.READ_PURCHASES, Permission.BUY, Permission.READ_LEDGER}),
+    Role.BILLING: frozenset(
+        _ALL
+        | {
+            Permission.READ_PURCHASES,
+            Permission.BUY,
+            Permission.READ_LEDGER,
+            Permission.READ_USAGE,
+            Permission.MANAGE_ALERTS,
+        }
+    ),
     Role.APPROVER: frozenset(_ALL),
     Role.MEMBER: frozenset(_ALL | {Permission.READ_LICENSE_KEYS, Permission.CONSUME}),
     Role.AUDITOR: frozenset(
@@ -52,6 +63,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PURCHASES,
             Permission.READ_LEDGER,
             Permission.READ_LICENSE_KEYS,
+            Permission.READ_USAGE,
         }
     ),
 }

@@ -45,6 +45,12 @@ PAGE_LIMIT_DEFAULT = 50
 PAGE_LIMIT_MAX = 200
 PAGE_LIMIT_PATTERN = r"^(?:[1-9][0-9]?|1[0-9]{2}|200)$"  # 1…PAGE_LIMIT_MAX in plain ASCII digits, as a schema
 CURSOR_MAX = 1024
+DAY_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # a UTC day; whether it exists is the domain's check
+GRANULARITY_PATTERN = r"^(day|month)$"
+GROUP_BY_PATTERN = r"^(feature|project|key)(,(feature|project|key)){0,2}$"
+GROUP_BY_MAX = 24
+ACCEPT_MAX = 1024
+USAGE_RANGE_DAYS_MAX = 366  # days one usage report covers at most
 
 # Ids: ``<prefix>_<16 Crockford base32 chars>`` (tollgate.ids). A path id of another shape is a 404.
 ID_BODY = "[0-9a-hjkmnp-tv-z]{16}"

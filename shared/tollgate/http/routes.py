@@ -39,6 +39,12 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/allowances"),
     ("POST", "/v1/allowances/{id}/settle"),
     ("POST", "/v1/stripe/webhook"),
+    ("GET", "/v1/usage"),
+    ("GET", "/v1/usage/forecast"),
+    ("GET", "/v1/purchases/{id}/usage"),
+    ("POST", "/v1/alerts"),
+    ("GET", "/v1/alerts"),
+    ("DELETE", "/v1/alerts/{id}"),
 )
 
 

@@ -10,7 +10,11 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
     T#<tenant>      ALLOWANCE#<allowance>        a block of tokens held for a busy process
     T#<tenant>      IDEM#<scope>#<key>           an idempotent answer
+    T#<tenant>      ALERT#<alert>                a threshold that raises events (state armed or fired)
     T#<tenant>#L    <created>#<entry>            ledger entries, in their own partition, time-ordered
+    T#<tenant>#U    USAGE                        usage rollups: the generation reports read
+    T#<tenant>#U    R#<gen>#<day>#<f>#<p>#<k>    a usage rollup: one UTC day, feature, project, key
+    T#<tenant>#U    M#<gen>#<entry>              a ledger entry already counted into generation <gen>
     CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
     STRIPE_EVENT#<id> EVENT                      a Stripe event already applied
 
@@ -32,6 +36,7 @@ PROJECT_ID = "pj"
 PURCHASE_ID = "pu"
 LEASE_ID = "lease"
 ALLOWANCE_ID = "al"
+ALERT_ID = "alr"
 
 
 def _id(value: str, prefix: str, kind: str) -> str:
@@ -57,6 +62,33 @@ def ledger_pk(tenant_id: str) -> str:
 
 def ledger_sk(created_at: int, entry_id: str) -> str:
     return f"{created_at:012d}#{entry_id}"
+
+
+USAGE_META_SK = "USAGE"
+USAGE_ROLLUP_PREFIX = "R#"
+
+
+def usage_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#U"
+
+
+def usage_rollup_prefix(generation: int) -> str:
+    return f"{USAGE_ROLLUP_PREFIX}{generation:06d}#"
+
+
+def usage_rollup_sk(generation: int, day: str, feature: str, project_id: str | None, key_id: str | None) -> str:
+    return f"{usage_rollup_prefix(generation)}{day}#{feature}#{project_id or '-'}#{key_id or '-'}"
+
+
+def usage_mark_sk(generation: int, entry_id: str) -> str:
+    return f"M#{generation:06d}#{entry_id}"
+
+
+def tenant_of_ledger(pk: str) -> str | None:
+    """The tenant of a ledger partition key (``T#<tenant>#L``), else None; for the usage aggregator."""
+    if pk.startswith("T#") and pk.endswith("#L") and pk.count("#") == 2:
+        return pk[2:-2] or None
+    return None
 
 
 def api_key_sk(key_id: str) -> str:
@@ -88,6 +120,18 @@ def lease_sk(lease_id: str) -> str:
 
 def allowance_sk(allowance_id: str) -> str:
     return f"{ALLOWANCE_SK_PREFIX}{_id(allowance_id, ALLOWANCE_ID, 'allowance')}"
+
+
+ALERT_SK_PREFIX = "ALERT#"
+KIND_TIMED_ALERT = "ALERT_TIMED"  # by_kind: alerts evaluated on a schedule (kind_sk: tenant#alert)
+
+
+def alert_sk(alert_id: str) -> str:
+    return f"{ALERT_SK_PREFIX}{_id(alert_id, ALERT_ID, 'alert')}"
+
+
+def timed_alert_kind_sk(tenant_id: str, alert_id: str) -> str:
+    return f"{tenant_id}#{alert_id}"
 
 
 def idempotency_sk(scope: str, key: str) -> str:

@@ -96,6 +96,64 @@ class LedgerEntryItem(TableModel):
     lot_id = UnicodeAttribute(null=True)
     lease_id = UnicodeAttribute(null=True)
     allowance_id = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+
+
+class UsageMetaItem(TableModel):
+    """The generation of a tenant's usage rollups that reports read (pk T#<tenant>#U, sk USAGE); a rebuild
+    writes the next generation and then moves this, so the aggregator's writes to the old one are refused."""
+
+    generation = NumberAttribute(null=True)  # absent: 0
+    next_generation = NumberAttribute(null=True)  # the last generation a rebuild claimed
+
+
+class UsageRollupItem(TableModel):
+    """Tokens, quantity and count spent on one UTC day for one feature, project and key (sk R#…)."""
+
+    generation = NumberAttribute()
+    day = UnicodeAttribute()
+    feature = UnicodeAttribute()
+    project_id = UnicodeAttribute(null=True)
+    key_id = UnicodeAttribute(null=True)
+    tokens = NumberAttribute(default=0)
+    quantity = NumberAttribute(default=0)
+    entries = NumberAttribute(default=0)  # ledger entries counted (``count`` is a pynamodb method)
+
+
+class UsageMarkItem(TableModel):
+    """A ledger entry counted into a generation's rollups (sk M#…), written with the rollup's increment."""
+
+    entry_id = UnicodeAttribute()
+
+
+class TimedAlertIndex(GlobalSecondaryIndex["AlertItem"]):
+    """``by_kind`` read for alerts a schedule evaluates (kind_pk ``ALERT_TIMED``, kind_sk tenant#alert)."""
+
+    class Meta:
+        index_name = "by_kind"
+        projection = AllProjection()
+
+    kind_pk = UnicodeAttribute(hash_key=True)
+    kind_sk = UnicodeAttribute(range_key=True)
+
+
+class AlertItem(TableModel):
+    """An alert (sk ALERT#…). ``version`` makes every flip a compare-and-set; ``seen`` is the stream sequence
+    number of the change that last flipped it (a change delivered again, or late, flips nothing)."""
+
+    alert_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # the alert kind (no other record of the tenant partition has one of these)
+    threshold = NumberAttribute()
+    project_id = UnicodeAttribute(null=True)
+    state = UnicodeAttribute()
+    version = NumberAttribute(default=0)
+    created_at = NumberAttribute()
+    created_by = UnicodeAttribute()
+    changed_at = NumberAttribute(null=True)
+    seen = NumberAttribute(null=True)
+    kind_pk = UnicodeAttribute(null=True)  # ALERT_TIMED for the kinds a schedule evaluates
+    kind_sk = UnicodeAttribute(null=True)
+    by_kind = TimedAlertIndex()
 
 
 class LotItem(TableModel):

@@ -41,6 +41,7 @@ def ledger_item(entry: LedgerEntry) -> LedgerEntryItem:
         lot_id=entry.lot_id,
         lease_id=entry.lease_id,
         allowance_id=entry.allowance_id,
+        key_id=entry.key_id,
     )
 
 
@@ -62,6 +63,7 @@ def to_entry(tenant_id: str, item: LedgerEntryItem, balance_after: int | None) -
         lease_id=item.lease_id,
         allowance_id=item.allowance_id,
         balance_after=balance_after,
+        key_id=item.key_id,
     )
 
 

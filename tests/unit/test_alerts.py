@@ -1,0 +1,123 @@
+"""Alerts: the pure rules (when one holds, fires, recovers) and the service on moto (create, list, delete,
+roles, bounds, the first state of one created while already crossed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.leasing import NOW, LeaseWorld
+from tollgate.domain.alerts import (
+    MAX_ALERTS,
+    Alert,
+    AlertKind,
+    AlertService,
+    AlertState,
+    budget_used_percent,
+    check_new,
+    days_until,
+    flip,
+    holds,
+)
+from tollgate.domain.errors import Conflict, Forbidden, InvalidField, NotFound
+from tollgate.domain.models import Principal
+from tollgate.domain.roles import Role
+from tollgate.ids import RANDOM_IDS
+
+
+def alert(kind: AlertKind, threshold: int, state: AlertState = AlertState.ARMED) -> Alert:
+    return Alert("alr_x", "tn_x", kind, threshold, NOW, "ak_x", state=state)
+
+
+def test_each_kind_holds_on_its_side_of_the_threshold() -> None:
+    below = alert(AlertKind.BALANCE_BELOW, 100)
+    assert (holds(below, 99), holds(below, 100), holds(below, None)) == (True, False, False)
+    used = alert(AlertKind.PROJECT_BUDGET_USED_PERCENT, 80)
+    assert (holds(used, 80), holds(used, 79)) == (True, False)
+    soon = alert(AlertKind.DEPLETION_WITHIN_DAYS, 7)
+    assert (holds(soon, 7), holds(soon, 8), holds(soon, None)) == (True, False, False)
+
+
+def test_an_alert_fires_once_and_recovers_once() -> None:
+    armed = alert(AlertKind.BALANCE_BELOW, 100)
+    assert flip(armed, 50) is AlertState.FIRED and flip(armed, 150) is None
+    fired = alert(AlertKind.BALANCE_BELOW, 100, AlertState.FIRED)
+    assert flip(fired, 50) is None and flip(fired, 100) is AlertState.ARMED
+
+
+def test_levels() -> None:
+    assert (budget_used_percent(None, 5), budget_used_percent(1000, 799), budget_used_percent(0, 0)) == (None, 79, 100)
+    assert (days_until(None, NOW), days_until(NOW + 86_399, NOW), days_until(NOW - 5, NOW)) == (None, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "project_id", "field"),
+    [
+        ("balance_above", 1, None, "kind"),
+        ("balance_below", -1, None, "threshold"),
+        ("depletion_within_days", 0, None, "threshold"),
+        ("project_budget_used_percent", 101, "pj_x", "threshold"),
+        ("project_budget_used_percent", 50, None, "project_id"),
+        ("balance_below", 50, "pj_x", "project_id"),
+    ],
+)
+def test_bad_alerts_name_the_field(kind: str, threshold: int, project_id: str | None, field: str) -> None:
+    with pytest.raises(InvalidField) as refused:
+        check_new(kind, threshold, project_id)
+    assert refused.value.field == field
+
+
+@pytest.fixture
+def world(table: str) -> LeaseWorld:
+    return LeaseWorld()
+
+
+def service(world: LeaseWorld) -> AlertService:
+    from tollgate.store.alerts import DynamoAlertRepository, DynamoLevels
+
+    return AlertService(DynamoAlertRepository(), DynamoLevels(), world.clock, RANDOM_IDS)
+
+
+def test_create_list_delete_and_the_first_state(world: LeaseWorld) -> None:
+    from tollgate.domain.projects import ProjectService
+    from tollgate.store.projects import DynamoProjectRepository
+
+    owner = world.tenant(500)
+    alerts = service(world)
+    low = alerts.create(owner, "balance_below", 100, None)
+    already = alerts.create(owner, "balance_below", 1000, None)  # 500 available: already below
+    assert (low.state, already.state) == (AlertState.ARMED, AlertState.FIRED)
+    project = ProjectService(DynamoProjectRepository(), world.clock, RANDOM_IDS).create(owner, "p", 1000)
+    used = alerts.create(owner, "project_budget_used_percent", 80, project.id)
+    assert used.state is AlertState.ARMED
+    unbudgeted = ProjectService(DynamoProjectRepository(), world.clock, RANDOM_IDS).create(owner, "q", None)
+    with pytest.raises(InvalidField):
+        alerts.create(owner, "project_budget_used_percent", 80, unbudgeted.id)
+    with pytest.raises(NotFound):
+        alerts.create(owner, "project_budget_used_percent", 80, "pj_0000000000000000")
+    timed = alerts.create(owner, "lot_expiring_within_days", 7, None)
+    assert {a.id for a in alerts.list(owner)} == {low.id, already.id, used.id, timed.id}
+    assert alerts.delete(owner, low.id).id == low.id
+    with pytest.raises(NotFound):
+        alerts.delete(owner, low.id)
+    other = world.tenant(0)
+    with pytest.raises(NotFound):
+        alerts.delete(other, used.id)  # another tenant's alert does not exist for this one
+    assert alerts.list(other) == []
+
+
+def test_roles_and_the_limit(world: LeaseWorld) -> None:
+    owner = world.tenant(0)
+    alerts = service(world)
+    for role in Role:
+        who = Principal(tenant=owner.tenant, key_id="ak_x", role=role)
+        if role in (Role.OWNER, Role.ADMIN, Role.BILLING):
+            alerts.list(who)
+        else:
+            with pytest.raises(Forbidden):
+                alerts.create(who, "balance_below", 1, None)
+    with pytest.raises(Forbidden):
+        alerts.list(world.license(owner))
+    for n in range(MAX_ALERTS):
+        alerts.create(owner, "balance_below", n, None)
+    with pytest.raises(Conflict):
+        alerts.create(owner, "balance_below", 1, None)
