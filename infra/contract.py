@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATED_FUNCTIONS = ("portal", "signup")  # the functions whose part Powertools generates
+GENERATED_FUNCTIONS = ("portal", "signup", "approvals")  # the functions whose part Powertools generates
 
 
 def _function(name: str) -> ModuleType:

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.allowances import AllowanceService
 from tollgate.domain.catalog import CatalogRepository
+from tollgate.domain.decisions import DecisionLogService
 from tollgate.domain.leases import LeaseService
 from tollgate.domain.license_keys import LicenseKeyService
+from tollgate.domain.policies import PolicyService
 from tollgate.domain.pool import PoolService
 from tollgate.domain.projects import ProjectService
 from tollgate.domain.purchases import PurchaseService
@@ -129,6 +131,20 @@ def allowance_service() -> AllowanceService:
     from tollgate.store.allowances import DynamoAllowanceRepository
 
     return AllowanceService(DynamoAllowanceRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+
+
+@cache
+def policy_service() -> PolicyService:
+    from tollgate.store.policy import DynamoKeyDirectory, DynamoPolicyRepository
+
+    return PolicyService(DynamoPolicyRepository(), DynamoKeyDirectory(), SYSTEM_CLOCK)
+
+
+@cache
+def decision_log() -> DecisionLogService:
+    from tollgate.store.decisions import DynamoDecisionReader
+
+    return DecisionLogService(DynamoDecisionReader())
 
 
 @cache

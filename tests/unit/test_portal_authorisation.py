@@ -24,7 +24,32 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/keys"): {"name": "ci", "regions": ["eu"]},
     ("POST", "/v1/purchases"): {"pack_id": "starter", "quantity": 1},
     ("POST", "/v1/alerts"): {"kind": "balance_below", "threshold": 10},
+    ("PUT", "/v1/policy"): {"rules": []},
+    ("POST", "/v1/policy/simulate"): {"action": "deploy"},
 }
+# What an approver may do besides reading the tenant, projects, catalog and balance: read the policy and the
+# decision log (an approver needs to know what it approves).
+APPROVER_READS = {
+    ("GET", "/v1/policy"),
+    ("POST", "/v1/policy/simulate"),
+    ("GET", "/v1/decisions"),
+    ("GET", "/v1/decisions/export"),
+}
+
+
+def function_of(method: str, path: str) -> str:
+    """The function that serves a route, as template.yaml says (``{}`` for any path parameter)."""
+    from infra.local.template import read_template
+    from tests.conftest import ROOT
+
+    for resource in read_template(ROOT / "template.yaml")["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for source in (resource["Properties"].get("Events") or {}).values():
+            props = source.get("Properties") or {}
+            if props.get("Method") == method and re.sub(r"\{[^}]+\}", "{}", str(props.get("Path"))) == path:
+                return str(resource["Properties"]["CodeUri"]).strip("/").split("/")[-1]
+    raise AssertionError(f"no function serves {method} {path}")
 
 
 def portal_routes() -> list[tuple[str, str]]:
@@ -38,8 +63,8 @@ def portal_routes() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def portal(monkeypatch: pytest.MonkeyPatch) -> Any:
-    module = load_function("portal")
+def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:
+    module = load_function(function_of(method, path))
     touched: list[str] = []
 
     def no_service(name: str) -> Any:
@@ -57,6 +82,8 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> Any:
         "purchase_service",
         "report_service",
         "alert_service",
+        "policy_service",
+        "decision_log",
     ):
         monkeypatch.setattr(services, name, no_service(name))
     monkeypatch.setattr(services, "catalog", no_service("catalog"))
@@ -73,7 +100,7 @@ def test_portal_route_refuses_a_principal_without_the_permission(
     monkeypatch.setattr(portal, "portal_principal", lambda _event: caller)
     if role is Role.APPROVER and (method, path) in {("GET", "/v1/tenant"), ("GET", "/v1/projects")}:
         pytest.skip("an approver may read these")
-    if role is Role.APPROVER and path in ("/v1/catalog", "/v1/balance"):
+    if role is Role.APPROVER and (path in ("/v1/catalog", "/v1/balance") or (method, path) in APPROVER_READS):
         pytest.skip("an approver may read these")
     headers = {"Idempotency-Key": "k-1"} if path == "/v1/purchases" and method == "POST" else {}
     status, answer, _ = call(

@@ -133,3 +133,33 @@ class LeaseClosed(Conflict):
     """The lease was checked in; it cannot be extended."""
 
     code = "LEASE_CLOSED"
+
+
+class PreconditionFailed(TollgateError):
+    """``If-Match`` named another version than the stored one: read again and retry (HTTP 412)."""
+
+    code = "PRECONDITION_FAILED"
+
+
+class PreconditionRequired(TollgateError):
+    """The change needs ``If-Match`` with the version it was made from (HTTP 428)."""
+
+    code = "PRECONDITION_REQUIRED"
+
+
+class PolicyRefusal(Forbidden):
+    """The tenant's policy refused the request; ``rule_id`` names the rule (None: the default effect)."""
+
+    def __init__(self, message: str, rule_id: str | None) -> None:
+        super().__init__(message)
+        self.rule_id = rule_id
+
+
+class ActionDenied(PolicyRefusal):
+    code = "ACTION_DENIED"
+
+
+class ApprovalRequired(PolicyRefusal):
+    """A rule requires approval: ask with ``POST /v1/actions``, then redeem the approved action."""
+
+    code = "APPROVAL_REQUIRED"

@@ -36,6 +36,9 @@ class Permission(str, Enum):
     CONSUME = "tokens:consume"
     READ_USAGE = "usage:read"
     MANAGE_ALERTS = "alerts:manage"
+    READ_POLICY = "policy:read"  # the policy and its simulator
+    MANAGE_POLICY = "policy:manage"
+    READ_DECISIONS = "decisions:read"
 
 
 _EVERYONE = frozenset(Role)
@@ -54,7 +57,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_ALERTS,
         }
     ),
-    Role.APPROVER: frozenset(_ALL),
+    Role.APPROVER: frozenset(_ALL | {Permission.READ_POLICY, Permission.READ_DECISIONS}),
     Role.MEMBER: frozenset(_ALL | {Permission.READ_LICENSE_KEYS, Permission.CONSUME}),
     Role.AUDITOR: frozenset(
         _ALL
@@ -64,6 +67,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LEDGER,
             Permission.READ_LICENSE_KEYS,
             Permission.READ_USAGE,
+            Permission.READ_POLICY,
+            Permission.READ_DECISIONS,
         }
     ),
 }

@@ -14,6 +14,8 @@ STATUS: list[tuple[type[errors.TollgateError], int]] = [
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
+    (errors.PreconditionFailed, 412),
+    (errors.PreconditionRequired, 428),
     (errors.MethodNotAllowed, 405),
     (errors.Conflict, 409),
     (errors.PaymentRequired, 402),
@@ -30,10 +32,12 @@ def status_of(error: errors.TollgateError) -> int:
     return 500
 
 
-def error_body(code: str, message: str, request_id: str, field: str | None = None) -> str:
+def error_body(code: str, message: str, request_id: str, field: str | None = None, rule_id: str | None = None) -> str:
     detail: dict[str, str] = {"code": code, "message": message, "request_id": request_id}
     if field is not None:
         detail["field"] = field
+    if rule_id is not None:
+        detail["rule_id"] = rule_id
     return json.dumps({"error": detail})
 
 
@@ -49,7 +53,9 @@ def error_response(error: errors.TollgateError, request_id: str) -> dict[str, ob
     return {
         "statusCode": status_of(error),
         "headers": headers,
-        "body": error_body(error.code, error.message, request_id, getattr(error, "field", None)),
+        "body": error_body(
+            error.code, error.message, request_id, getattr(error, "field", None), getattr(error, "rule_id", None)
+        ),
     }
 
 

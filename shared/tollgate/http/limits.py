@@ -37,6 +37,25 @@ FINGERPRINT_MAX = 256
 MAX_LIST_ITEMS = 50
 MAX_FEATURES = 100
 
+# Policies (SPEC.md, "Approvals")
+MAX_POLICY_RULES = 100
+RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+ACTION_PATTERN = r"^[A-Za-z0-9*][A-Za-z0-9_.:*-]{0,63}$"  # an action name; in a rule, `*` globs
+ACTION_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"  # a requested action: no `*`
+DESCRIPTION_MAX = 500
+CONDITION_MAX = 2000
+MAX_MATCH_VALUES = 50  # values in one match list (actions, features, projects…)
+MAX_PRINCIPALS = 50  # roles and key ids in one approvers, escalate_to or break_glass set
+MAX_QUORUM = 20
+MIN_APPROVAL_TIMEOUT_S = 60
+MAX_APPROVAL_TIMEOUT_S = 30 * 86_400
+MAX_GRANT_TTL_S = 7 * 86_400
+TIME_OF_DAY_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
+TIMEZONE_MAX = 64
+MAX_ATTRIBUTES = 20  # an action's attributes: flat, short
+ATTRIBUTE_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+ATTRIBUTE_VALUE_MAX = 256
+
 # Headers and query strings
 IDEMPOTENCY_KEY_MAX = 255
 SIGNUP_IDEMPOTENCY_KEY_MIN = 32  # unauthenticated: the key is the only proof a replay is the first caller
@@ -51,6 +70,7 @@ GROUP_BY_PATTERN = r"^(feature|project|key)(,(feature|project|key)){0,2}$"
 GROUP_BY_MAX = 24
 ACCEPT_MAX = 1024
 USAGE_RANGE_DAYS_MAX = 366  # days one usage report covers at most
+IF_MATCH_PATTERN = r'^(?:W/)?"?[0-9]{1,15}"?$'  # a policy version as an ETag: "3" (or 3)
 
 # Ids: ``<prefix>_<16 Crockford base32 chars>`` (tollgate.ids). A path id of another shape is a 404.
 ID_BODY = "[0-9a-hjkmnp-tv-z]{16}"

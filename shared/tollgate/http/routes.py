@@ -45,6 +45,11 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/alerts"),
     ("GET", "/v1/alerts"),
     ("DELETE", "/v1/alerts/{id}"),
+    ("GET", "/v1/policy"),
+    ("PUT", "/v1/policy"),
+    ("POST", "/v1/policy/simulate"),
+    ("GET", "/v1/decisions"),
+    ("GET", "/v1/decisions/export"),
 )
 
 

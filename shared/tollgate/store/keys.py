@@ -15,6 +15,9 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>#U    USAGE                        usage rollups: the generation reports read
     T#<tenant>#U    R#<gen>#<day>#<f>#<p>#<k>    a usage rollup: one UTC day, feature, project, key
     T#<tenant>#U    M#<gen>#<entry>              a ledger entry already counted into generation <gen>
+    T#<tenant>      POLICY                       the action policy (one per tenant, versioned)
+    T#<tenant>      DECISIONS                    the decision log's head: last seq and hash
+    T#<tenant>#D    <seq:012d>                   decision records, gapless and hash-chained
     CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
     STRIPE_EVENT#<id> EVENT                      a Stripe event already applied
 
@@ -58,6 +61,18 @@ def tenant_pk(tenant_id: str) -> str:
 
 def ledger_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}#L"
+
+
+POLICY_SK = "POLICY"
+DECISIONS_SK = "DECISIONS"
+
+
+def decisions_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#D"
+
+
+def decision_sk(seq: int) -> str:
+    return f"{seq:012d}"
 
 
 def ledger_sk(created_at: int, entry_id: str) -> str:

@@ -291,3 +291,35 @@ class AllowanceItem(TableModel):
     idempotency_key = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
+
+
+class PolicyItem(TableModel):
+    """The tenant's action policy (sk POLICY): the document PUT accepted, and its version (1, 2, …; an
+    absent item is version 0). Every write is conditioned on the version it replaces."""
+
+    version = NumberAttribute()
+    document = JSONAttribute()
+    updated_at = NumberAttribute()
+    updated_by = UnicodeAttribute()
+
+
+class DecisionHeadItem(TableModel):
+    """The decision log's head (sk DECISIONS): the last record's seq and hash. Appending a record moves it,
+    conditioned on the seq it had, in the transaction of the change the record tells."""
+
+    seq = NumberAttribute()
+    hash = UnicodeAttribute()
+
+
+class DecisionRecordItem(TableModel):
+    """One decision record (pk T#<tenant>#D, sk the seq on 12 digits), as SPEC.md defines it."""
+
+    seq = NumberAttribute()
+    at = NumberAttribute()
+    actor = UnicodeAttribute()
+    event = UnicodeAttribute()
+    action_id = UnicodeAttribute(null=True)
+    rule_id = UnicodeAttribute(null=True)
+    policy_version = NumberAttribute(null=True)
+    prev_hash = UnicodeAttribute()
+    hash = UnicodeAttribute()

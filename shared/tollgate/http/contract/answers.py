@@ -29,9 +29,12 @@ REASONS: dict[int, str] = {
     400: "MALFORMED_REQUEST: the body is not JSON, not an object, nested too deep, or has duplicate keys.",
     401: "UNAUTHENTICATED: no credential, or an unknown, malformed or revoked one.",
     402: "INSUFFICIENT_TOKENS or PROJECT_BUDGET_EXHAUSTED: nothing was charged.",
-    403: "FORBIDDEN (role or key scope), TENANT_SUSPENDED, REGION_NOT_ALLOWED.",
+    403: "FORBIDDEN (role or key scope), TENANT_SUSPENDED, REGION_NOT_ALLOWED, or the tenant's policy: "
+    "ACTION_DENIED or APPROVAL_REQUIRED (`rule_id` names the rule).",
     404: "NOT_FOUND: no such id for this tenant (another tenant's ids look the same).",
     409: "IDEMPOTENCY_KEY_REUSED or another conflict with the record's state.",
+    412: "PRECONDITION_FAILED: `If-Match` names another version than the current one; read it again.",
+    428: "PRECONDITION_REQUIRED: send `If-Match` with the version the change was made from.",
     422: "INVALID_FIELD: a field is missing, of the wrong type, out of range, or unknown; `field` names it.",
     429: "Too many requests: throttled. Retry later.",
     503: "STORE_BUSY or UPSTREAM_UNAVAILABLE: nothing was changed; `Retry-After` says when to retry.",

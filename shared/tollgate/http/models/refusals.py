@@ -15,6 +15,9 @@ class ErrorDetail(AnswerModel):
     message: str
     request_id: str
     field: str | None = Field(default=None, description="The refused field (422 only).")
+    rule_id: str | None = Field(
+        default=None, description="The policy rule that refused (ACTION_DENIED, APPROVAL_REQUIRED)."
+    )
 
 
 class ErrorAnswer(AnswerModel):
