@@ -4,6 +4,7 @@ record that breaks it (an edited field, a removed record, a swapped pair, a trun
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import replace
 
@@ -43,7 +44,7 @@ def test_the_hash_is_the_sha256_of_the_canonical_json() -> None:
 def test_records_chain_from_the_head() -> None:
     records = chain(ChainHead(), DRAFTS)
     assert [r.seq for r in records] == [1, 2, 3, 4]
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(records, records[1:], strict=False))
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(records))
     more = chain(ChainHead(records[-1].seq, records[-1].hash), DRAFTS[:2])
     assert [r.seq for r in more] == [5, 6]
     assert verify_chain(records + more) is None
