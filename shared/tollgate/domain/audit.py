@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tollgate.domain.actions import HOLDING, Action, ActionStatus
 from tollgate.domain.allowances import Allowance, AllowanceStatus
 from tollgate.domain.leases import Lease, LeaseStatus
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot
@@ -48,6 +49,7 @@ class TenantBooks:
     leases: list[Lease]
     budgets: list[StoredBudget] = field(default_factory=list)
     allowances: list[Allowance] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
 
 
 def audit_tenant(books: TenantBooks) -> list[str]:
@@ -65,13 +67,19 @@ def audit_tenant(books: TenantBooks) -> list[str]:
         mismatch(f"available is {pool.available}, not balance − reserved = {pool.balance - pool.reserved}")
     open_leases = [lease for lease in books.leases if lease.status is LeaseStatus.OPEN]
     open_allowances = [a for a in books.allowances if a.status is AllowanceStatus.OPEN]
-    held = sum(lease.reserved for lease in open_leases) + sum(a.held for a in open_allowances)
+    open_actions = [a for a in books.actions if a.status in HOLDING]
+    held = (
+        sum(lease.reserved for lease in open_leases)
+        + sum(a.held for a in open_allowances)
+        + sum(a.held for a in open_actions)
+    )
     if pool.reserved != held:
         mismatch(f"reserved is {pool.reserved} but open holds sum to {held} (invariant 9)")
     _audit_holds(books, mismatch)
     _audit_lots(books, mismatch)
     _audit_allowances(books, mismatch)
-    _audit_budgets(books, open_leases, open_allowances, mismatch)
+    _audit_actions(books, mismatch)
+    _audit_budgets(books, open_leases, open_allowances + open_actions, mismatch)
     ids = [entry.id for entry in books.ledger]
     if len(ids) != len(set(ids)):
         mismatch("a ledger entry id appears twice (invariant 3)")
@@ -129,8 +137,33 @@ def _audit_allowances(books: TenantBooks, mismatch: _Report) -> None:
             mismatch(f"allowance {allowance.id} has {allowance.status.value} but still holds {allowance.held}")
 
 
+def _audit_actions(books: TenantBooks, mismatch: _Report) -> None:
+    """Each action's hold ends once: a holding action holds its tokens; an ended one holds nothing; only a
+    redeemed one was charged, by exactly one ledger entry, at most what it held."""
+    entries: dict[str | None, list[LedgerEntry]] = defaultdict(list)
+    for entry in books.ledger:
+        if entry.action_id is not None:
+            entries[entry.action_id].append(entry)
+    for action in books.actions:
+        name = f"action {action.id} ({action.status.value})"
+        charges = entries.get(action.id, [])
+        if action.status in HOLDING and action.held != action.tokens:
+            mismatch(f"{name} holds {action.held}, not its {action.tokens} tokens")
+        if action.status not in HOLDING and action.held != 0:
+            mismatch(f"{name} has ended but still holds {action.held} (invariant 9)")
+        if action.status is ActionStatus.REDEEMED:
+            if len(charges) != 1 or charges[0].id != action.entry_id:
+                mismatch(f"{name} has {len(charges)} ledger entries, not its one redemption")
+            elif -charges[0].amount != action.charged:
+                mismatch(f"{name} charged {action.charged}; its ledger entry says {-charges[0].amount}")
+            if action.charged > action.tokens:
+                mismatch(f"{name} charged {action.charged}, more than the {action.tokens} it held (invariant 9)")
+        elif charges or action.charged:
+            mismatch(f"{name} was charged without being redeemed")
+
+
 def _audit_budgets(
-    books: TenantBooks, open_leases: list[Lease], open_allowances: list[Allowance], mismatch: _Report
+    books: TenantBooks, open_leases: list[Lease], open_allowances: list[Allowance | Action], mismatch: _Report
 ) -> None:
     held: dict[str, int] = defaultdict(int)
     for lease in open_leases:

@@ -146,6 +146,7 @@ class LedgerEntry:
     lot_id: str | None = None
     lease_id: str | None = None
     allowance_id: str | None = None
+    action_id: str | None = None  # an approved action redeemed by this consumption
     balance_after: int | None = None
     key_id: str | None = None  # the credential that spent (usage reports); None for credits
 

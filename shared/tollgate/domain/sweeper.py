@@ -1,4 +1,5 @@
-"""The sweeper: settles what is past its end (leases and token lots), from an index of what expires next.
+"""The sweeper: settles what is past its end (leases, allowances, token lots) and what the clock changes in
+actions (escalation, expiry, grants lapsing), from an index of what is due next.
 
 It reads only the due index (``due_at <= now``, page by page; never a table scan), so a run with nothing due
 is one query. Each due record is settled through the same code as the on-read path (``LeaseService`` for a
@@ -25,6 +26,7 @@ class DueKind(StrEnum):
     LEASE = "lease"
     LOT = "lot"
     ALLOWANCE = "allowance"
+    ACTION = "action"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class AllowanceExpirer(Protocol):
     def expire_if_due(self, tenant_id: str, allowance_id: str) -> bool: ...
 
 
+class ActionExpirer(Protocol):
+    def expire_if_due(self, tenant_id: str, action_id: str) -> bool:
+        """Escalate, expire or lapse what the clock changed; True if this call changed anything."""
+        ...
+
+
 class LotExpirer(Protocol):
     def expire_due_lots(self, tenant_id: str) -> int:
         """Expire every lot of the tenant past its end; how many this call expired."""
@@ -69,6 +77,7 @@ class SweepReport:
     leases_expired: int = 0
     lots_expired: int = 0
     allowances_expired: int = 0
+    actions_changed: int = 0  # escalated, expired or grants lapsed
     examined: int = 0
     already_settled: int = 0
     errors: int = 0
@@ -92,7 +101,9 @@ class SweeperService:
         workers: int = 1,
         log_failure: Callable[[str, dict[str, Any]], None] | None = None,
         allowances: AllowanceExpirer | None = None,
+        actions: ActionExpirer | None = None,
     ) -> None:
+        self._actions = actions
         self._allowances = allowances
         self._index = index
         self._log_failure = log_failure or (lambda message, fields: LOG.exception(message, extra=fields))
@@ -141,6 +152,10 @@ class SweeperService:
                 if self._allowances is None:
                     return record, 0
                 return record, int(self._allowances.expire_if_due(record.tenant_id, record.record_id))
+            if record.kind is DueKind.ACTION:
+                if self._actions is None:
+                    return record, 0
+                return record, int(self._actions.expire_if_due(record.tenant_id, record.record_id))
             return record, self._lots.expire_due_lots(record.tenant_id)
         except Exception:  # one bad record must not stop the sweep; it stays due and is retried next run
             fields = {"kind": record.kind.value, "record_id": record.record_id, "tenant_id": record.tenant_id}
@@ -157,5 +172,7 @@ class SweeperService:
             report.leases_expired += settled
         elif record.kind is DueKind.ALLOWANCE:
             report.allowances_expired += settled
+        elif record.kind is DueKind.ACTION:
+            report.actions_changed += settled
         else:
             report.lots_expired += settled

@@ -93,6 +93,7 @@ def entry_view(entry: LedgerEntry) -> dict[str, Any]:
         "lot_id": entry.lot_id,
         "lease_id": entry.lease_id,
         "allowance_id": entry.allowance_id,
+        "action_id": entry.action_id,
         "created_at": iso(entry.created_at),
     }
 

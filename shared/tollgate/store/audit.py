@@ -7,10 +7,19 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.domain.audit import StoredBudget, StoredPool, TenantBooks
 from tollgate.domain.errors import NotFound
 from tollgate.store import keys
+from tollgate.store.actions import to_action
 from tollgate.store.allowances import to_allowance
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.leases import to_lease
-from tollgate.store.models import AllowanceItem, LeaseItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
+from tollgate.store.models import (
+    ActionItem,
+    AllowanceItem,
+    LeaseItem,
+    LedgerEntryItem,
+    LotItem,
+    ProjectItem,
+    TenantItem,
+)
 from tollgate.store.records import to_entry, to_lot
 
 
@@ -64,4 +73,8 @@ class DynamoBooks:
                     pk, AllowanceItem.sk.startswith(keys.ALLOWANCE_SK_PREFIX), consistent_read=True
                 )
             ]
-        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances)
+            actions = [
+                to_action(tenant_id, item)
+                for item in ActionItem.query(pk, ActionItem.sk.startswith(keys.ACTION_SK_PREFIX), consistent_read=True)
+            ]
+        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances, actions)

@@ -55,6 +55,8 @@ def _as_record(entry: DueEntry) -> DueRecord | None:
         kind, record_id = DueKind.LEASE, entry.sk[len(keys.LEASE_SK_PREFIX) :]
     elif entry.sk.startswith(keys.ALLOWANCE_SK_PREFIX):
         kind, record_id = DueKind.ALLOWANCE, entry.sk[len(keys.ALLOWANCE_SK_PREFIX) :]
+    elif entry.sk.startswith(keys.ACTION_SK_PREFIX):
+        kind, record_id = DueKind.ACTION, entry.sk[len(keys.ACTION_SK_PREFIX) :]
     elif entry.sk.startswith(keys.LOT_SK_PREFIX):
         kind, record_id = DueKind.LOT, entry.sk[len(keys.LOT_SK_PREFIX) :]
     else:

@@ -9,6 +9,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      PURCHASE#<purchase>          the procurement ticket
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
     T#<tenant>      ALLOWANCE#<allowance>        a block of tokens held for a busy process
+    T#<tenant>      ACTION#<action>              a just-in-time action (pending and approved ones hold tokens)
     T#<tenant>      IDEM#<scope>#<key>           an idempotent answer
     T#<tenant>      ALERT#<alert>                a threshold that raises events (state armed or fired)
     T#<tenant>#L    <created>#<entry>            ledger entries, in their own partition, time-ordered
@@ -40,6 +41,7 @@ PURCHASE_ID = "pu"
 LEASE_ID = "lease"
 ALLOWANCE_ID = "al"
 ALERT_ID = "alr"
+ACTION_ID = "act"
 
 
 def _id(value: str, prefix: str, kind: str) -> str:
@@ -149,6 +151,10 @@ def timed_alert_kind_sk(tenant_id: str, alert_id: str) -> str:
     return f"{tenant_id}#{alert_id}"
 
 
+def action_sk(action_id: str) -> str:
+    return f"{ACTION_SK_PREFIX}{_id(action_id, ACTION_ID, 'action')}"
+
+
 def idempotency_sk(scope: str, key: str) -> str:
     return f"IDEM#{scope}#{key}"
 
@@ -175,6 +181,7 @@ PURCHASE_SK_PREFIX = "PURCHASE#"
 
 LEASE_SK_PREFIX = "LEASE#"
 ALLOWANCE_SK_PREFIX = "ALLOWANCE#"
+ACTION_SK_PREFIX = "ACTION#"
 LOT_SK_PREFIX = "LOT#"
 
 

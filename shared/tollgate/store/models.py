@@ -97,6 +97,7 @@ class LedgerEntryItem(TableModel):
     lease_id = UnicodeAttribute(null=True)
     allowance_id = UnicodeAttribute(null=True)
     key_id = UnicodeAttribute(null=True)
+    action_id = UnicodeAttribute(null=True)  # an approved action redeemed by this consumption
 
 
 class UsageMetaItem(TableModel):
@@ -323,3 +324,40 @@ class DecisionRecordItem(TableModel):
     policy_version = NumberAttribute(null=True)
     prev_hash = UnicodeAttribute()
     hash = UnicodeAttribute()
+
+
+class ActionItem(TableModel):
+    """A just-in-time action (sk ACTION#…); due_shard/due_at only while the clock can still change it
+    (pending: escalation and timeout; approved: the grant lapsing). ``version`` makes every change a
+    compare-and-set, so two approvers racing for the last approval resolve it exactly once."""
+
+    action_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    requester = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = NumberAttribute()
+    rule_id = UnicodeAttribute(null=True)
+    policy_version = NumberAttribute()
+    feature = UnicodeAttribute(null=True)
+    quantity = NumberAttribute(default=0)
+    cost_per_use = NumberAttribute(default=0)
+    held = NumberAttribute(default=0)
+    charged = NumberAttribute(default=0)
+    project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
+    region = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    attributes = JSONAttribute(null=True)
+    terms = JSONAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+    escalates_at = NumberAttribute(null=True)
+    escalated = BooleanAttribute(default=False)
+    grant_expires_at = NumberAttribute(null=True)
+    reviews = JSONAttribute(null=True)
+    break_glass = BooleanAttribute(default=False)
+    resolved_at = NumberAttribute(null=True)
+    entry_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)

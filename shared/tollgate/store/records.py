@@ -42,6 +42,7 @@ def ledger_item(entry: LedgerEntry) -> LedgerEntryItem:
         lease_id=entry.lease_id,
         allowance_id=entry.allowance_id,
         key_id=entry.key_id,
+        action_id=entry.action_id,
     )
 
 
@@ -62,6 +63,7 @@ def to_entry(tenant_id: str, item: LedgerEntryItem, balance_after: int | None) -
         lot_id=item.lot_id,
         lease_id=item.lease_id,
         allowance_id=item.allowance_id,
+        action_id=item.action_id,
         balance_after=balance_after,
         key_id=item.key_id,
     )

@@ -39,6 +39,7 @@ class LedgerEntry(AnswerModel):
     lot_id: str | None
     lease_id: str | None
     allowance_id: str | None
+    action_id: str | None = Field(default=None, description="The approved action this consumption redeemed.")
     created_at: Timestamp | None
 
 
