@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.leasing import NOW, LeaseWorld
+from tests.unit.leasing import LeaseWorld
 from tollgate.domain.action_service import ActionService, Ask, Verdict
 from tollgate.domain.actions import (
     ActionNotApproved,

@@ -1,5 +1,5 @@
 """lease: heartbeats in the background while the block runs, checks in on exit, and tells the program when
-the lease is lost. And the honest stub for what the server does not offer yet (approvals)."""
+the lease is lost."""
 
 from __future__ import annotations
 
@@ -132,12 +132,3 @@ def test_a_failed_check_in_does_not_hide_the_programs_own_error() -> None:
         1 / 0  # noqa: B018
     with pytest.raises(sdk.ConnectionFailed), tg.lease("build", 60, heartbeat_interval_s=10):
         pass
-
-
-def test_actions_say_plainly_that_they_are_not_available_yet() -> None:
-    clock = FakeClock()
-    transport = FakeTransport(clock)
-    tg = client(transport, clock)
-    with pytest.raises(NotImplementedError, match="request_action"):
-        tg.request_action("deploy", feature="build", quantity=5)
-    assert transport.sent == [], "nothing is sent pretending to work"

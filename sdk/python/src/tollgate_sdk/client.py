@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from tollgate_sdk.actions import ActionRequest, PollBackoff, ask
 from tollgate_sdk.allowances import DEFAULT_TTL_S, Allowance
 from tollgate_sdk.api import ApiCaller
 from tollgate_sdk.clock import Clock, SystemClock
 from tollgate_sdk.errors import APIError
 from tollgate_sdk.leases import Lease
-from tollgate_sdk.pending import ActionRequest
 from tollgate_sdk.receipt_store import ReceiptStore
 from tollgate_sdk.receipts import KeySet, ReceiptVerifier
 from tollgate_sdk.retries import Backoff
@@ -20,10 +20,6 @@ from tollgate_sdk.transport import Transport, Urllib3Transport
 from tollgate_sdk.validation import JWKS_PATH, Validation, Validator
 
 CONSUME_PATH = "/v1/consume"
-_NOT_YET = (
-    "{what} needs the server's approval routes (the approvals issue), which are not deployed yet; until then "
-    "spend with consume(), lease() or allowance()."
-)
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,9 @@ class Tollgate:
         transport: Transport | None = None,
         clock: Clock | None = None,
         new_idempotency_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+        action_poll: PollBackoff = PollBackoff(),  # noqa: B008 - frozen, so one shared default is safe
     ) -> None:
+        self._action_poll = action_poll
         self._region = region
         self._new_key = new_idempotency_key
         self._api = ApiCaller(
@@ -175,14 +173,33 @@ class Tollgate:
         *,
         feature: str | None = None,
         quantity: int | None = None,
+        project_id: str | None = None,
+        environment: str | None = None,
+        region: str | None = None,
         reason: str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        break_glass: bool = False,
+        idempotency_key: str | None = None,
     ) -> ActionRequest:
-        """Ask the tenant's policy before acting (``POST /v1/actions``); the answer's ``wait(timeout_s)``
-        blocks until approvers decide, and an approved action is redeemed by ``consume``.
-
-        Not available yet: approvals are being built. Raises ``NotImplementedError``."""
-        raise NotImplementedError(_NOT_YET.format(what=f"request_action({action!r})"))
+        """Ask the tenant's policy before acting (``POST /v1/actions``). Returns the action, ``approved`` or
+        ``pending``: ``wait()`` blocks (polling with backoff) until approvers decide, ``redeem()`` spends an
+        approved one once, ``cancel()`` gives its held tokens back. Raises ``ActionDenied`` (``rule_id``),
+        ``InsufficientTokens``, or the error of its code. One Idempotency-Key per call, reused on retries."""
+        body: dict[str, Any] = {"action": action}
+        optional = {
+            "feature": feature,
+            "quantity": quantity,
+            "project_id": project_id,
+            "environment": environment,
+            "region": region,
+            "reason": reason,
+            "attributes": dict(attributes) if attributes else None,
+        }
+        body.update({name: value for name, value in optional.items() if value is not None})
+        if break_glass:
+            body["break_glass"] = True
+        key = idempotency_key if idempotency_key is not None else self._new_key()
+        return ask(self._api, self._new_key, body, key, self._action_poll)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -30,8 +30,10 @@ class APIError(TollgateError):
         request_id: str | None = None,
         field: str | None = None,
         retry_after_s: float | None = None,
+        rule_id: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.rule_id = rule_id  # the policy rule that refused (ACTION_DENIED, APPROVAL_REQUIRED)
         self.message = message
         self.status = status
         if code is not None:
@@ -117,9 +119,27 @@ class ApprovalRequired(Forbidden):
 
 
 class ActionDenied(Forbidden):
-    """The tenant's policy denies this."""
+    """The tenant's policy denies this (``rule_id`` names the rule), or an approver denied the action."""
 
     code = "ACTION_DENIED"
+
+
+class BreakGlassNotAllowed(Forbidden):
+    """Break-glass was asked for, but the matching rule does not allow it for this key."""
+
+    code = "BREAK_GLASS_NOT_ALLOWED"
+
+
+class SelfReview(Forbidden):
+    """The requester may not review its own action."""
+
+    code = "SELF_REVIEW"
+
+
+class NotAnApprover(Forbidden):
+    """This key is not (or not yet: before escalation) one of the action's approvers."""
+
+    code = "NOT_AN_APPROVER"
 
 
 # 404 / 409 --------------------------------------------------------------------------------------------------
@@ -143,6 +163,34 @@ class LeaseExpired(Conflict):
 
 class LeaseClosed(Conflict):
     code = "LEASE_CLOSED"
+
+
+class ActionResolved(Conflict):
+    """The action is no longer pending: it takes no more reviews, and cannot be cancelled once ended."""
+
+    code = "ACTION_RESOLVED"
+
+
+class AlreadyReviewed(Conflict):
+    code = "ALREADY_REVIEWED"
+
+
+class ActionNotApproved(Conflict):
+    """Only an approved action is redeemed (this one is pending, denied, cancelled or already redeemed)."""
+
+    code = "ACTION_NOT_APPROVED"
+
+
+class ActionExpired(Conflict):
+    """The action expired before approvers decided (``wait`` then ``raise_if_not_approved``)."""
+
+    code = "ACTION_EXPIRED"
+
+
+class GrantExpired(ActionExpired):
+    """The approval lapsed (past the rule's ``grant_ttl_s``) before it was redeemed; ask again."""
+
+    code = "GRANT_EXPIRED"
 
 
 class AllowanceEnded(Conflict):
@@ -205,6 +253,10 @@ class ReceiptExpired(InvalidReceipt):
     """The receipt is past its ``exp``."""
 
 
+class ApprovalTimeout(TollgateError):
+    """``wait``: the action is still pending when the wait's time ran out (it stays pending on the service)."""
+
+
 class AllowanceExhausted(TollgateError):
     """``spend``: the held block is spent and no renewal arrived within the allowance's ``wait_s``."""
 
@@ -224,6 +276,13 @@ _BY_CODE: dict[str, type[APIError]] = {
         TenantSuspended,
         ApprovalRequired,
         ActionDenied,
+        BreakGlassNotAllowed,
+        SelfReview,
+        NotAnApprover,
+        ActionResolved,
+        AlreadyReviewed,
+        ActionNotApproved,
+        GrantExpired,
         NotFound,
         IdempotencyKeyReused,
         LeaseExpired,
@@ -285,4 +344,5 @@ def error_from_response(
         request_id=str(request_id) if request_id else None,
         field=str(detail["field"]) if detail.get("field") else None,
         retry_after_s=retry_after_s,
+        rule_id=str(detail["rule_id"]) if detail.get("rule_id") else None,
     )
