@@ -31,10 +31,16 @@ def consume() -> Response:
     fields = requests.json_object(event)
     feature = fields.text("feature", max_length=limits.FEATURE_MAX)
     quantity = fields.integer("quantity", required=False, minimum=1, maximum=limits.MAX_CONSUME_QUANTITY) or 1
+    action_id = fields.text("action_id", required=False, max_length=limits.ID_MAX)
     fields.done()
     key = requests.idempotency_key(event, required=True)
     assert key is not None
-    status, body = services.pool_service().consume(caller, feature, quantity, key, minimal=minimal)
+    if action_id is not None:  # redeem an approved action: charged from its hold, not evaluated again
+        if caller.key_from_memory:
+            caller = sdk_principal(event)  # the redemption's write does not prove the key itself: read it
+        status, body = services.action_service().redeem(caller, action_id, feature, quantity, key, minimal)
+    else:
+        status, body = services.pool_service().consume(caller, feature, quantity, key, minimal=minimal)
     metrics.add_metric(name="TokensConsumed", unit=MetricUnit.Count, value=int(body.get("charged", 0)))
     return json_response(status, body)
 

@@ -125,14 +125,22 @@ class Reached(RateLimited):
 @pytest.fixture
 def usage_app(table: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_function("usage")
-    monkeypatch.setattr(module, "sdk_principal", lambda *_, **__: object())
+    caller = type("Caller", (), {"key_from_memory": False})()
+    monkeypatch.setattr(module, "sdk_principal", lambda *_, **__: caller)
 
     def reached(*_: Any, **__: Any) -> Any:
         raise Reached("reached")
 
-    methods = {"consume": reached, "open": reached, "heartbeat": reached, "close": reached, "settle": reached}
+    methods = {
+        "consume": reached,
+        "open": reached,
+        "heartbeat": reached,
+        "close": reached,
+        "settle": reached,
+        "redeem": reached,
+    }
     service = type("Service", (), methods)()
-    for name in ("pool_service", "lease_service", "allowance_service"):
+    for name in ("pool_service", "lease_service", "allowance_service", "action_service"):
         monkeypatch.setattr(services, name, lambda: service)
     return module
 

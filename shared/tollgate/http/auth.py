@@ -41,3 +41,12 @@ def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Princi
     caller = services.tenant_service().authenticate(token)
     authorize(caller, Permission.CONSUME)
     return caller
+
+
+def any_principal(event: Mapping[str, Any]) -> Principal:
+    """Routes that both the SDK and the portal call (actions): a license key with its scope, or an API key
+    with its role; each service call then states the permission it needs."""
+    token = bearer(event)
+    if token is not None and token.startswith(LICENSE_KEY_PREFIX):
+        return services.license_key_service().authenticate(token, client_region=header(event, "x-tollgate-region"))
+    return portal_principal(event)

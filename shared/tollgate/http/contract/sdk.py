@@ -136,7 +136,12 @@ CACHE_CONTROL = {"Cache-Control": {"description": "public, max-age=…", "schema
 # ------------------------------------------------------------------------------------------ usage
 
 CONSUME_BODY = obj(
-    {"feature": text(limits.FEATURE_MAX), "quantity": integer(1, limits.MAX_CONSUME_QUANTITY)},
+    {
+        "feature": text(limits.FEATURE_MAX),
+        "quantity": integer(1, limits.MAX_CONSUME_QUANTITY),
+        "action_id": text(limits.ID_MAX)
+        | {"description": "Redeem this approved action: at most its quantity of its feature, charged from its hold."},
+    },
     ("feature",),
     optional_null=True,
 )
@@ -145,6 +150,7 @@ CONSUME_ANSWER = obj(
         "charged": {"type": "integer", "minimum": 0},
         "entry_id": {"type": "string"},
         "balance_after": {"type": "integer", "description": "Left out with `Prefer: return=minimal`."},
+        "action_id": {"type": "string", "description": "The action redeemed (with `action_id` only)."},
     },
     ("charged", "entry_id"),
 )
