@@ -17,6 +17,7 @@ from tollgate.domain.models import Principal
 from tollgate.domain.policies import simulation_request
 from tollgate.domain.roles import Permission, authorize
 from tollgate.http import limits
+from tollgate.http.action_routes import router as action_router
 from tollgate.http.app import build_resolver
 from tollgate.http.auth import portal_principal
 from tollgate.http.contract.answers import API_KEY
@@ -134,6 +135,9 @@ def export_decisions() -> Response[str]:
     records = services.decision_log().all(caller)
     lines = (json.dumps(record_view(r), separators=(",", ":"), ensure_ascii=False) for r in records)
     return Response(status_code=200, content_type="application/x-ndjson", body="".join(line + "\n" for line in lines))
+
+
+app.include_router(action_router)  # /v1/actions and its reviews
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -9,6 +9,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from tollgate.clock import SYSTEM_CLOCK
+from tollgate.domain.action_service import ActionService
 from tollgate.domain.allowances import AllowanceService
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.decisions import DecisionLogService
@@ -148,6 +149,19 @@ def decision_log() -> DecisionLogService:
 
 
 @cache
+def action_service() -> ActionService:
+    """Actions and reviews; the tenant's policy read fresh for each decision (the write is conditioned on
+    the version read, so a decision is never written under a policy changed meanwhile)."""
+    from tollgate.domain.action_policy import PolicyJudge
+    from tollgate.store.actions import DynamoActionRepository
+    from tollgate.store.policy import read_policy
+
+    return ActionService(
+        DynamoActionRepository(), catalog(), PolicyJudge(read_policy), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler()
+    )
+
+
+@cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
     from tollgate.logs import get_logger
@@ -162,6 +176,7 @@ def sweeper_service() -> SweeperService:
         workers=SWEEPER_WORKERS,
         log_failure=lambda message, fields: logger.exception(message, extra=fields),
         allowances=allowance_service(),
+        actions=action_service(),
     )
 
 

@@ -89,7 +89,7 @@ def test_an_allowed_action_holds_its_tokens_and_is_redeemed_once(world: ActionWo
 
 def test_a_denied_action_is_recorded_holds_nothing_and_a_retry_is_denied_again(world: ActionWorld) -> None:
     owner = world.tenant(100)
-    world.judge.verdict = Verdict("deny", "no-nights", 4)
+    world.judge.verdict = Verdict("deny", "no-nights", 0)
     with pytest.raises(ActionDenied) as denied:
         world.actions.request(owner, BUILD, "k1")
     assert denied.value.rule_id == "no-nights"
@@ -104,7 +104,7 @@ def test_pending_needs_a_quorum_of_others_and_a_deny_denies(world: ActionWorld) 
     terms = ApprovalTerms(
         Approvers(frozenset({"approver"}), frozenset({requester.key_id})), quorum=2, timeout_s=900, grant_ttl_s=300
     )
-    world.judge.verdict = Verdict("require_approval", "prod", 2, terms=terms)
+    world.judge.verdict = Verdict("require_approval", "prod", 0, terms=terms)
     alice, bob = world.key(owner, Role.APPROVER), world.key(owner, Role.APPROVER)
     status, action = world.actions.request(requester, BUILD, "k1")
     assert (status, action.status, world.reserved(owner)) == (202, ActionStatus.PENDING, 30)
@@ -124,9 +124,9 @@ def test_pending_needs_a_quorum_of_others_and_a_deny_denies(world: ActionWorld) 
 def test_the_clock_expires_pending_and_lapses_grants_once_and_the_sweeper_is_safe_twice(world: ActionWorld) -> None:
     owner = world.tenant(100)
     member = world.key(owner, Role.MEMBER)
-    world.judge.verdict = Verdict("require_approval", "prod", 2, terms=TERMS)
+    world.judge.verdict = Verdict("require_approval", "prod", 0, terms=TERMS)
     _, waiting = world.actions.request(member, BUILD, "k1")
-    world.judge.verdict = Verdict("allow", None, 2, grant_ttl_s=600)
+    world.judge.verdict = Verdict("allow", None, 0, grant_ttl_s=600)
     _, granted = world.actions.request(member, Ask("deploy", feature="build", quantity=5), "k2")
     assert world.reserved(owner) == 45
     world.clock.advance(900)

@@ -83,6 +83,8 @@ def test_credentials_are_declared_per_surface(document: dict[str, Any]) -> None:
             assert schemes == set(), key
         elif key[1] == "/v1/consume" or key[1].startswith(("/v1/leases", "/v1/allowances")):
             assert schemes == {"licenseKey", "apiKey"}, key
+        elif key[1].startswith("/v1/actions") and not key[1].endswith("/reviews"):
+            assert schemes == {"licenseKey", "apiKey"}, key  # the requester's routes: the SDK asks too
         elif key[1] == "/v1/validate":
             assert schemes == {"licenseKey"}, key
         else:

@@ -24,6 +24,10 @@ _ATTEMPTS = 8  # re-reads after losing a race for the action's version
 READERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR})  # see every action of the tenant
 
 
+class PolicyMoved(Exception):
+    """The policy changed between the decision and its write: decide again under the new one."""
+
+
 class BreakGlassNotAllowed(Forbidden):
     """The request asked for break-glass, but the matching rule does not allow it for this key."""
 
@@ -144,6 +148,23 @@ class ActionService:
         if ask.feature is not None:
             cost_per_use = entitled_feature(caller, self._catalog, ask.feature).cost_per_use
             quantity = ask.quantity or 1
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._decide_and_write(caller, ask, cost_per_use, quantity, fingerprint, scope, idempotency_key)
+            except PolicyMoved:
+                continue  # the policy changed under the decision: never act on the old one
+        raise StoreBusy("the policy kept changing; nothing was done. Retry later.")
+
+    def _decide_and_write(
+        self,
+        caller: Principal,
+        ask: Ask,
+        cost_per_use: int,
+        quantity: int,
+        fingerprint: str,
+        scope: str,
+        idempotency_key: str,
+    ) -> tuple[int, Action]:
         now = self._clock.now()
         verdict = self._judge.judge(caller, ask, cost_per_use * quantity, now)
         action = Action(

@@ -13,12 +13,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
 from tollgate import services
-from tollgate.domain.action_service import Ask
+from tollgate.domain.action_service import Ask, reviewer_of
 from tollgate.domain.actions import ActionStatus, ReviewDecision
 from tollgate.domain.models import Principal
 from tollgate.http import limits
 from tollgate.http.action_views import action_view
-from tollgate.http.auth import any_principal
+from tollgate.http.auth import any_principal  # (tests replace it)
 from tollgate.http.contract.answers import API_KEY, LICENSE_KEY
 from tollgate.http.models.actions import ActionAnswer, ActionBody, ActionsAnswer, ReviewBody
 from tollgate.http.models.refusals import answers
@@ -52,10 +52,13 @@ Reviewable = Annotated[
     Query(pattern="^(true|false)$", description="`true`: only what the calling API key may review now (its queue)."),
 ]
 
-_PENDING = {
+_PENDING: dict[str, Any] = {
     "description": "Pending: sent to the approvers; its tokens are held until it is decided.",
     "content": {"application/json": {"model": ActionAnswer}},
 }
+
+
+REQUEST_ANSWERS: dict[int, Any] = {**answers(200, ActionAnswer, 400, 401, 402, 403, 409), 202: _PENDING}
 
 
 def caller() -> Principal:
@@ -70,7 +73,7 @@ def _answer(status: int, action: Any) -> Response[Any]:
 @router.post(
     "/v1/actions",
     security=EITHER_KEY,
-    responses={**answers(200, ActionAnswer, 400, 401, 402, 403, 409), 202: _PENDING},
+    responses=REQUEST_ANSWERS,
     tags=TAGS,
     summary="Ask the tenant's policy before acting.",
 )
@@ -129,5 +132,7 @@ def cancel_action(action_id: str) -> ActionAnswer:
     summary="Approve or deny, as one of the approvers the action's rule names.",
 )
 def review_action(action_id: str, body: ReviewBody) -> ActionAnswer:
-    action = services.action_service().review(caller(), action_id, ReviewDecision(body.decision), body.comment)
+    who = caller()
+    reviewer_of(who)  # only API keys review: a license key is refused before anything is read
+    action = services.action_service().review(who, action_id, ReviewDecision(body.decision), body.comment)
     return ActionAnswer.model_validate({"action": action_view(action)})

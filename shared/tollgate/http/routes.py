@@ -50,6 +50,11 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/policy/simulate"),
     ("GET", "/v1/decisions"),
     ("GET", "/v1/decisions/export"),
+    ("POST", "/v1/actions"),
+    ("GET", "/v1/actions"),
+    ("GET", "/v1/actions/{id}"),
+    ("DELETE", "/v1/actions/{id}"),
+    ("POST", "/v1/actions/{id}/reviews"),
 )
 
 

@@ -13,21 +13,22 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from tollgate.domain.action_service import Answer
+from tollgate.domain.action_service import Answer, PolicyMoved
 from tollgate.domain.actions import Action, ActionChange, ActionStatus, ApprovalTerms, Review
+from tollgate.domain.decisions import ChainHead, DecisionDraft
 from tollgate.domain.errors import NotFound
 from tollgate.domain.models import LedgerEntry
 from tollgate.domain.pool import Replayed, StoredAnswer
-from tollgate.store import kernel, keys
+from tollgate.store import decisions, kernel, keys
 from tollgate.store.cursors import CURSORS, text_at
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.kernel import BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.store.models import ActionItem
+from tollgate.store.policy import POLICY, check_policy_version
 from tollgate.store.pool import DynamoPoolRepository
 
 LABEL = "action"
 ACTIONS_CURSOR = "actions"
-Journal = Callable[[PoolTransaction, ActionChange], None]
 
 
 def action_item(action: Action) -> ActionItem:
@@ -108,36 +109,44 @@ def to_action(tenant_id: str, item: ActionItem) -> Action:
     )
 
 
-def _no_journal(tx: PoolTransaction, change: ActionChange) -> None:
-    """Until a journal is given: no decision records and no events (unit tests of the hold arithmetic)."""
+def drafts(change: ActionChange) -> list[DecisionDraft]:
+    """The decision records of a change, in order."""
+    action = change.after
+    return [
+        DecisionDraft(change.now, record.actor, record.event, action.id, action.rule_id, action.policy_version)
+        for record in change.records
+    ]
 
 
 class DynamoActionRepository:
-    """``journal`` adds the change's decision records and outbox events to its transaction."""
-
-    def __init__(self, journal: Journal = _no_journal) -> None:
+    def __init__(self) -> None:
         self._pools = DynamoPoolRepository()
-        self._journal = journal
 
     def create(self, change: ActionChange, answer: Answer) -> None:
         """A new action with its hold (if any), answer, records and events. Raises Replayed,
         InsufficientTokens, ProjectBudgetExhausted, TenantSuspended or LotsDue; changes nothing then."""
         action = change.after
-        tx = PoolTransaction(action.tenant_id, kernel.token("action-open", action.id))
-        tx.put(LABEL, action_item(action), ActionItem.pk.does_not_exist())
-        tx.answer(answer.scope, answer.key, answer.answer, change.now)
-        if action.held:
-            tx.pool(PoolDelta(reserved=action.held, active=True, covers=action.held, live_at=change.now))
-            if action.project_id is not None:
-                tx.budget(BudgetDelta(action.project_id, committed=action.held, covers=action.held))
-        self._journal(tx, change)
+
+        def build() -> PoolTransaction:
+            tx = PoolTransaction(action.tenant_id, kernel.token("action-open", action.id))
+            tx.put(LABEL, action_item(action), ActionItem.pk.does_not_exist())
+            check_policy_version(tx, action.tenant_id, action.policy_version)  # decided under the current policy
+            tx.answer(answer.scope, answer.key, answer.answer, change.now)
+            if action.held:
+                tx.pool(PoolDelta(reserved=action.held, active=True, covers=action.held, live_at=change.now))
+                if action.project_id is not None:
+                    tx.budget(BudgetDelta(action.project_id, committed=action.held, covers=action.held))
+            return tx
+
         try:
-            tx.commit()
+            self._commit(change, build)
         except Refused as refused:
             if kernel.ANSWER in refused:
                 stored = self.stored_answer(action.tenant_id, answer.scope, answer.key)
                 if stored is not None:
                     raise Replayed(stored) from refused
+            if POLICY in refused:
+                raise PolicyMoved() from refused
             kernel.explain_pool(refused, action.held, change.now, "this action needs to hold")
             kernel.explain_budget(refused, action.held)
             raise
@@ -178,11 +187,15 @@ class DynamoActionRepository:
             raise
         return True
 
-    def _commit(self, change: ActionChange, build: Callable[[], PoolTransaction]) -> None:
-        """Build the change's transaction, add its decision records and events, and commit it."""
-        tx = build()
-        self._journal(tx, change)
-        tx.commit()
+    @staticmethod
+    def _commit(change: ActionChange, build: Callable[[], PoolTransaction]) -> None:
+        """Build the change's transaction, add its decision records (chained after the log's head) and its
+        outbox events, and commit it; built again while another writer moved the head."""
+
+        def with_records(_: ChainHead) -> tuple[PoolTransaction, list[DecisionDraft]]:
+            return build(), drafts(change)
+
+        decisions.commit_with_decisions(change.after.tenant_id, with_records)
 
     def get(self, tenant_id: str, action_id: str) -> Action:
         try:
