@@ -29,7 +29,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from infra.bench import allowances, prices
+from infra.bench import actions, allowances, prices
 from infra.bench.measure import RequestCounter, percentile, stdout_bytes, time_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,6 +227,18 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         figures["allowances"] = allowances.measure(
             usage_app, _Context(), license_key, "bench", counter, args.allowance_uses, USAGE_MEMORY_MB
         )
+    approvals_path = ROOT / "functions" / "approvals" / "app.py"
+    if approvals_path.exists():  # after the others: it puts a policy on the tenant
+        approvals_app = _load("bench_approvals_app", approvals_path)
+        figures["action_counts"] = actions.measure(
+            approvals_app,
+            _Context(),
+            license_key,
+            tenant_id,
+            "bench",
+            _event,
+            lambda call: _count(counter, call, COUNTED_CALLS),
+        )
 
     handler_ms: list[float] = []
     bare_ms: list[float] = []
@@ -318,6 +330,8 @@ def _print(figures: dict[str, Any]) -> None:
             f"RRU {counts['read_units_per_call']:g}, WRU {counts['write_units_per_call']:g}; "
             f"log {counts['log_bytes_per_call']:.0f} B\n"
         )
+    if figures.get("action_counts"):
+        out(actions.report(figures["action_counts"], figures.get("consume_counts")))
     out("\nImport time (fresh interpreters, median; ratio to the floor):\n")
     for name, t in figures["imports"].items():
         out(

@@ -150,14 +150,19 @@ def decision_log() -> DecisionLogService:
 
 @cache
 def action_service() -> ActionService:
-    """Actions and reviews; the tenant's policy read fresh for each decision (the write is conditioned on
-    the version read, so a decision is never written under a policy changed meanwhile)."""
+    """Actions and reviews; the tenant's policy read fresh for each decision, with the decision log's head
+    in the same request (the write is conditioned on both, so a decision is never written under a policy
+    changed meanwhile)."""
     from tollgate.domain.action_policy import PolicyJudge
-    from tollgate.store.actions import DynamoActionRepository
-    from tollgate.store.policy import read_policy
+    from tollgate.store.actions import DynamoActionRepository, read_policy_and_head
 
     return ActionService(
-        DynamoActionRepository(), catalog(), PolicyJudge(read_policy), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler()
+        DynamoActionRepository(),
+        catalog(),
+        PolicyJudge(read_policy_and_head),
+        SYSTEM_CLOCK,
+        RANDOM_IDS,
+        settler=lot_settler(),
     )
 
 

@@ -4,6 +4,7 @@ decision put in the action's own terms (``Verdict``; the rule's approval as ``Ap
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from tollgate.domain.action_service import Ask, Verdict
 from tollgate.domain.actions import DEFAULT_GRANT_TTL_S, ApprovalTerms, Approvers
@@ -31,13 +32,14 @@ def action_request(caller: Principal, ask: Ask, tokens: int) -> ActionRequest:
 
 
 class PolicyJudge:
-    """``read_policy(tenant_id)`` gives the tenant's current policy (version 0, allow, when it has none)."""
+    """``read_policy(tenant_id)`` gives the tenant's current policy (version 0, allow, when it has none) and
+    whatever the store read with it (handed back to the store as ``Verdict.context``)."""
 
-    def __init__(self, read_policy: Callable[[str], Policy]) -> None:
+    def __init__(self, read_policy: Callable[[str], tuple[Policy, Any]]) -> None:
         self._read_policy = read_policy
 
     def judge(self, caller: Principal, ask: Ask, tokens: int, now: int) -> Verdict:
-        policy = self._read_policy(caller.tenant_id)
+        policy, context = self._read_policy(caller.tenant_id)
         decision = evaluate(policy, action_request(caller, ask, tokens), now)
         approval = decision.approval
         terms = None
@@ -57,4 +59,5 @@ class PolicyJudge:
             terms=terms,
             break_glass_allowed=decision.break_glass_allowed,
             grant_ttl_s=DEFAULT_GRANT_TTL_S if approval is None else approval.grant_ttl_s,
+            context=context,
         )

@@ -73,6 +73,7 @@ class Verdict:
     terms: ApprovalTerms | None = None  # require_approval: the rule's approval
     break_glass_allowed: bool = False
     grant_ttl_s: int = act.DEFAULT_GRANT_TTL_S  # allow: how long the approved action holds its tokens
+    context: Any = None  # what the store read with the policy (the decision log's head), handed back to it
 
 
 class PolicyJudge(Protocol):
@@ -89,8 +90,9 @@ class Answer:
 
 
 class ActionRepository(Protocol):
-    def create(self, change: ActionChange, answer: Answer) -> None:
-        """Raises Replayed, InsufficientTokens, ProjectBudgetExhausted, TenantSuspended or LotsDue."""
+    def create(self, change: ActionChange, answer: Answer, head: Any = None) -> None:
+        """``head``: the ``Verdict.context`` the policy was read with. Raises Replayed, InsufficientTokens,
+        ProjectBudgetExhausted, TenantSuspended or LotsDue."""
         ...
 
     def change(self, change: ActionChange, entry: LedgerEntry | None = None, answer: Answer | None = None) -> bool:
@@ -190,7 +192,9 @@ class ActionService:
         status = {ActionStatus.APPROVED: 200, ActionStatus.PENDING: 202}.get(change.after.status, 403)
         answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, status, {"action_id": action.id}, now))
         try:
-            settling_lots_first(self._settler, caller.tenant_id, lambda: self._actions.create(change, answer))
+            settling_lots_first(
+                self._settler, caller.tenant_id, lambda: self._actions.create(change, answer, verdict.context)
+            )
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
         if status == 403:

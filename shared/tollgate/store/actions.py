@@ -11,20 +11,23 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, GetError
 
 from tollgate.domain.action_service import Answer, PolicyMoved
 from tollgate.domain.actions import Action, ActionChange, ActionStatus, ApprovalTerms, Review
 from tollgate.domain.decisions import ChainHead, DecisionDraft
 from tollgate.domain.errors import NotFound
 from tollgate.domain.models import LedgerEntry
+from tollgate.domain.policy import Policy, policy_from_document
 from tollgate.domain.pool import Replayed, StoredAnswer
 from tollgate.store import decisions, kernel, keys
+from tollgate.store.connection import shared_connection
 from tollgate.store.cursors import CURSORS, text_at
-from tollgate.store.errors import busy_as_store_busy
+from tollgate.store.errors import busy_as_store_busy, with_retries
 from tollgate.store.kernel import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.store.models import ActionItem
-from tollgate.store.policy import POLICY, check_policy_version
+from tollgate.store.models import ActionItem, DecisionHeadItem, PolicyItem
+from tollgate.store.policy import POLICY, check_policy_version, read_policy
 from tollgate.store.pool import DynamoPoolRepository
 
 LABEL = "action"
@@ -109,6 +112,35 @@ def to_action(tenant_id: str, item: ActionItem) -> Action:
     )
 
 
+def read_policy_and_head(tenant_id: str) -> tuple[Policy, ChainHead]:
+    """The tenant's policy and the decision log's head in ONE request (a BatchGetItem of two items of the
+    tenant's partition, consistent): what a new action is decided by and chained after."""
+    pk = keys.tenant_pk(tenant_id)
+    table = ActionItem.Meta.table_name
+    wanted = [{"pk": {"S": pk}, "sk": {"S": sk}} for sk in (keys.POLICY_SK, keys.DECISIONS_SK)]
+    request = {"RequestItems": {table: {"Keys": wanted, "ConsistentRead": True}}}
+
+    def read() -> dict[str, Any]:
+        try:
+            return dict(shared_connection().dispatch("BatchGetItem", request))
+        except (BotoCoreError, ClientError) as exc:
+            raise GetError("reading the policy and the decision log's head failed", exc) from exc
+
+    with busy_as_store_busy():
+        found = with_retries(read)
+    if found.get("UnprocessedKeys"):  # throttled in part: read them one by one
+        return read_policy(tenant_id), decisions.read_head(tenant_id)
+    policy, head = Policy(), ChainHead()
+    for raw in found.get("Responses", {}).get(table, []):
+        if raw["sk"]["S"] == keys.POLICY_SK:
+            stored = PolicyItem.from_raw_data(raw)
+            policy = policy_from_document(int(stored.version), dict(stored.document))
+        else:
+            mark = DecisionHeadItem.from_raw_data(raw)
+            head = ChainHead(int(mark.seq), str(mark.hash))
+    return policy, head
+
+
 def drafts(change: ActionChange) -> list[DecisionDraft]:
     """The decision records of a change, in order."""
     action = change.after
@@ -122,7 +154,7 @@ class DynamoActionRepository:
     def __init__(self) -> None:
         self._pools = DynamoPoolRepository()
 
-    def create(self, change: ActionChange, answer: Answer) -> None:
+    def create(self, change: ActionChange, answer: Answer, head: Any = None) -> None:
         """A new action with its hold (if any), answer, records and events. Raises Replayed,
         InsufficientTokens, ProjectBudgetExhausted, TenantSuspended or LotsDue; changes nothing then."""
         action = change.after
@@ -139,7 +171,7 @@ class DynamoActionRepository:
             return tx
 
         try:
-            self._commit(change, build)
+            self._commit(change, build, head if isinstance(head, ChainHead) else None)
         except Refused as refused:
             if kernel.ANSWER in refused:
                 stored = self.stored_answer(action.tenant_id, answer.scope, answer.key)
@@ -188,14 +220,28 @@ class DynamoActionRepository:
         return True
 
     @staticmethod
-    def _commit(change: ActionChange, build: Callable[[], PoolTransaction]) -> None:
+    def _commit(change: ActionChange, build: Callable[[], PoolTransaction], head: ChainHead | None = None) -> None:
         """Build the change's transaction, add its decision records (chained after the log's head) and its
-        outbox events, and commit it; built again while another writer moved the head."""
+        outbox events, and commit it; built again while another writer moved the head. ``head``: the head
+        as already read with the policy (a first attempt without a read of its own)."""
+        tenant_id = change.after.tenant_id
+        if head is not None:
+            tx = build()
+            decisions.append(tx, tenant_id, drafts(change), head)
+            try:
+                tx.commit()
+                return
+            except Refused as refused:
+                if not decisions.head_moved(refused) or any(
+                    label != decisions.HEAD and not label.startswith(decisions.RECORD_PREFIX)
+                    for label in refused.failed
+                ):
+                    raise
 
         def with_records(_: ChainHead) -> tuple[PoolTransaction, list[DecisionDraft]]:
             return build(), drafts(change)
 
-        decisions.commit_with_decisions(change.after.tenant_id, with_records)
+        decisions.commit_with_decisions(tenant_id, with_records)
 
     def get(self, tenant_id: str, action_id: str) -> Action:
         try:
