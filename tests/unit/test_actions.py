@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import LeaseWorld
-from tollgate.domain.action_service import ActionService, Ask, Verdict
+from tollgate.domain.action_service import ActionService, Ask, BreakGlassNotAllowed, Verdict
 from tollgate.domain.actions import (
     ActionNotApproved,
     ActionResolved,
@@ -151,4 +151,33 @@ def test_cancel_releases_the_hold_and_a_pool_that_cannot_hold_it_is_402(world: A
     assert world.reserved(owner) == 0
     with pytest.raises(ActionResolved):
         world.actions.cancel(member, action.id)
+    assert world.audit(owner) == []
+
+
+def test_break_glass_proceeds_at_once_only_for_whom_the_rule_allows(world: ActionWorld) -> None:
+    owner = world.tenant(100)
+    member = world.key(owner, Role.MEMBER)
+    world.judge.verdict = Verdict("require_approval", "prod", 0, terms=TERMS, break_glass_allowed=True)
+    status, action = world.actions.request(member, Ask("deploy", feature="build", quantity=2, break_glass=True), "b1")
+    assert (status, action.status, action.break_glass, action.held) == (200, ActionStatus.APPROVED, True, 6)
+    world.judge.verdict = Verdict("require_approval", "prod", 0, terms=TERMS, break_glass_allowed=False)
+    with pytest.raises(BreakGlassNotAllowed):
+        world.actions.request(member, Ask("deploy", feature="build", quantity=2, break_glass=True), "b2")
+    assert world.reserved(owner) == 6 and world.audit(owner) == []
+
+
+def test_a_decision_made_under_a_policy_that_moved_is_made_again(world: ActionWorld) -> None:
+    owner = world.tenant(100)
+    verdicts = [Verdict("deny", "stale", 7), Verdict("allow", None, 0)]  # version 7 is not the stored one (0)
+
+    class MovingJudge:
+        calls = 0
+
+        def judge(self, caller: Principal, ask: Ask, tokens: int, now: int) -> Verdict:
+            MovingJudge.calls += 1
+            return verdicts.pop(0)
+
+    world.actions._judge = MovingJudge()
+    status, action = world.actions.request(owner, BUILD, "m1")
+    assert (status, action.status, action.policy_version, MovingJudge.calls) == (200, ActionStatus.APPROVED, 0, 2)
     assert world.audit(owner) == []
