@@ -59,6 +59,7 @@ ID_KINDS = {
     "/v1/leases/": "lease",
     "/v1/allowances/": "al",
     "/v1/alerts/": "alr",
+    "/v1/actions/": "act",
 }
 
 # Routes whose handlers another issue is rewriting on pydantic models (functions/portal, functions/signup):
@@ -235,6 +236,10 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     ids = {"ak": [member.key.id], "pj": [project.id], "lk": [key.key.id], "lease": [lease.id], "pu": [purchase.id]}
     ids["al"] = [allowance.id]
     ids["alr"] = [services.alert_service().create(owner, "balance_below", 100, None).id]
+    from tollgate.domain.action_service import Ask
+
+    _, action = services.action_service().request(sdk_caller, Ask("run", feature="build", quantity=1), "action-1")
+    ids["act"] = [action.id]
     return Tenant(owner=issued.secret, license_key=key.secret, ids=ids)
 
 
@@ -243,7 +248,7 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
 FIELDS = [
     "name", "email", "home_region", "role", "budget", "features", "regions", "project_id", "environment",
     "expires_at", "pack_id", "quantity", "po_number", "feature", "duration_s", "extend_s", "region",
-    "fingerprint", "project",
+    "fingerprint", "project", "action", "action_id", "decision", "comment", "attributes", "break_glass",
 ]  # fmt: skip
 NASTY_TEXT = st.sampled_from(
     ["", " ", "\x00", "\ud800", "\udfff x", "a\u2028b", "\x1b[31m", "build", "starter", "eu-west-1", "member",
