@@ -139,7 +139,11 @@ def test_the_simulator_explains_without_acting(stack: Stack) -> None:
     answer = stack.call("POST", "/v1/policy/simulate", request, key=owner)
     assert answer.status == 200, answer.body
     decision = answer.body["decision"]
-    assert (decision["effect"], decision["rule_id"], decision["policy_version"]) == ("require_approval", "prod-deploys", 1)
+    assert (decision["effect"], decision["rule_id"], decision["policy_version"]) == (
+        "require_approval",
+        "prod-deploys",
+        1,
+    )
     assert decision["matched_fields"] == ["actions", "environments", "min_tokens"]
     assert decision["approval"]["quorum"] == 2
     assert decision["rules"][0] == {
