@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from tollgate_sdk import ActionNotApproved, PollBackoff
 
 from tests.integration.conftest import Response, Stack
+from tests.integration.test_sdk import license_key, sdk
 from tollgate.domain.decisions import DecisionRecord, verify_chain
 
 pytestmark = pytest.mark.integration
@@ -342,4 +344,39 @@ def test_a_consume_that_needs_approval_is_refused_until_an_approved_action_is_re
     spent = tenant.consume(member, {"feature": "deploy", "quantity": 2, "action_id": action_id})
     assert (spent.status, spent.body["charged"]) == (200, 10)
     assert tenant.pool() == (990, 0)
+    tenant.audited()
+
+
+def test_the_sdk_asks_waits_for_its_approvers_and_redeems_once(stack: Stack) -> None:
+    tenant = Tenant(stack)
+    (_, alice), (_, bob) = tenant.key("approver"), tenant.key("approver")
+    tenant.policy(
+        [
+            {
+                "id": "deploys",
+                "effect": "require_approval",
+                "match": {"actions": ["deploy"]},
+                "approval": approval({"roles": ["approver"]}),
+            }
+        ]
+    )
+    poll = PollBackoff(first_s=0.2, factor=1.5, cap_s=1.0)
+    tg = sdk(license_key(stack, tenant.owner), stack.api, stack, action_poll=poll)
+    action = tg.request_action("deploy", feature="deploy", quantity=3, reason="release 4.2")
+    assert (action.status, action.view["held"]) == ("pending", 15)
+
+    def approve() -> None:
+        time.sleep(0.5)
+        assert tenant.review(alice, action.id, "approve").status == 200
+        assert tenant.review(bob, action.id, "approve").status == 200
+
+    approving = threading.Thread(target=approve)
+    approving.start()
+    assert action.wait(timeout_s=120) == "approved"
+    approving.join()
+    spent = action.redeem()
+    assert (spent["charged"], spent["action_id"]) == (15, action.id)
+    with pytest.raises(ActionNotApproved):
+        action.redeem()  # once
+    assert tenant.pool() == (985, 0)
     tenant.audited()
