@@ -190,3 +190,26 @@ def test_terms_and_reviews_survive_their_stored_form() -> None:
     assert ApprovalTerms.from_dict(TERMS.as_dict()) == TERMS
     review = act.reviewed(pending_action(), ALICE, APPROVE, "ok", NOW).after.reviews[0]
     assert act.Review.from_dict(review.as_dict()) == review
+
+
+def test_the_audit_finds_an_approval_without_its_quorum_or_by_its_requester() -> None:
+    from dataclasses import replace
+
+    from tollgate.domain.audit import StoredPool, TenantBooks, audit_tenant
+
+    def books(action: Action) -> TenantBooks:
+        return TenantBooks(
+            "tn_1", StoredPool(1000, action.held, 1000 - action.held, None), [], [], [], [], [], [action]
+        )
+
+    approved = act.reviewed(act.reviewed(pending_action(), ALICE, APPROVE, "", NOW).after, BOB, APPROVE, "", NOW)
+    ledger_free = books(replace(approved.after, held=150))
+    assert audit_tenant(ledger_free) == []
+    short = replace(approved.after, reviews=approved.after.reviews[:1])
+    assert any("quorum" in m for m in audit_tenant(books(short)))
+    own = replace(
+        approved.after, reviews=(*approved.after.reviews, replace(approved.after.reviews[0], key_id="ak_req"))
+    )
+    assert any("its own requester" in m for m in audit_tenant(books(own)))
+    glass = act.broke_glass(asked(), TERMS, NOW).after
+    assert audit_tenant(books(glass)) == []  # flagged break-glass: no quorum needed

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tollgate.domain.actions import HOLDING, Action, ActionStatus
+from tollgate.domain.actions import HOLDING, Action, ActionStatus, ReviewDecision
 from tollgate.domain.allowances import Allowance, AllowanceStatus
 from tollgate.domain.leases import Lease, LeaseStatus
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot
@@ -160,6 +160,18 @@ def _audit_actions(books: TenantBooks, mismatch: _Report) -> None:
                 mismatch(f"{name} charged {action.charged}, more than the {action.tokens} it held (invariant 9)")
         elif charges or action.charged:
             mismatch(f"{name} was charged without being redeemed")
+        _audit_approval(action, name, mismatch)
+
+
+def _audit_approval(action: Action, name: str, mismatch: _Report) -> None:
+    """Invariant 10: nothing is approved without its quorum of distinct approvers other than the requester,
+    or a flagged break-glass."""
+    approvers = {r.key_id for r in action.reviews if r.decision is ReviewDecision.APPROVE}
+    if any(f"api_key:{key_id}" == action.requester for key_id in approvers | {r.key_id for r in action.reviews}):
+        mismatch(f"{name} was reviewed by its own requester (invariant 10)")
+    was_granted = action.grant_expires_at is not None
+    if action.terms is not None and was_granted and not action.break_glass and len(approvers) < action.terms.quorum:
+        mismatch(f"{name} was approved by {len(approvers)} of a quorum of {action.terms.quorum} (invariant 10)")
 
 
 def _audit_budgets(
