@@ -198,9 +198,7 @@ def test_the_audit_finds_an_approval_without_its_quorum_or_by_its_requester() ->
     from tollgate.domain.audit import StoredPool, TenantBooks, audit_tenant
 
     def books(action: Action) -> TenantBooks:
-        return TenantBooks(
-            "tn_1", StoredPool(1000, action.held, 1000 - action.held, None), [], [], [], [], [], [action]
-        )
+        return TenantBooks("tn_1", StoredPool(0, action.held, -action.held, None), [], [], [], [], [], [action])
 
     approved = act.reviewed(act.reviewed(pending_action(), ALICE, APPROVE, "", NOW).after, BOB, APPROVE, "", NOW)
     ledger_free = books(replace(approved.after, held=150))
