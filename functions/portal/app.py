@@ -23,6 +23,7 @@ from tollgate.http.contract.answers import API_KEY
 from tollgate.http.contract.published import document
 from tollgate.http.models.alerts import AlertAnswer, AlertBody, AlertsAnswer
 from tollgate.http.models.catalog import CatalogAnswer
+from tollgate.http.models.events import EventsAnswer
 from tollgate.http.models.license_keys import (
     LicenseKeyAnswer,
     LicenseKeyBody,
@@ -48,6 +49,7 @@ from tollgate.http.views import (
     balance_view,
     catalog_view,
     entry_view,
+    event_view,
     license_key_view,
     project_view,
     tenant_view,
@@ -129,6 +131,18 @@ def get_catalog() -> CatalogAnswer:
     principal(Permission.READ_CATALOG)
     catalog = services.catalog()
     return CatalogAnswer.model_validate(catalog_view(catalog.packs(), catalog.features()))
+
+
+EventTypeFilter = Annotated[
+    str | None, Query(max_length=64, description="Only events of this type (e.g. `purchase.paid`).")
+]
+
+
+@app.get("/v1/events", security=SECURITY, responses=answers(200, EventsAnswer, 401, 403, 422), tags=["events"])
+def list_events(type: EventTypeFilter = None, limit: PageLimit = None, cursor: Cursor = None) -> EventsAnswer:
+    caller = principal(Permission.READ_EVENTS)
+    page = services.event_service().list(caller, type, cursor, page_size(limit))
+    return EventsAnswer.model_validate({"events": [event_view(e) for e in page.events], "next_cursor": page.cursor})
 
 
 @app.get("/v1/balance", security=SECURITY, responses=answers(200, BalanceAnswer, 401, 403), tags=["pool"])

@@ -90,8 +90,8 @@ def ensure_installed(root: Path = REPO_ROOT) -> Path:
     return jar_dir
 
 
-def dynamodb_client(endpoint: str, region: str = "us-east-1", **config: Any) -> Any:
-    """A boto3 DynamoDB client for ``endpoint`` with dummy credentials."""
+def dynamodb_client(endpoint: str, region: str = "us-east-1", service: str = "dynamodb", **config: Any) -> Any:
+    """A boto3 client of DynamoDB (or its ``dynamodbstreams``) for ``endpoint`` with dummy credentials."""
     import boto3
     from botocore.config import Config
 
@@ -100,7 +100,7 @@ def dynamodb_client(endpoint: str, region: str = "us-east-1", **config: Any) -> 
         aws_secret_access_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
         region_name=region,
     )
-    return session.client("dynamodb", endpoint_url=endpoint, config=Config(**config))
+    return session.client(service, endpoint_url=endpoint, config=Config(**config))  # type: ignore[call-overload]
 
 
 @dataclass

@@ -19,6 +19,10 @@ Local-only controls on the same server, never deployed:
 - ``GET /_local/clock`` → ``{"now", "offset_s"}``; ``POST /_local/clock`` with ``{"advance_s": N}`` moves the
   application clock forward (the offset is passed to the handlers with every invocation);
 - ``GET /_local/health`` → 200;
+- the table's stream: ``DynamoDB`` event source mappings run against DynamoDB Local's stream (``streams.py``)
+  when the gateway is given the stream's clients; ``POST /_local/streams/drain`` waits until each has caught
+  up, ``POST /_local/streams/redeliver {"function", "records"}`` delivers a function's last records again,
+  ``GET /_local/dead-letters`` lists what exhausted its retries;
 - ``GET /docs``: Swagger UI for ``/v1/openapi.json`` (``docs.py``), from local assets.
 
 The event's ``requestContext.time``/``timeEpoch`` follow the application clock, offset included.
@@ -40,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.local.docs import docs_file, is_docs
+from infra.local.streams import StreamRunner, invoke_through
 from infra.local.template import HttpRoute, LocalTemplate, Schedule
 from infra.local.workers import HandlerSpec, Invocation, InvocationResult, WorkerPool
 
@@ -364,6 +369,9 @@ class Gateway:
         workers: int | None = None,
         schedules: bool | None = None,
         environment: Mapping[str, str] | None = None,
+        stream_clients: tuple[Any, Any] | None = None,
+        table_name: str = "",
+        region: str = "us-east-1",
     ) -> None:
         self.template = template
         self.clock = LocalClock()
@@ -387,6 +395,17 @@ class Gateway:
         self._server = _Server((host, port), _RequestHandler, self)
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.streams: StreamRunner | None = None
+        if stream_clients is not None:
+            dynamodb, streams = stream_clients
+            self.streams = StreamRunner(
+                template.streams,
+                dynamodb=dynamodb,
+                streams=streams,
+                table_name=table_name,
+                region=region,
+                invoke=invoke_through(self.invoke),
+            )
 
     @property
     def port(self) -> int:
@@ -426,10 +445,14 @@ class Gateway:
                     )
                     thread.start()
                     self._threads.append(thread)
+        if self.streams is not None:
+            self.streams.start()
         return self
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.streams is not None:
+            self.streams.stop()
         self._server.shutdown()
         self._server.server_close()
         self.pool.close()
@@ -528,11 +551,44 @@ class Gateway:
             if method == "POST":
                 return self._advance_clock(request)
             return _local_error(405, "METHOD_NOT_ALLOWED", "use GET or POST")
+        if path in ("/_local/streams/drain", "/_local/streams/redeliver", "/_local/dead-letters"):
+            return self._streams_control(path, request)
         if path.startswith("/_local/invoke/"):
             if method != "POST":
                 return _local_error(405, "METHOD_NOT_ALLOWED", "use POST")
             return self._invoke_local(unquote(path[len("/_local/invoke/") :]), request)
         return _local_error(404, "NOT_FOUND", f"no local control at {request.raw_path}")
+
+    def _streams_control(self, path: str, request: HttpRequest) -> HttpResponse:
+        if self.streams is None:
+            return _local_error(404, "NOT_FOUND", "this gateway runs no stream mappings")
+        if path == "/_local/dead-letters":
+            if request.method != "GET":
+                return _local_error(405, "METHOD_NOT_ALLOWED", "use GET")
+            return json_response(200, {"dead_letters": self.streams.dead_letter_documents()})
+        if request.method != "POST":
+            return _local_error(405, "METHOD_NOT_ALLOWED", "use POST")
+        try:
+            fields = json.loads(request.body or b"{}")
+        except ValueError:
+            return _local_error(400, "MALFORMED_REQUEST", "the body is not JSON")
+        if not isinstance(fields, dict):
+            return _local_error(400, "MALFORMED_REQUEST", "the body is not a JSON object")
+        if path == "/_local/streams/drain":
+            timeout = fields.get("timeout_s", 30)
+            if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 120:
+                return _local_error(422, "INVALID_FIELD", "timeout_s must be a number in (0, 120]", field="timeout_s")
+            drained = self.streams.drain(float(timeout))
+            return json_response(200 if drained else 504, {"drained": drained})
+        function_id, count = fields.get("function"), fields.get("records", 100)
+        if function_id not in self.streams.function_ids:
+            return _local_error(404, "NOT_FOUND", f"no stream mapping for function {function_id!r}")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10_000:
+            return _local_error(422, "INVALID_FIELD", "records must be an integer in 0..10000", field="records")
+        try:
+            return json_response(200, self.streams.redeliver(function_id, count))
+        except Exception as exc:  # the function failed on the redelivered batch: say so, as invoke does
+            return _local_error(502, "FUNCTION_ERROR", str(exc))
 
     def _clock_document(self) -> HttpResponse:
         offset = self.clock.offset_s

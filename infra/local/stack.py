@@ -183,6 +183,9 @@ class LocalStack:
             workers=s.workers,
             schedules=s.schedules,
             environment=environment,
+            stream_clients=(client, dynamodb_local.dynamodb_client(self.ddb.endpoint, s.region, "dynamodbstreams")),
+            table_name=s.table_name,
+            region=s.region,
         ).start()
 
     def _seed(self) -> None:

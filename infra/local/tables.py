@@ -26,6 +26,8 @@ def create_table_request(spec: TableSpec, table_name: str) -> dict[str, Any]:
         request["GlobalSecondaryIndexes"] = [
             {k: index[k] for k in _INDEX_KEYS if k in index} for index in spec.global_secondary_indexes
         ]
+    if spec.stream_view_type:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view_type}
     if spec.local_secondary_indexes:
         request["LocalSecondaryIndexes"] = [
             {k: index[k] for k in _INDEX_KEYS if k in index} for index in spec.local_secondary_indexes

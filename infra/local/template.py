@@ -11,6 +11,7 @@ to ``""`` in environment variables and is reported in ``LocalTemplate.warnings``
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -220,6 +221,24 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class StreamMapping:
+    """One ``DynamoDB`` event source mapping of a function (the table's stream). ``filters`` are the
+    ``FilterCriteria`` patterns, parsed; a record is delivered when any of them matches (or there are none)."""
+
+    function_id: str
+    event_name: str
+    starting_position: str
+    batch_size: int
+    batching_window_s: float
+    maximum_retry_attempts: int  # -1: until the record expires (locally: practically forever)
+    bisect_on_error: bool
+    report_batch_item_failures: bool
+    filters: tuple[Any, ...]
+    on_failure: str | None
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     logical_id: str
     function_name: str
@@ -232,6 +251,7 @@ class FunctionSpec:
     layer_paths: tuple[Path, ...]
     routes: tuple[HttpRoute, ...]
     schedules: tuple[Schedule, ...]
+    streams: tuple[StreamMapping, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +263,7 @@ class TableSpec:
     global_secondary_indexes: list[dict[str, Any]]
     local_secondary_indexes: list[dict[str, Any]]
     ttl_attribute: str | None
+    stream_view_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +284,10 @@ class LocalTemplate:
     @property
     def schedules(self) -> list[Schedule]:
         return [s for spec in self.functions.values() for s in spec.schedules]
+
+    @property
+    def streams(self) -> list[StreamMapping]:
+        return [s for spec in self.functions.values() for s in spec.streams]
 
 
 # -------------------------------------------------------------------------------------- schedules
@@ -366,6 +391,7 @@ def table_spec(resource: Mapping[str, Any], resolver: Resolver, logical_id: str)
         "GlobalSecondaryIndexes",
         "LocalSecondaryIndexes",
         "TimeToLiveSpecification",
+        "StreamSpecification",
     )
     props = {name: resolver.resolve(raw[name]) for name in wanted if name in raw}
     ttl = props.get("TimeToLiveSpecification") or {}
@@ -377,6 +403,7 @@ def table_spec(resource: Mapping[str, Any], resolver: Resolver, logical_id: str)
         global_secondary_indexes=list(props.get("GlobalSecondaryIndexes") or []),
         local_secondary_indexes=list(props.get("LocalSecondaryIndexes") or []),
         ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") in (True, "true", "True") else None,
+        stream_view_type=(props.get("StreamSpecification") or {}).get("StreamViewType"),
     )
 
 
@@ -428,6 +455,7 @@ def _function_spec(
         layer_paths=tuple(_layer_paths(layers, resources, root)),
         routes=tuple(_routes(logical_id, events, resolver, warnings)),
         schedules=tuple(_schedules(logical_id, events, resolver, warnings)),
+        streams=tuple(_streams(logical_id, events, resolver, warnings)),
     )
 
 
@@ -479,6 +507,63 @@ def _schedules(logical_id: str, events: Mapping[str, Any], resolver: Resolver, w
         enabled = str(props.get("State", "ENABLED")).upper() != "DISABLED"
         schedules.append(Schedule(logical_id, name, expression, rate_s, props.get("Input"), enabled))
     return schedules
+
+
+_STREAM_PROPERTIES = (
+    "StartingPosition",
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "MaximumRetryAttempts",
+    "BisectBatchOnFunctionError",
+    "FunctionResponseTypes",
+    "FilterCriteria",
+    "DestinationConfig",
+    "Enabled",
+)
+
+
+def _streams(
+    logical_id: str, events: Mapping[str, Any], resolver: Resolver, warnings: list[str]
+) -> list[StreamMapping]:
+    """The function's ``DynamoDB`` events. The ``Stream`` itself is not resolved: locally there is one table,
+    and its stream is the one every mapping reads. A destination that cannot be resolved is kept by name."""
+    mappings = []
+    for name, event in events.items():
+        if (event or {}).get("Type") != "DynamoDB":
+            continue
+        props = _event_properties(event, _STREAM_PROPERTIES, resolver)
+        filters = []
+        for entry in ((props.get("FilterCriteria") or {}).get("Filters")) or []:
+            pattern = entry.get("Pattern") if isinstance(entry, dict) else None
+            try:
+                filters.append(json.loads(pattern) if isinstance(pattern, str) else pattern)
+            except ValueError:
+                warnings.append(f"{logical_id}.{name}: a filter pattern is not JSON; it matches nothing locally")
+                filters.append({"__never__": ["__never__"]})
+        raw_destination = (((event.get("Properties") or {}).get("DestinationConfig") or {}).get("OnFailure")) or {}
+        destination = raw_destination.get("Destination")
+        on_failure = None
+        if isinstance(destination, dict) and "Fn::GetAtt" in destination:
+            target = destination["Fn::GetAtt"]
+            on_failure = str(target[0] if isinstance(target, list) else target).split(".")[0]
+        elif destination is not None:
+            on_failure = str(destination)
+        mappings.append(
+            StreamMapping(
+                function_id=logical_id,
+                event_name=name,
+                starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                bisect_on_error=str(props.get("BisectBatchOnFunctionError", "false")).lower() == "true",
+                report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+                filters=tuple(filters),
+                on_failure=on_failure,
+                enabled=str(props.get("Enabled", "true")).lower() != "false",
+            )
+        )
+    return mappings
 
 
 def _event_properties(event: Any, names: tuple[str, ...], resolver: Resolver) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from tollgate.domain.action_service import ActionService
 from tollgate.domain.allowances import AllowanceService
 from tollgate.domain.catalog import CatalogRepository
 from tollgate.domain.decisions import DecisionLogService
+from tollgate.domain.events import EventService
 from tollgate.domain.leases import LeaseService
 from tollgate.domain.license_keys import LicenseKeyService
 from tollgate.domain.policies import PolicyService
@@ -118,6 +119,13 @@ def purchase_service() -> PurchaseService:
         portal_base_url=lambda: settings().portal_base_url,
         log=lambda message, fields: logger.info(message, extra=fields),
     )
+
+
+@cache
+def event_service() -> EventService:
+    from tollgate.store.events import DynamoEventLog
+
+    return EventService(DynamoEventLog(), SYSTEM_CLOCK)
 
 
 @cache

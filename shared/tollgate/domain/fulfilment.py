@@ -16,6 +16,7 @@ from tollgate.clock import Clock
 from tollgate.domain.errors import Conflict, InvalidField, NotFound, StoreBusy
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot
 from tollgate.domain.payment_facts import CheckoutSession
+from tollgate.domain.purchase_events import purchase_event
 from tollgate.domain.purchase_ports import Applied, EventMark, PurchaseChange, PurchaseRepository
 from tollgate.domain.purchase_records import Purchase, PurchaseStatus, purchase_entry_id, purchase_lot_id
 from tollgate.http.limits import REASON_MAX
@@ -123,7 +124,8 @@ class Fulfilment:
             lot_id=lot.id,
         )
         paid = replace(purchase, status=PurchaseStatus.PAID, lot_id=lot.id, paid_at=now, version=expected_version + 1)
-        return PurchaseChange(paid, expected_version, entry, lot, None, mark, now)
+        notice = purchase_event(paid, "purchase.paid", now, lot_id=lot.id, expires_at=lot.expires_at)
+        return PurchaseChange(paid, expected_version, entry, lot, None, mark, now, (notice,))
 
     def _hold_for_review(
         self, purchase: Purchase, session: CheckoutSession, why: str, mark: EventMark | None, now: int
@@ -138,10 +140,13 @@ class Fulfilment:
             review_note=why,
             version=purchase.version + 1,
         )
-        result = self._purchases.save(PurchaseChange(held, purchase.version, event=mark, now=now))
+        notice = purchase_event(
+            held, "purchase.needs_review", now, paid_amount=session.amount_total, paid_currency=session.currency
+        )
+        result = self._purchases.save(PurchaseChange(held, purchase.version, event=mark, now=now, notices=(notice,)))
         if result is Applied.APPLIED:
-            # The outbox does not exist yet (the events issue): this structured line is the
-            # purchase.needs_review event until then; the handler raises the operator alarm's metric.
+            # The tenant hears of it through the outbox event above; this line is the operators' (the
+            # handler raises the alarm's metric from it).
             self._log(
                 "purchase.needs_review",
                 {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tollgate.domain.events import Event
 from tollgate.domain.models import LedgerEntry, Lot
 from tollgate.domain.payment_facts import (
     ChargeFacts,
@@ -78,6 +79,7 @@ class PurchaseChange:
     lot_take: LotTake | None = None
     event: EventMark | None = None
     now: int = 0
+    notices: tuple[Event, ...] = ()  # outbox events, written in the same transaction
 
 
 class Applied(StrEnum):

@@ -39,6 +39,7 @@ class Permission(str, Enum):
     READ_POLICY = "policy:read"  # the policy and its simulator
     MANAGE_POLICY = "policy:manage"
     READ_DECISIONS = "decisions:read"
+    READ_EVENTS = "events:read"
 
 
 _EVERYONE = frozenset(Role)
@@ -55,6 +56,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_LEDGER,
             Permission.READ_USAGE,
             Permission.MANAGE_ALERTS,
+            Permission.READ_EVENTS,
         }
     ),
     Role.APPROVER: frozenset(_ALL | {Permission.READ_POLICY, Permission.READ_DECISIONS}),
@@ -69,6 +71,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_USAGE,
             Permission.READ_POLICY,
             Permission.READ_DECISIONS,
+            Permission.READ_EVENTS,
         }
     ),
 }

@@ -14,9 +14,11 @@ from dataclasses import replace
 
 from tollgate.clock import Clock
 from tollgate.domain.errors import StoreBusy
+from tollgate.domain.events import Event
 from tollgate.domain.fulfilment import ATTEMPTS, Fulfilment, Log, Outcome
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot
 from tollgate.domain.payment_facts import ChargeFacts, CheckoutSession, DisputeFacts
+from tollgate.domain.purchase_events import purchase_event
 from tollgate.domain.purchase_ports import Applied, Checkout, EventMark, LotTake, PurchaseChange, PurchaseRepository
 from tollgate.domain.purchase_records import Purchase, PurchaseStatus, reinstated_lot_id
 from tollgate.domain.take_back_rules import dispute_take, expired_of_lot, refund_take, refunded_share
@@ -223,8 +225,16 @@ class TakeBack:
         )
         if replace(updated, version=purchase.version) == purchase:
             return None
+        notices: tuple[Event, ...] = ()
+        if opening:
+            notices = (purchase_event(updated, "purchase.disputed", now, tokens_taken_back=delta),)
+        elif amount_refunded > purchase.amount_refunded:
+            refunded = purchase_event(
+                updated, "purchase.refunded", now, amount_refunded=amount_refunded, tokens_taken_back=delta
+            )
+            notices = (refunded,)
         if delta == 0:
-            return PurchaseChange(updated, purchase.version, event=mark, now=now)
+            return PurchaseChange(updated, purchase.version, event=mark, now=now, notices=notices)
         kind = EntryKind.DISPUTE if opening else EntryKind.REFUND
         what = "dispute" if opening else f"refund of {amount_refunded} of {charge.amount} {purchase.currency}"
         entry = LedgerEntry(
@@ -242,4 +252,4 @@ class TakeBack:
         take = None
         if lot is not None and not lot.expired and lot.remaining > 0:
             take = LotTake(lot.id, min(delta, lot.remaining))
-        return PurchaseChange(updated, purchase.version, entry, None, take, mark, now)
+        return PurchaseChange(updated, purchase.version, entry, None, take, mark, now, notices)

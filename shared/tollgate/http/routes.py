@@ -23,6 +23,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/purchases/{id}"),
     ("GET", "/v1/balance"),
     ("GET", "/v1/ledger"),
+    ("GET", "/v1/events"),
     ("POST", "/v1/projects"),
     ("GET", "/v1/projects"),
     ("PATCH", "/v1/projects/{id}"),

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tollgate.domain.allowances import Allowance
+from tollgate.domain.events import Event
 from tollgate.domain.leases import Lease
 from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
 from tollgate.domain.pool import BalanceView
@@ -169,3 +170,7 @@ def lease_view(lease: Lease) -> dict[str, Any]:
         "ended_at": iso(lease.ended_at),
         "project_id": lease.project_id,
     }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {"id": event.id, "type": event.type, "created_at": iso(event.at), "data": event.data}

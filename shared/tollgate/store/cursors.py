@@ -28,6 +28,7 @@ _PURPOSE = b"tollgate page cursor v1"
 
 LEDGER_CURSOR = "ledger"  # the kinds of listing a cursor is bound to
 PURCHASE_CURSOR = "purchases"
+EVENT_CURSOR = "events"
 
 
 def _pepper() -> str:

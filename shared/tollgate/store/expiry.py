@@ -17,6 +17,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from tollgate.clock import Clock
 from tollgate.domain.errors import NotFound, StoreBusy
+from tollgate.domain.events import new_event
 from tollgate.domain.expiry import LOT_EXPIRY_ACTOR, LotExpiry, first_due
 from tollgate.domain.lots import next_expiry
 from tollgate.domain.models import EntryKind, LedgerEntry, Pool
@@ -130,6 +131,8 @@ class DynamoExpiry:
         )
         tx = PoolTransaction(tenant_id, kernel.token("expire", entry.id))
         tx.entry(entry)
+        notice = {"lot_id": lot.id, "purchase_id": lot.purchase_id, "tokens": lot.tokens, "expired": plan.leftover}
+        tx.event(new_event(tenant_id, "lot.expired", now, notice, lot.id))
         tx.pool(PoolDelta(balance=-plan.leftover, as_read=pool, next_lot_expiry=plan.next_lot_expiry))
         tx.lot(
             lot.id,

@@ -3,8 +3,9 @@
 Every writer (consumption, credits and grants, purchases, refunds and disputes, leases, lot expiry, the
 sweeper) describes its change as a ``PoolTransaction``: the pool delta (``balance`` and ``reserved``; the
 kernel keeps ``available = balance − reserved`` in step, and nowhere else does), the project budget delta,
-the ledger entry, the idempotency record, lot changes, and any other item of the caller's (a lease, a
-purchase, a Stripe event mark) under a label of its own. ``commit()`` sends one TransactWriteItems.
+the ledger entry, the idempotency record, lot changes, the outbox events it raises, and any other item of
+the caller's (a lease, a purchase, a Stripe event mark) under a label of its own.
+``commit()`` sends one TransactWriteItems.
 
 DynamoDB answers a cancelled transaction with one reason per item in the order sent, and pynamodb sends
 condition checks, deletes, puts, then updates, whatever order they were added in. The kernel records each
@@ -27,15 +28,16 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from tollgate.domain.errors import InsufficientTokens, ProjectBudgetExhausted, TenantSuspended
+from tollgate.domain.events import Event
 from tollgate.domain.models import LedgerEntry, Lot, Pool
 from tollgate.domain.pool import LotsDue, StoredAnswer
 from tollgate.store import keys
 from tollgate.store.connection import shared_connection
 from tollgate.store.errors import cancellation_codes, with_retries
-from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
+from tollgate.store.models import EventItem, IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
 from tollgate.store.records import answer_item, ledger_item, lot_item
 
-POOL, BUDGET, ENTRY, ANSWER, LOT = "pool", "budget", "entry", "answer", "lot"
+POOL, BUDGET, ENTRY, ANSWER, LOT, OUTBOX = "pool", "budget", "entry", "answer", "lot", "outbox"
 _FAILED = "ConditionalCheckFailed"
 
 
@@ -173,6 +175,18 @@ class PoolTransaction:
         """The first answer to an Idempotency-Key, written with the change it answers."""
         item = answer_item(self.tenant_id, scope, key, answer, now)
         self._puts.append((ANSWER, item, IdempotencyItem.pk.does_not_exist()))
+        return self
+
+    def event(self, event: Event) -> PoolTransaction:
+        """An outbox event of the change, written with it (labels ``outbox``, ``outbox2``…). Its id is the
+        change's identity: a duplicate refuses the transaction under the event's label."""
+        if event.tenant_id != self.tenant_id:
+            raise ValueError("an event belongs to the tenant whose records the transaction changes")
+        from tollgate.store.events import event_item  # deferred: the validate path never writes events
+
+        taken = sum(1 for label, _, _ in self._puts if label.startswith(OUTBOX))
+        label = OUTBOX if taken == 0 else f"{OUTBOX}{taken + 1}"
+        self._puts.append((label, event_item(event), EventItem.pk.does_not_exist()))
         return self
 
     def new_lot(self, lot: Lot) -> PoolTransaction:

@@ -19,6 +19,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      POLICY                       the action policy (one per tenant, versioned)
     T#<tenant>      DECISIONS                    the decision log's head: last seq and hash
     T#<tenant>#D    <seq:012d>                   decision records, gapless and hash-chained
+    T#<tenant>#E    <at>#<event>                 outbox events, time-ordered (30 days, then TTL)
     CATALOG         PACK#<id> / FEATURE#<id>     the vendor's catalog
     STRIPE_EVENT#<id> EVENT                      a Stripe event already applied
 
@@ -106,6 +107,17 @@ def tenant_of_ledger(pk: str) -> str | None:
     if pk.startswith("T#") and pk.endswith("#L") and pk.count("#") == 2:
         return pk[2:-2] or None
     return None
+def events_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#E"
+
+
+def event_sk(at: int, event_id: str) -> str:
+    return f"{at:012d}#{event_id}"
+
+
+def event_sk_from(at: int) -> str:
+    """The first sort key at or after ``at`` (a listing's lower bound)."""
+    return f"{at:012d}#"
 
 
 def api_key_sk(key_id: str) -> str:

@@ -9,6 +9,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
 from tollgate.domain.errors import NotFound
+from tollgate.domain.events import new_event
 from tollgate.domain.leases import Lease, LeaseOpening, LeaseStatus
 from tollgate.domain.models import LedgerEntry
 from tollgate.domain.pool import Replayed, StoredAnswer
@@ -151,6 +152,15 @@ class DynamoLeaseRepository:
         )
         # no spending condition on the pool: a suspended tenant's leases settle too
         tx.pool(PoolDelta(balance=-charge, reserved=-released))
+        if result.status is LeaseStatus.EXPIRED:
+            notice = {
+                "lease_id": lease.id,
+                "actor": lease.actor,
+                "feature": lease.feature,
+                "project_id": lease.project_id,
+                "charged": charge,
+            }
+            tx.event(new_event(lease.tenant_id, "lease.expired", ended_at, notice, lease.id))
         if lease.project_id is not None:  # the charge is spent; the rest of the hold goes back
             tx.budget(BudgetDelta(lease.project_id, committed=charge - released, spent=charge))
         try:

@@ -157,6 +157,17 @@ class AlertItem(TableModel):
     by_kind = TimedAlertIndex()
 
 
+class EventItem(TableModel):
+    """An outbox event (``tollgate.domain.events``): ``kind`` is ``event`` so that stream consumers can filter."""
+
+    kind = UnicodeAttribute(default="event")
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    at = NumberAttribute()
+    data = JSONAttribute()
+    purge_at = NumberAttribute()
+
+
 class LotItem(TableModel):
     lot_id = UnicodeAttribute()
     tokens = NumberAttribute()

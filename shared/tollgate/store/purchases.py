@@ -266,6 +266,8 @@ class DynamoPurchaseRepository:
         tx.put("purchase", purchase_item(purchase), PurchaseItem.version == change.expected_version)
         if change.event is not None:
             tx.put("event", self._event_item(change.event), self._event_condition(change.now))
+        for notice in change.notices:
+            tx.event(notice)
         if change.lot_take is not None:
             take = change.lot_take  # negative tokens: a give-back restores the lot
             tx.lot(
@@ -280,6 +282,8 @@ class DynamoPurchaseRepository:
                 return Applied.DUPLICATE_EVENT
             if {"purchase", kernel.LOT, kernel.ENTRY} & set(refused.failed):
                 return Applied.STALE
+            if any(label.startswith(kernel.OUTBOX) for label in refused.failed):
+                return Applied.STALE  # written by this very change before: the purchase has moved on
             if kernel.POOL in refused:
                 self._next_lot_expiry(purchase.tenant_id)  # NotFound if the tenant is gone; else the end moved
                 return Applied.STALE
