@@ -88,9 +88,11 @@ def handler(event, context):
             open(marker, "w").close()
             failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
             continue
+        change = record["dynamodb"]
+        seen = {"pk": pk, "event": record["eventName"], "seq": change["SequenceNumber"],
+                "source": record["eventSource"], "at": change["ApproximateCreationDateTime"]}
         with open(log, "a") as out:
-            out.write(json.dumps({"pk": pk, "event": record["eventName"], "seq": record["dynamodb"]["SequenceNumber"],
-                                  "source": record["eventSource"], "at": record["dynamodb"]["ApproximateCreationDateTime"]}) + "\\n")
+            out.write(json.dumps(seen) + "\\n")
     return {"batchItemFailures": failures}
 """
 

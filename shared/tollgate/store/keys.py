@@ -107,6 +107,8 @@ def tenant_of_ledger(pk: str) -> str | None:
     if pk.startswith("T#") and pk.endswith("#L") and pk.count("#") == 2:
         return pk[2:-2] or None
     return None
+
+
 def events_pk(tenant_id: str) -> str:
     return f"T#{tenant_id}#E"
 
