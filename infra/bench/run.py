@@ -139,6 +139,28 @@ def _seed() -> tuple[str, str]:
     return issued.secret, owner.tenant_id
 
 
+def _bench_policy(tenant_id: str) -> None:
+    """Five rules that the bench's consume walks through without a match, then allowed by the default."""
+    from tollgate.clock import SYSTEM_CLOCK
+    from tollgate.store.policy import put_policy
+
+    rules = [
+        {"id": "no-leases", "effect": "deny", "match": {"actions": ["lease"]}},
+        {
+            "id": "nights",
+            "effect": "deny",
+            "match": {
+                "features": ["deploy"],
+                "schedule": {"days": ["sun"], "from": "23:00", "to": "23:01", "timezone": "Europe/Berlin"},
+            },
+        },
+        {"id": "prod", "effect": "deny", "match": {"environments": ["production"]}},
+        {"id": "huge", "effect": "deny", "match": {"actions": ["consume"], "min_tokens": 1_000_000}},
+        {"id": "deploys", "effect": "deny", "match": {"actions": ["deploy.*"], "features": ["deploy"]}},
+    ]
+    put_policy(tenant_id, {"default_effect": "allow", "rules": rules}, 0, SYSTEM_CLOCK.now(), "operator:bench")
+
+
 def _count(counter: RequestCounter, call: Any, calls: int) -> dict[str, Any]:
     counter.ask_capacity = True
     counter.reset()
@@ -222,6 +244,10 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     if usage_app:
         consume_minimal()  # the container reads the key once; every call after it is one write
     figures["consume_minimal_counts"] = _count(counter, consume_minimal, COUNTED_CALLS) if usage_app else None
+    if usage_app:
+        _bench_policy(tenant_id)  # a policy of structured rules, no condition: the spend's write checks its version
+        consume_minimal()  # the container reads the new policy once (its cached version no longer holds)
+    figures["consume_minimal_policy_counts"] = _count(counter, consume_minimal, COUNTED_CALLS) if usage_app else None
 
     if usage_app:
         figures["allowances"] = allowances.measure(
@@ -319,6 +345,7 @@ def _print(figures: dict[str, Any]) -> None:
         ("validate", "validate_counts"),
         ("consume (Prefer: return=minimal, the SDK's path)", "consume_minimal_counts"),
         ("consume (full answer, balance_after)", "consume_counts"),
+        ("consume (minimal) under a 5-rule policy, no condition", "consume_minimal_policy_counts"),
     ):
         counts = figures[key]
         if counts is None:

@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = usage_commands.add_parser(name, help=text)
         command.add_argument("--tenant", required=True, help="tenant id, tn_…")
+    decisions = commands.add_parser("decisions", help="the hash-chained decision log")
+    decision_commands = decisions.add_subparsers(dest="decisions_command", required=True, metavar="ACTION")
+    verify = decision_commands.add_parser(
+        "verify", help="recompute every tenant's decision chain (or one's); exit 1 and name the seq where it breaks"
+    )
+    verify.add_argument("--tenant", help="one tenant, tn_… (default: every tenant)")
     catalog = commands.add_parser("catalog", help="show or change the catalog")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     catalog_commands.add_parser("list", help="show packs and features")
@@ -186,6 +192,8 @@ def _run(args: argparse.Namespace) -> Any:
         return _purchases(args)
     if args.command == "usage":
         return _usage(args)
+    if args.command == "decisions":
+        return _verify_decisions(args.tenant)
     if args.command in ("suspend", "resume"):
         status = TenantStatus.SUSPENDED if args.command == "suspend" else TenantStatus.ACTIVE
         return tenant_view(services.tenant_service().set_status(args.tenant, status))
@@ -225,6 +233,30 @@ def _audit(tenant_id: str | None) -> dict[str, Any]:
     report = {"tenants": len(tenants), "mismatches": mismatches}
     if mismatches:
         raise AuditFailed(report)
+    return report
+
+
+class ChainBroken(AuditFailed):
+    """A tenant's decision chain does not verify."""
+
+
+def _verify_decisions(tenant_id: str | None) -> dict[str, Any]:
+    from tollgate.domain.decisions import verify_chain
+    from tollgate.store.audit import DynamoBooks
+    from tollgate.store.decisions import all_records, read_head
+
+    tenants = [tenant_id] if tenant_id else DynamoBooks().tenant_ids()
+    broken, records = [], 0
+    for tenant in tenants:
+        chain = list(all_records(tenant))
+        records += len(chain)
+        seq = verify_chain(chain, read_head(tenant))
+        if seq is not None:
+            broken.append({"tenant_id": tenant, "seq": seq})
+            print(f"tollgate: tenant {tenant}: the decision chain breaks at seq {seq}", file=sys.stderr)
+    report = {"tenants": len(tenants), "records": records, "broken": broken}
+    if broken:
+        raise ChainBroken(report)
     return report
 
 

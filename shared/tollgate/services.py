@@ -20,6 +20,7 @@ from tollgate.domain.policies import PolicyService
 from tollgate.domain.pool import PoolService
 from tollgate.domain.projects import ProjectService
 from tollgate.domain.purchases import PurchaseService
+from tollgate.domain.spend_policy import SpendPolicy
 from tollgate.domain.sweeper import SweeperService
 from tollgate.domain.tenants import TenantService
 from tollgate.ids import RANDOM_IDS
@@ -65,7 +66,18 @@ def catalog() -> CatalogRepository:
 def pool_service() -> PoolService:
     from tollgate.store.pool import DynamoPoolRepository
 
-    return PoolService(DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+    return PoolService(
+        DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
+    )
+
+
+@cache
+def spend_policy() -> SpendPolicy:
+    """The tenant's policy on consume, leases and allowances; one cache of policies per container."""
+    from tollgate.store.decisions import DynamoRefusalLog
+    from tollgate.store.policy import CachedPolicySource
+
+    return SpendPolicy(CachedPolicySource(), DynamoRefusalLog(), SYSTEM_CLOCK, default_region)
 
 
 @cache
@@ -132,14 +144,23 @@ def event_service() -> EventService:
 def lease_service() -> LeaseService:
     from tollgate.store.leases import DynamoLeaseRepository
 
-    return LeaseService(DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+    return LeaseService(
+        DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
+    )
 
 
 @cache
 def allowance_service() -> AllowanceService:
     from tollgate.store.allowances import DynamoAllowanceRepository
 
-    return AllowanceService(DynamoAllowanceRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler())
+    return AllowanceService(
+        DynamoAllowanceRepository(),
+        catalog(),
+        SYSTEM_CLOCK,
+        RANDOM_IDS,
+        settler=lot_settler(),
+        policy=spend_policy(),
+    )
 
 
 @cache

@@ -31,6 +31,7 @@ from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_firs
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
 from tollgate.domain.pool import LotsDue, LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.roles import Permission, authorize
+from tollgate.domain.spend_policy import SpendPolicy, spend_under_policy
 from tollgate.ids import IdGenerator
 
 MIN_TTL_S = 10
@@ -99,6 +100,7 @@ class AllowanceOpening:
     idempotency_key: str
     answer: StoredAnswer
     now: int
+    policy_version: int | None = None  # the tenant's policy must still be this version (None: unchecked)
 
 
 class AllowanceRepository(Protocol):
@@ -155,12 +157,14 @@ class AllowanceService:
         clock: Clock,
         ids: IdGenerator,
         settler: LotSettler | None = None,
+        policy: SpendPolicy | None = None,
     ) -> None:
         self._allowances = allowances
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
         self._settler = settler
+        self._policy = policy
 
     def open(
         self, caller: Principal, feature_id: str, tokens: int, ttl_s: int, idempotency_key: str
@@ -199,11 +203,20 @@ class AllowanceService:
         )
         answer = StoredAnswer(fingerprint, 201, {"allowance_id": allowance.id}, now)
         opening = AllowanceOpening(allowance, scope, idempotency_key, answer, now)
+
+        def write(policy_version: int | None) -> tuple[int, Allowance]:
+            policed = replace(opening, policy_version=policy_version)
+            settling_lots_first(self._settler, caller.tenant_id, lambda: self._allowances.open(policed))
+            return 201, allowance
+
+        def replayed() -> tuple[int, Allowance] | None:
+            stored = self._allowances.stored_answer(caller.tenant_id, scope, idempotency_key)
+            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
+
         try:
-            settling_lots_first(self._settler, caller.tenant_id, lambda: self._allowances.open(opening))
+            return spend_under_policy(self._policy, caller, "allowance", feature_id, allowance.held, write, replayed)
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
-        return 201, allowance
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Allowance]:
         check_replay(stored, fingerprint, self._clock.now())

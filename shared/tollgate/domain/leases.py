@@ -35,6 +35,7 @@ from tollgate.domain.holds import entitled_feature, may_keep, settling_lots_firs
 from tollgate.domain.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
 from tollgate.domain.pool import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.domain.roles import Permission, authorize
+from tollgate.domain.spend_policy import SpendPolicy, spend_under_policy
 from tollgate.http import limits
 from tollgate.ids import IdGenerator
 
@@ -116,6 +117,7 @@ class LeaseOpening:
     idempotency_key: str
     answer: StoredAnswer
     now: int
+    policy_version: int | None = None  # the tenant's policy must still be this version (None: unchecked)
 
 
 class LeaseRepository(Protocol):
@@ -149,12 +151,14 @@ class LeaseService:
         clock: Clock,
         ids: IdGenerator,
         settler: LotSettler | None = None,
+        policy: SpendPolicy | None = None,
     ) -> None:
         self._leases = leases
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
         self._settler = settler
+        self._policy = policy
 
     # ----------------------------------------------------------------------------------------- open
     def open(self, caller: Principal, feature_id: str, duration_s: int, idempotency_key: str) -> tuple[int, Lease]:
@@ -188,11 +192,20 @@ class LeaseService:
         )
         answer = StoredAnswer(fingerprint, 201, {"lease_id": lease.id}, now)
         opening = LeaseOpening(lease, scope, idempotency_key, answer, now)
+
+        def write(policy_version: int | None) -> tuple[int, Lease]:
+            policed = replace(opening, policy_version=policy_version)
+            settling_lots_first(self._settler, caller.tenant_id, lambda: self._leases.open(policed))
+            return 201, lease
+
+        def replayed() -> tuple[int, Lease] | None:
+            stored = self._leases.stored_answer(caller.tenant_id, scope, idempotency_key)
+            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
+
         try:
-            settling_lots_first(self._settler, caller.tenant_id, lambda: self._leases.open(opening))
+            return spend_under_policy(self._policy, caller, "lease", feature_id, lease.reserved, write, replayed)
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
-        return 201, lease
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Lease]:
         check_replay(stored, fingerprint, self._clock.now())

@@ -13,6 +13,7 @@ from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField
 from tollgate.domain.lots import LotView, allocate
 from tollgate.domain.models import EntryKind, LedgerEntry, Lot, Pool, Principal, TenantStatus
 from tollgate.domain.roles import Permission, authorize
+from tollgate.domain.spend_policy import SpendPolicy, spend_under_policy
 from tollgate.http.limits import CONTROL_CHARACTERS, IDEMPOTENCY_KEY, MAX_TOKENS, MAX_VALID_DAYS, REASON_MAX
 from tollgate.ids import IdGenerator
 
@@ -41,6 +42,7 @@ class Debit:
     answer: StoredAnswer
     now: int
     license_key_check: tuple[str, str] | None = None  # (key id, secret hash) the write must still find
+    policy_version: int | None = None  # the tenant's policy must still be this version (None: unchecked)
 
 
 @dataclass(frozen=True)
@@ -137,12 +139,14 @@ class PoolService:
         clock: Clock,
         ids: IdGenerator,
         settler: LotSettler | None = None,
+        policy: SpendPolicy | None = None,
     ) -> None:
         self._pools = pools
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
         self._settler = settler
+        self._policy = policy
 
     def consume(
         self, caller: Principal, feature_id: str, quantity: int, idempotency_key: str, minimal: bool = False
@@ -193,11 +197,20 @@ class PoolService:
         if caller.key_from_memory and scope_of_key is not None:
             key_check = (scope_of_key.id, scope_of_key.secret_hash)
         debit = Debit(caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now, key_check)
+
+        def write(policy_version: int | None) -> tuple[int, dict[str, Any]]:
+            self._debit(replace(debit, policy_version=policy_version))
+            return result.status_code, result.body()
+
+        def replayed() -> tuple[int, dict[str, Any]] | None:
+            stored = self._pools.stored_answer(caller.tenant_id, scope, idempotency_key)
+            return None if stored is None else self._answer(stored, fingerprint, now)
+
         try:
-            self._debit(debit)
+            # redeeming an approved action (actions work) is not evaluated again: it bypasses this gate
+            return spend_under_policy(self._policy, caller, "consume", feature_id, cost, write, replayed)
         except Replayed as replay:
             return self._answer(replay.answer, fingerprint, now)
-        return result.status_code, result.body()
 
     def _debit(self, debit: Debit) -> None:
         try:

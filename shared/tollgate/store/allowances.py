@@ -11,10 +11,12 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.domain.allowances import Allowance, AllowanceChange, AllowanceOpening, AllowanceStatus
 from tollgate.domain.errors import NotFound
 from tollgate.domain.pool import Replayed, StoredAnswer
+from tollgate.domain.spend_policy import PolicyChanged
 from tollgate.store import kernel, keys
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.kernel import BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.store.models import AllowanceItem
+from tollgate.store.policy import POLICY, check_policy_version
 from tollgate.store.pool import DynamoPoolRepository
 
 LABEL = "allowance"
@@ -73,7 +75,15 @@ class DynamoAllowanceRepository:
 
     def open(self, opening: AllowanceOpening) -> None:
         allowance = opening.allowance
-        tx = PoolTransaction(allowance.tenant_id, kernel.token("allowance-open", allowance.id))
+        version = opening.policy_version
+        parts = (
+            ("allowance-open", allowance.id)
+            if version is None
+            else ("allowance-open", allowance.id, f"policy-{version}")
+        )
+        tx = PoolTransaction(allowance.tenant_id, kernel.token(*parts))
+        if version is not None:
+            check_policy_version(tx, allowance.tenant_id, version)
         tx.put(LABEL, allowance_item(allowance), AllowanceItem.pk.does_not_exist())
         tx.answer(opening.idempotency_scope, opening.idempotency_key, opening.answer, opening.now)
         tx.pool(PoolDelta(reserved=allowance.held, active=True, covers=allowance.held, live_at=opening.now))
@@ -82,6 +92,8 @@ class DynamoAllowanceRepository:
         try:
             tx.commit()
         except Refused as refused:
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             if kernel.ANSWER in refused:
                 stored = self.stored_answer(allowance.tenant_id, opening.idempotency_scope, opening.idempotency_key)
                 if stored is not None:

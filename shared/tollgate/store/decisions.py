@@ -29,6 +29,7 @@ rebuilt transaction is a new request, never a replay of the old one).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Sequence
 
 from pynamodb.exceptions import DoesNotExist
@@ -100,13 +101,22 @@ def _others(refused: Refused) -> bool:
     return any(label != HEAD and not label.startswith(RECORD_PREFIX) for label in refused.failed)
 
 
-def record_alone(tenant_id: str, draft: DecisionDraft, token_parts: Sequence[str]) -> DecisionRecord:
-    """A record of its own (a spend refused by the policy: nothing else changes), in a small transaction."""
+def record_alone(tenant_id: str, draft: DecisionDraft) -> DecisionRecord:
+    """A record of its own (a spend refused by the policy: nothing else changes), in a small transaction.
+    Its token is new on each call: a refusal asked again is a decision again."""
+    once = secrets.token_hex(8)
 
     def build(_: ChainHead) -> tuple[PoolTransaction, list[DecisionDraft]]:
-        return PoolTransaction(tenant_id, kernel.token("decision", *token_parts)), [draft]
+        return PoolTransaction(tenant_id, kernel.token("decision", draft.event, once)), [draft]
 
     return commit_with_decisions(tenant_id, build)[0]
+
+
+class DynamoRefusalLog:
+    """``tollgate.domain.spend_policy.RefusalLog``."""
+
+    def record(self, tenant_id: str, draft: DecisionDraft) -> None:
+        record_alone(tenant_id, draft)
 
 
 # -------------------------------------------------------------------------------------------------- reads

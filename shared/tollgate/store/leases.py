@@ -13,10 +13,12 @@ from tollgate.domain.events import new_event
 from tollgate.domain.leases import Lease, LeaseOpening, LeaseStatus
 from tollgate.domain.models import LedgerEntry
 from tollgate.domain.pool import Replayed, StoredAnswer
+from tollgate.domain.spend_policy import PolicyChanged
 from tollgate.store import kernel, keys
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.kernel import BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.store.models import LeaseItem
+from tollgate.store.policy import POLICY, check_policy_version
 from tollgate.store.pool import DynamoPoolRepository
 
 
@@ -80,7 +82,11 @@ class DynamoLeaseRepository:
 
     def open(self, opening: LeaseOpening) -> None:
         lease = opening.lease
-        tx = PoolTransaction(lease.tenant_id, kernel.token("lease-open", lease.id))
+        version = opening.policy_version
+        parts = ("lease-open", lease.id) if version is None else ("lease-open", lease.id, f"policy-{version}")
+        tx = PoolTransaction(lease.tenant_id, kernel.token(*parts))
+        if version is not None:
+            check_policy_version(tx, lease.tenant_id, version)
         tx.put("lease", lease_item(lease), LeaseItem.pk.does_not_exist())
         tx.answer(opening.idempotency_scope, opening.idempotency_key, opening.answer, opening.now)
         tx.pool(PoolDelta(reserved=lease.reserved, active=True, covers=lease.reserved, live_at=opening.now))
@@ -89,6 +95,8 @@ class DynamoLeaseRepository:
         try:
             tx.commit()
         except Refused as refused:
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             if kernel.ANSWER in refused:
                 stored = self.stored_answer(lease.tenant_id, opening.idempotency_scope, opening.idempotency_key)
                 if stored is not None:

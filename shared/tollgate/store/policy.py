@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -107,3 +108,31 @@ class DynamoKeyDirectory:
 
         keys_ = DynamoLicenseKeyRepository().list_license_keys(tenant_id)
         return {key.id for key in keys_ if key.revoked_at is None}
+
+
+class CachedPolicySource:
+    """``tollgate.domain.spend_policy.PolicySource``: each tenant's policy as this container last read it.
+
+    The cache needs no invalidation to be safe: a spend's write is conditioned on the version it was decided
+    under, and a refusal is always checked against a fresh read. ``ttl_s`` only bounds how long a tenant's
+    entry is kept; at most ``max_tenants`` are kept (the oldest read goes first)."""
+
+    def __init__(self, ttl_s: float = 300.0, max_tenants: int = 1024) -> None:
+        self._ttl_s = ttl_s
+        self._max = max_tenants
+        self._entries: dict[str, tuple[float, Policy]] = {}
+
+    def policy(self, tenant_id: str, fresh: bool = False) -> Policy:
+        now = time.monotonic()
+        entry = self._entries.get(tenant_id)
+        if not fresh and entry is not None and now - entry[0] < self._ttl_s:
+            return entry[1]
+        policy = read_policy(tenant_id)
+        self._entries.pop(tenant_id, None)
+        if len(self._entries) >= self._max:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[tenant_id] = (now, policy)
+        return policy
+
+    def forget(self) -> None:
+        self._entries.clear()

@@ -7,11 +7,13 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.domain.errors import NotFound, StoreBusy, Unauthenticated
 from tollgate.domain.models import Lot, Pool
 from tollgate.domain.pool import Credit, Debit, LedgerPage, Replayed, StoredAnswer
+from tollgate.domain.spend_policy import PolicyChanged
 from tollgate.store import kernel, keys
 from tollgate.store.cursors import CURSORS, LEDGER_CURSOR, integer_at, text_at
 from tollgate.store.errors import busy_as_store_busy
 from tollgate.store.kernel import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.store.models import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
+from tollgate.store.policy import POLICY, check_policy_version
 from tollgate.store.records import to_entry, to_lot
 
 
@@ -31,7 +33,9 @@ def credit_delta(amount: int, lot: Lot | None, current_next_expiry: int | None) 
 
 class DynamoPoolRepository:
     def debit(self, debit: Debit) -> None:
-        tx = PoolTransaction(debit.tenant_id, kernel.token("debit", debit.entry.id))
+        version = debit.policy_version
+        parts = ("debit", debit.entry.id) if version is None else ("debit", debit.entry.id, f"policy-{version}")
+        tx = PoolTransaction(debit.tenant_id, kernel.token(*parts))
         if debit.license_key_check is not None:
             key_id, secret_hash = debit.license_key_check
             tx.check(
@@ -41,6 +45,8 @@ class DynamoPoolRepository:
                 keys.license_key_sk(key_id),
                 (LicenseKeyItem.secret_hash == secret_hash) & LicenseKeyItem.revoked_at.does_not_exist(),
             )
+        if debit.policy_version is not None:
+            check_policy_version(tx, debit.tenant_id, debit.policy_version)
         tx.pool(PoolDelta(balance=-debit.amount, active=True, covers=debit.amount, live_at=debit.now))
         if debit.project_id is not None:
             tx.budget(BudgetDelta(debit.project_id, committed=debit.amount, spent=debit.amount, covers=debit.amount))
@@ -54,6 +60,8 @@ class DynamoPoolRepository:
                 stored = self.stored_answer(debit.tenant_id, debit.idempotency_scope, debit.idempotency_key)
                 if stored is not None:
                     raise Replayed(stored) from refused
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             kernel.explain_pool(refused, debit.amount, debit.now)
             kernel.explain_budget(refused, debit.amount)
             raise
