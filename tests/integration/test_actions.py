@@ -313,7 +313,6 @@ def test_an_approved_action_is_redeemed_once_and_not_after_its_grant(stack: Stac
     tenant.audited()
 
 
-@pytest.mark.skip(reason="needs the policy on consume (the policy engineer's second part), not landed yet")
 def test_a_consume_that_needs_approval_is_refused_until_an_approved_action_is_redeemed(stack: Stack) -> None:
     tenant = Tenant(stack)
     _, member = tenant.key("member")
