@@ -200,6 +200,7 @@ def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
     from tollgate.logs import get_logger
     from tollgate.store.expiry import DynamoDueIndex
+    from tollgate.store.license_keys import DynamoKeyNotices
 
     logger = get_logger()  # the shared JSON logger, with credentials and signatures redacted
     return SweeperService(
@@ -211,6 +212,7 @@ def sweeper_service() -> SweeperService:
         log_failure=lambda message, fields: logger.exception(message, extra=fields),
         allowances=allowance_service(),
         actions=action_service(),
+        key_notices=DynamoKeyNotices(SYSTEM_CLOCK),
     )
 
 

@@ -105,3 +105,29 @@ def test_pages_walk_every_event_once(stack: Stack) -> None:
     assert sorted(e["data"]["purchase_id"] for e in listed) == sorted(ids)
     assert len({e["id"] for e in listed}) == 5
     stack.audit(tenant_id)
+
+
+def test_a_key_about_to_expire_is_announced_once_a_week_before(stack: Stack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.integration.test_license_keys import issue
+
+    tenant_id, owner = stack.signup()
+    _, probe = issue(stack, owner)
+    now = datetime.strptime(probe["created_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    at = (now + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _, expiring = issue(stack, owner, expires_at=at)
+    _, revoked = issue(stack, owner, expires_at=at)
+    assert stack.call("DELETE", f"/v1/keys/{revoked['id']}", key=owner).status == 200
+
+    assert stack.invoke("SweeperFunction").status == 200
+    assert events(stack, owner, "key.expiring") == []  # ten days out: not yet
+    stack.advance(4 * 86_400)  # six days before its end
+    for _ in range(2):
+        assert stack.invoke("SweeperFunction").status == 200
+    told = events(stack, owner, "key.expiring")
+    assert [e["data"]["key_id"] for e in told] == [expiring["id"]]  # once, and not for the revoked key
+    assert told[0]["data"]["expires_at"] == int(
+        datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    )
+    stack.audit(tenant_id)

@@ -24,6 +24,7 @@ from tollgate.http.limits import MAX_FUTURE_S, MIN_TIMESTAMP
 from tollgate.ids import IdGenerator
 
 KEY_ID_PREFIX = "lk"
+EXPIRING_NOTICE_S = 7 * 86_400  # key.expiring is raised this long before a key's end (at once if sooner)
 MEMORY_S = 300  # how long a container relies on a key it read, for the one-request consume
 MEMORY_KEYS = 10_000
 FEATURE_ID = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
@@ -213,3 +214,11 @@ def _role_of(principal: Principal) -> Role:
     if principal.role is None:
         raise Forbidden("a tenant API key is required for this route")
     return principal.role
+
+
+def expiring_notice_at(key: LicenseKey) -> int | None:
+    """When the sweeper raises ``key.expiring`` for ``key``: a week before its end, or at its creation if
+    that is sooner; None for a key that never expires."""
+    if key.expires_at is None:
+        return None
+    return max(key.created_at, key.expires_at - EXPIRING_NOTICE_S)

@@ -1,5 +1,6 @@
 """The sweeper: settles what is past its end (leases, allowances, token lots) and what the clock changes in
-actions (escalation, expiry, grants lapsing), from an index of what is due next.
+actions (escalation, expiry, grants lapsing), and tells tenants of keys about to expire, from an index of
+what is due next.
 
 It reads only the due index (``due_at <= now``, page by page; never a table scan), so a run with nothing due
 is one query. Each due record is settled through the same code as the on-read path (``LeaseService`` for a
@@ -27,6 +28,7 @@ class DueKind(StrEnum):
     LOT = "lot"
     ALLOWANCE = "allowance"
     ACTION = "action"
+    KEY = "key"  # a license key whose key.expiring event is due
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,12 @@ class ActionExpirer(Protocol):
         ...
 
 
+class KeyNotices(Protocol):
+    def notify_if_due(self, tenant_id: str, key_id: str) -> bool:
+        """Raise ``key.expiring`` for a key whose notice is due; True if this call raised it."""
+        ...
+
+
 class LotExpirer(Protocol):
     def expire_due_lots(self, tenant_id: str) -> int:
         """Expire every lot of the tenant past its end; how many this call expired."""
@@ -78,6 +86,7 @@ class SweepReport:
     lots_expired: int = 0
     allowances_expired: int = 0
     actions_changed: int = 0  # escalated, expired or grants lapsed
+    keys_expiring: int = 0  # key.expiring events raised
     examined: int = 0
     already_settled: int = 0
     errors: int = 0
@@ -102,8 +111,10 @@ class SweeperService:
         log_failure: Callable[[str, dict[str, Any]], None] | None = None,
         allowances: AllowanceExpirer | None = None,
         actions: ActionExpirer | None = None,
+        key_notices: KeyNotices | None = None,
     ) -> None:
         self._actions = actions
+        self._key_notices = key_notices
         self._allowances = allowances
         self._index = index
         self._log_failure = log_failure or (lambda message, fields: LOG.exception(message, extra=fields))
@@ -156,6 +167,10 @@ class SweeperService:
                 if self._actions is None:
                     return record, 0
                 return record, int(self._actions.expire_if_due(record.tenant_id, record.record_id))
+            if record.kind is DueKind.KEY:
+                if self._key_notices is None:
+                    return record, 0
+                return record, int(self._key_notices.notify_if_due(record.tenant_id, record.record_id))
             return record, self._lots.expire_due_lots(record.tenant_id)
         except Exception:  # one bad record must not stop the sweep; it stays due and is retried next run
             fields = {"kind": record.kind.value, "record_id": record.record_id, "tenant_id": record.tenant_id}
@@ -174,5 +189,7 @@ class SweeperService:
             report.allowances_expired += settled
         elif record.kind is DueKind.ACTION:
             report.actions_changed += settled
+        elif record.kind is DueKind.KEY:
+            report.keys_expiring += settled
         else:
             report.lots_expired += settled

@@ -58,6 +58,8 @@ def _as_record(entry: DueEntry) -> DueRecord | None:
         kind, record_id = DueKind.ALLOWANCE, entry.sk[len(keys.ALLOWANCE_SK_PREFIX) :]
     elif entry.sk.startswith(keys.ACTION_SK_PREFIX):
         kind, record_id = DueKind.ACTION, entry.sk[len(keys.ACTION_SK_PREFIX) :]
+    elif entry.sk.startswith(keys.LICENSE_KEY_SK_PREFIX):
+        kind, record_id = DueKind.KEY, entry.sk[len(keys.LICENSE_KEY_SK_PREFIX) :]
     elif entry.sk.startswith(keys.LOT_SK_PREFIX):
         kind, record_id = DueKind.LOT, entry.sk[len(keys.LOT_SK_PREFIX) :]
     else:

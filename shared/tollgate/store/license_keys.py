@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from tollgate.clock import Clock
 from tollgate.domain.errors import Conflict, NotFound
+from tollgate.domain.events import new_event
+from tollgate.domain.license_keys import expiring_notice_at
 from tollgate.domain.models import LicenseKey
-from tollgate.store import keys
+from tollgate.store import kernel, keys
 from tollgate.store.errors import busy_as_store_busy, update_existing
+from tollgate.store.kernel import PoolTransaction, Refused
 from tollgate.store.models import LicenseKeyItem, ProjectItem
 
 PURGE_AFTER_END_S = 90 * 86400  # an expired key stays listable for 90 days, then DynamoDB TTL may remove it
@@ -50,6 +54,8 @@ def _item(key: LicenseKey) -> LicenseKeyItem:
         created_at=key.created_at,
         expires_at=key.expires_at,
         purge_at=None if key.expires_at is None else key.expires_at + PURGE_AFTER_END_S,
+        due_shard=None if key.expires_at is None else keys.DUE_SHARD,
+        due_at=expiring_notice_at(key),
     )
 
 
@@ -76,7 +82,9 @@ class DynamoLicenseKeyRepository:
     def revoke_license_key(self, tenant_id: str, key_id: str, at: int) -> LicenseKey:
         item = LicenseKeyItem(keys.tenant_pk(tenant_id), keys.license_key_sk(key_id))
         revoke = LicenseKeyItem.revoked_at.set(LicenseKeyItem.revoked_at | at)  # a second revoke keeps the first time
-        update_existing(item, [revoke], f"no license key {key_id}")
+        # a revoked key will not be told to expire: off the due index
+        off_due = [LicenseKeyItem.due_shard.remove(), LicenseKeyItem.due_at.remove()]
+        update_existing(item, [revoke, *off_due], f"no license key {key_id}")
         return to_license_key(tenant_id, item)
 
     def replace_secret(self, tenant_id: str, key_id: str, secret_hash: str, display: str, at: int) -> LicenseKey:
@@ -109,3 +117,38 @@ class DynamoLicenseKeyRepository:
         except DoesNotExist:
             return False
         return True
+
+
+class DynamoKeyNotices:
+    """``key.expiring`` for the sweeper: once per key, in the transaction that takes the key off the due
+    index, so two sweepers (or one run twice) write it once."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def notify_if_due(self, tenant_id: str, key_id: str) -> bool:
+        try:
+            with busy_as_store_busy():
+                item = LicenseKeyItem.get(keys.tenant_pk(tenant_id), keys.license_key_sk(key_id), consistent_read=True)
+        except DoesNotExist:
+            return False
+        now = self._clock.now()
+        if item.due_at is None or int(item.due_at) > now:
+            return False
+        tx = PoolTransaction(tenant_id, kernel.token("key-expiring", key_id, str(item.due_at)))
+        tx.update(
+            "key",
+            LicenseKeyItem(keys.tenant_pk(tenant_id), keys.license_key_sk(key_id)),
+            [LicenseKeyItem.due_shard.remove(), LicenseKeyItem.due_at.remove()],
+            LicenseKeyItem.due_at == item.due_at,
+        )
+        if item.revoked_at is None and item.expires_at is not None:
+            data = {"key_id": key_id, "name": item.name, "expires_at": int(item.expires_at)}
+            tx.event(new_event(tenant_id, "key.expiring", now, data, key_id, str(item.expires_at)))
+        try:
+            tx.commit()
+        except Refused as refused:
+            if "key" in refused:
+                return False  # another sweeper did it
+            raise
+        return item.revoked_at is None

@@ -69,6 +69,8 @@ class LicenseKeyItem(TableModel):
     expires_at = NumberAttribute(null=True)
     revoked_at = NumberAttribute(null=True)
     rotated_at = NumberAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)  # present only until its key.expiring event is written
+    due_at = NumberAttribute(null=True)
 
 
 class ProjectItem(TableModel):
