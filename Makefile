@@ -70,6 +70,7 @@ bench: setup
 	$(PY) -m infra.bench
 	$(PY) -m infra.bench.contention 2>/dev/null
 	$(PY) -m infra.bench.usage
+	$(PY) -m infra.bench.notifier 2>/dev/null | grep -v '^{'
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
+from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.license_keys import NewLicenseKey
 from tollgate.domain.models import Principal
 from tollgate.domain.projects import UNSET
@@ -42,6 +43,14 @@ from tollgate.http.models.tenants import (
     NewApiKeyAnswer,
     TenantAnswer,
 )
+from tollgate.http.models.webhooks import (
+    DeliveryAttemptsAnswer,
+    NewWebhookEndpointAnswer,
+    TestEventAnswer,
+    WebhookEndpointAnswer,
+    WebhookEndpointBody,
+    WebhookEndpointsAnswer,
+)
 from tollgate.http.purchase_views import purchase_view
 from tollgate.http.report_views import alert_view, forecast_view, purchase_usage_view, usage_view
 from tollgate.http.views import (
@@ -50,10 +59,12 @@ from tollgate.http.views import (
     catalog_view,
     entry_view,
     event_view,
+    iso,
     license_key_view,
     project_view,
     tenant_view,
 )
+from tollgate.http.webhook_views import attempt_view, endpoint_view
 from tollgate.logs import get_logger
 
 logger = get_logger()
@@ -363,6 +374,99 @@ def list_alerts() -> AlertsAnswer:
 def delete_alert(alert_id: str) -> AlertAnswer:
     caller = principal(Permission.MANAGE_ALERTS)
     return AlertAnswer.model_validate({"alert": alert_view(services.alert_service().delete(caller, alert_id))})
+
+
+@app.post(
+    "/v1/webhook-endpoints",
+    status_code=201,
+    security=SECURITY,
+    responses=answers(201, NewWebhookEndpointAnswer, 400, 401, 403, 409),
+    tags=["webhooks"],
+)
+def create_webhook_endpoint(body: WebhookEndpointBody) -> NewWebhookEndpointAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    issued = services.webhook_endpoint_service().create(caller, body.url, body.events, body.description)
+    logger.info("webhook endpoint created", extra={"webhook_endpoint_id": issued.endpoint.id})
+    return NewWebhookEndpointAnswer.model_validate({"endpoint": endpoint_view(issued.endpoint, secret=issued.secret)})
+
+
+@app.get(
+    "/v1/webhook-endpoints",
+    security=SECURITY,
+    responses=answers(200, WebhookEndpointsAnswer, 401, 403),
+    tags=["webhooks"],
+)
+def list_webhook_endpoints() -> WebhookEndpointsAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    endpoints = services.webhook_endpoint_service().list(caller)
+    now = SYSTEM_CLOCK.now()
+    return WebhookEndpointsAnswer.model_validate({"endpoints": [endpoint_view(e, now=now) for e in endpoints]})
+
+
+@app.get(
+    "/v1/webhook-endpoints/<endpoint_id>",
+    security=SECURITY,
+    responses=answers(200, WebhookEndpointAnswer, 401, 403, 404),
+    tags=["webhooks"],
+)
+def get_webhook_endpoint(endpoint_id: str) -> WebhookEndpointAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    endpoint = services.webhook_endpoint_service().get(caller, endpoint_id)
+    return WebhookEndpointAnswer.model_validate({"endpoint": endpoint_view(endpoint, now=SYSTEM_CLOCK.now())})
+
+
+@app.delete(
+    "/v1/webhook-endpoints/<endpoint_id>",
+    security=SECURITY,
+    responses=answers(200, WebhookEndpointAnswer, 401, 403, 404),
+    tags=["webhooks"],
+)
+def delete_webhook_endpoint(endpoint_id: str) -> WebhookEndpointAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    endpoint = services.webhook_endpoint_service().delete(caller, endpoint_id)
+    logger.info("webhook endpoint deleted", extra={"webhook_endpoint_id": endpoint.id})
+    return WebhookEndpointAnswer.model_validate({"endpoint": endpoint_view(endpoint, now=SYSTEM_CLOCK.now())})
+
+
+@app.post(
+    "/v1/webhook-endpoints/<endpoint_id>/rotate-secret",
+    security=SECURITY,
+    responses=answers(200, NewWebhookEndpointAnswer, 401, 403, 404, 409),
+    tags=["webhooks"],
+)
+def rotate_webhook_secret(endpoint_id: str) -> NewWebhookEndpointAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    issued = services.webhook_endpoint_service().rotate_secret(caller, endpoint_id)
+    logger.info("webhook endpoint secret rotated", extra={"webhook_endpoint_id": endpoint_id})
+    view = endpoint_view(issued.endpoint, secret=issued.secret, now=SYSTEM_CLOCK.now())
+    return NewWebhookEndpointAnswer.model_validate({"endpoint": view})
+
+
+@app.post(
+    "/v1/webhook-endpoints/<endpoint_id>/test",
+    status_code=202,
+    security=SECURITY,
+    responses=answers(202, TestEventAnswer, 401, 403, 404),
+    tags=["webhooks"],
+)
+def test_webhook_endpoint(endpoint_id: str) -> TestEventAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    event = services.webhook_endpoint_service().send_test(caller, endpoint_id)
+    return TestEventAnswer.model_validate({"event": {"id": event.id, "type": event.type, "created_at": iso(event.at)}})
+
+
+@app.get(
+    "/v1/webhook-endpoints/<endpoint_id>/deliveries",
+    security=SECURITY,
+    responses=answers(200, DeliveryAttemptsAnswer, 401, 403, 404),
+    tags=["webhooks"],
+)
+def list_webhook_deliveries(endpoint_id: str, limit: PageLimit = None, cursor: Cursor = None) -> DeliveryAttemptsAnswer:
+    caller = principal(Permission.MANAGE_WEBHOOKS)
+    page = services.webhook_endpoint_service().deliveries(caller, endpoint_id, cursor, page_size(limit))
+    return DeliveryAttemptsAnswer.model_validate(
+        {"deliveries": [attempt_view(a) for a in page.attempts], "next_cursor": page.cursor}
+    )
 
 
 @app.get("/v1/openapi.json", security=[], responses=answers(200, None), tags=["contract"], summary="This document.")

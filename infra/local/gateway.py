@@ -23,6 +23,7 @@ Local-only controls on the same server, never deployed:
   when the gateway is given the stream's clients; ``POST /_local/streams/drain`` waits until each has caught
   up, ``POST /_local/streams/redeliver {"function", "records"}`` delivers a function's last records again,
   ``GET /_local/dead-letters`` lists what exhausted its retries;
+- ``/_local/webhooks/{name}``: a receiver that records the webhooks sent to it (``receiver.py``);
 - ``GET /docs``: Swagger UI for ``/v1/openapi.json`` (``docs.py``), from local assets.
 
 The event's ``requestContext.time``/``timeEpoch`` follow the application clock, offset included.
@@ -44,6 +45,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.local.docs import docs_file, is_docs
+from infra.local.receiver import PREFIX as WEBHOOKS_PREFIX
+from infra.local.receiver import WebhookReceiver
 from infra.local.streams import StreamRunner, invoke_through
 from infra.local.template import HttpRoute, LocalTemplate, Schedule
 from infra.local.workers import HandlerSpec, Invocation, InvocationResult, WorkerPool
@@ -376,6 +379,7 @@ class Gateway:
         self.template = template
         self.clock = LocalClock()
         self.router = Router(template.routes)
+        self.receiver = WebhookReceiver(self.clock.now)
         self.run_schedules = schedules_from_env() if schedules is None else schedules
         extra = dict(environment or {})
         specs = {
@@ -553,6 +557,9 @@ class Gateway:
             return _local_error(405, "METHOD_NOT_ALLOWED", "use GET or POST")
         if path in ("/_local/streams/drain", "/_local/streams/redeliver", "/_local/dead-letters"):
             return self._streams_control(path, request)
+        if path == WEBHOOKS_PREFIX or path.startswith(WEBHOOKS_PREFIX + "/"):
+            status, headers, body = self.receiver.handle(method, path, request.headers, request.body)
+            return HttpResponse(status, headers, body)
         if path.startswith("/_local/invoke/"):
             if method != "POST":
                 return _local_error(405, "METHOD_NOT_ALLOWED", "use POST")

@@ -117,6 +117,8 @@ def local_environment(
         "STRIPE_API_BASE": stripe_url,
         "STRIPE_WEBHOOK_SECRETS": "whsec_tollgate_local",
         "CREDENTIAL_PEPPER": "local-pepper-not-secret",
+        # webhooks may go to http://127.0.0.0/8 (the receiver at /_local/webhooks): the local stack alone
+        "TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "PORTAL_BASE_URL": api_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
@@ -259,6 +261,7 @@ class LocalStack:
                 else []
             ),
             "  Local controls    POST /_local/invoke/{FunctionLogicalId}   GET|POST /_local/clock   GET /_local/health",
+            "  Webhook receiver  POST|GET /_local/webhooks/{name}   POST /_local/webhooks/{name}/behaviour",
             "  Stop              Ctrl-C (or SIGTERM)",
         ]
         return "\n".join(lines)

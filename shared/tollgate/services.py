@@ -28,7 +28,9 @@ from tollgate.settings import secret
 
 if TYPE_CHECKING:
     from tollgate.domain.alerts import AlertService
+    from tollgate.domain.notifier import NotifierService
     from tollgate.domain.reports import ReportService
+    from tollgate.domain.webhooks import WebhookEndpointService
     from tollgate.store.alerts import DynamoAlertRepository
     from tollgate.store.expiry import DynamoExpiry
     from tollgate.store.usage import DynamoUsageRepository
@@ -265,3 +267,51 @@ def usage_aggregator() -> UsageAggregator:
 
 
 SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/performance.md, "Sweeper")
+
+
+def webhooks_allow_loopback() -> bool:
+    from tollgate.settings import settings
+
+    return settings().webhooks_allow_loopback
+
+
+@cache
+def webhook_endpoint_service() -> WebhookEndpointService:
+    from tollgate.domain.webhooks import WebhookEndpointService
+    from tollgate.store.webhooks import DynamoWebhookEndpoints
+    from tollgate.webhooks.sealing import SecretBox
+    from tollgate.webhooks.signing import new_secret
+
+    return WebhookEndpointService(
+        DynamoWebhookEndpoints(),
+        SecretBox(),
+        SYSTEM_CLOCK,
+        RANDOM_IDS,
+        new_secret=new_secret,
+        allow_loopback_http=webhooks_allow_loopback,
+    )
+
+
+@cache
+def notifier_service() -> NotifierService:
+    """Delivers outbox events to webhook endpoints (stream) and retries what failed (schedule)."""
+    import random
+
+    from tollgate.domain.notifier import NotifierService
+    from tollgate.store.webhooks import DynamoDeliveryStore
+    from tollgate.webhooks.sealing import SecretBox
+    from tollgate.webhooks.sender import WebhookSender
+    from tollgate.webhooks.signing import signed_headers
+
+    return NotifierService(
+        DynamoDeliveryStore(),
+        WebhookSender(allow_loopback=webhooks_allow_loopback()),
+        signed_headers,
+        SecretBox(),
+        SYSTEM_CLOCK,
+        random=random.random,
+        workers=NOTIFIER_WORKERS,
+    )
+
+
+NOTIFIER_WORKERS = 16  # deliveries in flight at once within one batch (each waits at most 5 s)

@@ -22,6 +22,8 @@ class Settings:
     portal_base_url: str
     dynamodb_read_timeout_s: float = 2.0  # a kernel write's read timeout (seconds)
     dynamodb_retry_budget_s: float = 2.5  # all attempts of one kernel write, then 503 with Retry-After
+    # Webhooks may also go to http://127.0.0.0/8: set by the local stack alone (never by template.yaml)
+    webhooks_allow_loopback: bool = False
 
 
 class ConfigurationError(RuntimeError):
@@ -42,6 +44,7 @@ def settings() -> Settings:
         portal_base_url=os.environ.get("PORTAL_BASE_URL", "https://portal.example.com").rstrip("/"),
         dynamodb_read_timeout_s=float(os.environ.get("TOLLGATE_DDB_READ_TIMEOUT_S", "2")),
         dynamodb_retry_budget_s=float(os.environ.get("TOLLGATE_DDB_RETRY_BUDGET_S", "2.5")),
+        webhooks_allow_loopback=os.environ.get("TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
     )
 
 

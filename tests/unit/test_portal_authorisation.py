@@ -27,6 +27,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/policy"): {"rules": []},
     ("POST", "/v1/policy/simulate"): {"action": "deploy"},
     ("POST", "/v1/actions/{}/reviews"): {"decision": "approve"},
+    ("POST", "/v1/webhook-endpoints"): {"url": "https://hooks.example.com/t", "events": ["*"]},
 }
 # What an approver may do besides reading the tenant, projects, catalog and balance: read the policy and the
 # decision log (an approver needs to know what it approves).
@@ -85,6 +86,7 @@ def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:
         "alert_service",
         "policy_service",
         "decision_log",
+        "webhook_endpoint_service",
     ):
         monkeypatch.setattr(services, name, no_service(name))
     monkeypatch.setattr(services, "catalog", no_service("catalog"))

@@ -60,6 +60,7 @@ ID_KINDS = {
     "/v1/allowances/": "al",
     "/v1/alerts/": "alr",
     "/v1/actions/": "act",
+    "/v1/webhook-endpoints/": "we",
 }
 
 # Routes whose handlers another issue is rewriting on pydantic models (functions/portal, functions/signup):
@@ -240,6 +241,8 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
 
     _, action = services.action_service().request(sdk_caller, Ask("run", feature="build", quantity=1), "action-1")
     ids["act"] = [action.id]
+    endpoint = services.webhook_endpoint_service().create(owner, "https://hooks.example.com/t", ["*"], None)
+    ids["we"] = [endpoint.endpoint.id]
     return Tenant(owner=issued.secret, license_key=key.secret, ids=ids)
 
 

@@ -36,6 +36,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "action.approved",
         "action.denied",
         "action.expired",
+        "webhook.test",  # POST /v1/webhook-endpoints/{id}/test: to that endpoint only
+        "webhook_endpoint.disabled",  # an endpoint whose every attempt failed for 5 days
     }
 )
 EVENT_ID_PREFIX = "ev"

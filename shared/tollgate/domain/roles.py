@@ -40,6 +40,7 @@ class Permission(str, Enum):
     MANAGE_POLICY = "policy:manage"
     READ_DECISIONS = "decisions:read"
     READ_EVENTS = "events:read"
+    MANAGE_WEBHOOKS = "webhooks:manage"  # owner and admin: endpoints, their secrets, tests and deliveries
 
 
 _EVERYONE = frozenset(Role)

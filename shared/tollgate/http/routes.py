@@ -56,6 +56,13 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/actions/{id}"),
     ("DELETE", "/v1/actions/{id}"),
     ("POST", "/v1/actions/{id}/reviews"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints/{id}"),
+    ("DELETE", "/v1/webhook-endpoints/{id}"),
+    ("POST", "/v1/webhook-endpoints/{id}/test"),
+    ("POST", "/v1/webhook-endpoints/{id}/rotate-secret"),
+    ("GET", "/v1/webhook-endpoints/{id}/deliveries"),
 )
 
 

@@ -12,6 +12,9 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      ACTION#<action>              a just-in-time action (pending and approved ones hold tokens)
     T#<tenant>      IDEM#<scope>#<key>           an idempotent answer
     T#<tenant>      ALERT#<alert>                a threshold that raises events (state armed or fired)
+    T#<tenant>      WHEP#<endpoint>              a webhook endpoint (its secret sealed, never in clear)
+    T#<tenant>      WHDL#<endpoint>#<event>      one event's delivery to one endpoint, over its attempts
+    T#<tenant>#W    <endpoint>#<at>#<attempt>    webhook delivery attempts, per endpoint, time-ordered
     T#<tenant>#L    <created>#<entry>            ledger entries, in their own partition, time-ordered
     T#<tenant>#U    USAGE                        usage rollups: the generation reports read
     T#<tenant>#U    R#<gen>#<day>#<f>#<p>#<k>    a usage rollup: one UTC day, feature, project, key
@@ -25,7 +28,8 @@ caller got from an authenticated principal. Layout (pk / sk):
 
 GSI ``by_kind`` (kind_pk, kind_sk) lists records of a kind across tenants (operators only): tenants
 (``TENANT``) and purchases ever held for review (``REVIEW``, kind_sk the purchase id).
-GSI ``by_due`` (due_shard, due_at) holds only what will expire, so the sweeper reads what is due.
+GSI ``by_due`` (due_shard, due_at) holds only what will expire, so the sweeper reads what is due (shard
+``DUE``), and webhook deliveries waiting for their next attempt (shard ``WEBHOOK``), for the notifier.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ LEASE_ID = "lease"
 ALLOWANCE_ID = "al"
 ALERT_ID = "alr"
 ACTION_ID = "act"
+WEBHOOK_ENDPOINT_ID = "we"
 
 
 def _id(value: str, prefix: str, kind: str) -> str:
@@ -56,6 +61,7 @@ CATALOG_PK = "CATALOG"
 KIND_TENANT = "TENANT"
 KIND_REVIEW = "REVIEW"  # by_kind: purchases held for an operator's review (kind_sk: the purchase id)
 DUE_SHARD = "DUE"
+WEBHOOK_DUE_SHARD = "WEBHOOK"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -204,3 +210,31 @@ def tenant_of(pk: str) -> str:
     if not pk.startswith("T#") or pk.count("#") != 1:
         raise ValueError(f"not a tenant partition key: {pk!r}")
     return pk[2:]
+
+
+WEBHOOK_ENDPOINT_SK_PREFIX = "WHEP#"
+WEBHOOK_DELIVERY_SK_PREFIX = "WHDL#"
+
+
+def webhook_endpoint_sk(endpoint_id: str) -> str:
+    return f"{WEBHOOK_ENDPOINT_SK_PREFIX}{_id(endpoint_id, WEBHOOK_ENDPOINT_ID, 'webhook endpoint')}"
+
+
+def webhook_delivery_sk(endpoint_id: str, event_id: str) -> str:
+    return f"{WEBHOOK_DELIVERY_SK_PREFIX}{endpoint_id}#{event_id}"
+
+
+def webhook_delivery_of(sk: str) -> tuple[str, str]:
+    """(endpoint id, event id) of a delivery's sort key; for the notifier's reads of ``by_due``."""
+    if not sk.startswith(WEBHOOK_DELIVERY_SK_PREFIX) or sk.count("#") != 2:
+        raise ValueError(f"not a webhook delivery sort key: {sk!r}")
+    _, endpoint_id, event_id = sk.split("#")
+    return endpoint_id, event_id
+
+
+def webhook_attempts_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}#W"
+
+
+def webhook_attempt_sk(endpoint_id: str, at: int, attempt_id: str) -> str:
+    return f"{endpoint_id}#{at:012d}#{attempt_id}"

@@ -1,0 +1,170 @@
+"""Webhook endpoints, deliveries and attempts through the real data layer (moto in-process, the table from
+template.yaml): secrets sealed at rest, tenant isolation, version-conditioned changes, the due index and
+cursor paging of attempts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.unit.conftest import raw_items
+from tollgate.clock import FixedClock
+from tollgate.domain.errors import InvalidField, NotFound
+from tollgate.domain.models import Principal, Tenant, TenantStatus
+from tollgate.domain.roles import Role
+from tollgate.domain.webhooks import (
+    ROTATION_OVERLAP_S,
+    AttemptOutcome,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    WebhookEndpointService,
+    signing_keys,
+)
+from tollgate.ids import RANDOM_IDS
+from tollgate.webhooks.sealing import SecretBox
+from tollgate.webhooks.signing import new_secret
+
+T0 = 1_800_000_000
+
+
+def caller(tenant_id: str = "tn_aaaaaaaaaaaaaaaa", role: Role = Role.ADMIN) -> Principal:
+    tenant = Tenant(
+        id=tenant_id,
+        name="Acme",
+        email="ops@acme.example",
+        home_region="eu-west-1",
+        status=TenantStatus.ACTIVE,
+        created_at=T0,
+    )
+    return Principal(tenant=tenant, key_id="ak_aaaaaaaaaaaaaaaa", role=role)
+
+
+def endpoints_service(clock: FixedClock) -> WebhookEndpointService:
+    from tollgate.store.webhooks import DynamoWebhookEndpoints
+
+    box = SecretBox(lambda: "test-pepper")
+    return WebhookEndpointService(
+        DynamoWebhookEndpoints(), box, clock, RANDOM_IDS, new_secret=new_secret, allow_loopback_http=lambda: False
+    )
+
+
+def test_an_endpoint_is_stored_with_its_secret_sealed_and_only_its_tenant_sees_it(table: str) -> None:
+    clock = FixedClock(T0)
+    service = endpoints_service(clock)
+    issued = service.create(caller(), "https://hooks.example.com/t", ["purchase.paid"], "ops")
+    assert issued.secret.startswith("whsec_")
+    dumped = repr(raw_items(table))
+    assert issued.secret not in dumped and issued.secret[6:] not in dumped
+    box = SecretBox(lambda: "test-pepper")
+    stored = service.get(caller(), issued.endpoint.id)
+    assert signing_keys(stored, box, T0) == [issued.secret]
+    assert [e.id for e in service.list(caller())] == [issued.endpoint.id]
+    other = caller("tn_bbbbbbbbbbbbbbbb")
+    assert service.list(other) == []
+    with pytest.raises(NotFound):
+        service.get(other, issued.endpoint.id)
+    with pytest.raises(NotFound):
+        service.delete(other, issued.endpoint.id)
+    with pytest.raises(NotFound):
+        service.get(caller(), "we_../../x")
+    assert service.delete(caller(), issued.endpoint.id).id == issued.endpoint.id
+    with pytest.raises(NotFound):
+        service.delete(caller(), issued.endpoint.id)
+
+
+def test_roles_other_than_owner_and_admin_may_not_touch_endpoints(table: str) -> None:
+    from tollgate.domain.errors import Forbidden
+
+    service = endpoints_service(FixedClock(T0))
+    for role in (Role.BILLING, Role.MEMBER, Role.AUDITOR, Role.APPROVER):
+        with pytest.raises(Forbidden):
+            service.create(caller(role=role), "https://hooks.example.com/t", ["*"], None)
+        with pytest.raises(Forbidden):
+            service.list(caller(role=role))
+    service.create(caller(role=Role.OWNER), "https://hooks.example.com/t", ["*"], None)
+
+
+def test_a_rotation_signs_with_both_secrets_for_24_hours_then_with_the_new_one(table: str) -> None:
+    clock = FixedClock(T0)
+    service = endpoints_service(clock)
+    box = SecretBox(lambda: "test-pepper")
+    first = service.create(caller(), "https://hooks.example.com/t", ["*"], None)
+    clock.advance(100)
+    second = service.rotate_secret(caller(), first.endpoint.id)
+    assert second.secret != first.secret
+    stored = service.get(caller(), first.endpoint.id)
+    assert signing_keys(stored, box, clock.now()) == [second.secret, first.secret]
+    assert signing_keys(stored, box, T0 + 100 + ROTATION_OVERLAP_S) == [second.secret]
+    third = service.rotate_secret(caller(), first.endpoint.id)
+    assert signing_keys(service.get(caller(), first.endpoint.id), box, clock.now()) == [third.secret, second.secret]
+
+
+def test_a_sealed_secret_opens_only_for_its_own_endpoint(table: str) -> None:
+    box = SecretBox(lambda: "test-pepper")
+    sealed = box.seal("whsec_abc", "tn_a", "we_1")
+    assert box.open(sealed, "tn_a", "we_1") == "whsec_abc"
+    with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
+        box.open(sealed, "tn_a", "we_2")
+    with pytest.raises(Exception):  # noqa: B017
+        SecretBox(lambda: "another-pepper").open(sealed, "tn_a", "we_1")
+
+
+def attempt(tenant_id: str, endpoint_id: str, event_id: str, number: int, at: int) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        tenant_id=tenant_id,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        event_type="purchase.paid",
+        webhook_id=f"msg_{event_id}_{endpoint_id}",
+        number=number,
+        at=at,
+        status_code=500,
+        error="answered 500",
+        duration_ms=12,
+        outcome=AttemptOutcome.FAILED,
+        next_attempt_at=at + 30,
+    )
+
+
+def test_deliveries_are_due_while_pending_and_change_only_as_read(table: str) -> None:
+    from tollgate.store.webhooks import DynamoDeliveryStore
+
+    store = DynamoDeliveryStore()
+    tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
+    delivery = Delivery(tenant, endpoint_id, "ev_1", "purchase.paid", "{}", DeliveryStatus.PENDING, 1, T0, T0 + 30)
+    assert store.add(delivery, attempt(tenant, endpoint_id, "ev_1", 1, T0))
+    assert not store.add(delivery, attempt(tenant, endpoint_id, "ev_1", 1, T0))  # written once
+    assert store.delivered_to(tenant, "ev_1", [endpoint_id, "we_bbbbbbbbbbbbbbbb"]) == {endpoint_id}
+    assert store.due(T0 + 29, 10) == []
+    [due] = store.due(T0 + 30, 10)
+    assert (due.tenant_id, due.endpoint_id, due.event_id) == (tenant, endpoint_id, "ev_1")
+    read = store.delivery(tenant, endpoint_id, "ev_1")
+    assert read == delivery
+    done = replace(read, status=DeliveryStatus.DELIVERED, attempts=2, next_attempt_at=None, version=1)
+    assert store.change(read, done, replace(attempt(tenant, endpoint_id, "ev_1", 2, T0 + 30), status_code=200))
+    assert not store.change(read, done, None)  # the version moved on
+    assert store.due(T0 + 10_000, 10) == []  # off the index once delivered
+
+
+def test_attempts_are_listed_newest_first_with_a_cursor_bound_to_tenant_and_endpoint(table: str) -> None:
+    from tollgate.store.webhooks import DynamoDeliveryStore, DynamoWebhookEndpoints
+
+    store, endpoints = DynamoDeliveryStore(), DynamoWebhookEndpoints()
+    tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
+    for n in range(5):
+        delivery = Delivery(tenant, endpoint_id, f"ev_{n}", "x.y", "{}", DeliveryStatus.PENDING, 1, T0 + n, T0 + 99)
+        store.add(delivery, attempt(tenant, endpoint_id, f"ev_{n}", 1, T0 + n))
+    store.add(
+        Delivery(tenant, "we_bbbbbbbbbbbbbbbb", "ev_x", "x.y", "{}", DeliveryStatus.PENDING, 1, T0, T0 + 99),
+        attempt(tenant, "we_bbbbbbbbbbbbbbbb", "ev_x", 1, T0),
+    )
+    first = endpoints.attempts(tenant, endpoint_id, None, 3)
+    assert [a.event_id for a in first.attempts] == ["ev_4", "ev_3", "ev_2"] and first.cursor
+    second = endpoints.attempts(tenant, endpoint_id, first.cursor, 3)
+    assert [a.event_id for a in second.attempts] == ["ev_1", "ev_0"] and second.cursor is None
+    with pytest.raises(InvalidField):
+        endpoints.attempts("tn_bbbbbbbbbbbbbbbb", endpoint_id, first.cursor, 3)
+    with pytest.raises(InvalidField):
+        endpoints.attempts(tenant, "we_bbbbbbbbbbbbbbbb", first.cursor, 3)
