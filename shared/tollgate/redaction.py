@@ -10,8 +10,8 @@ import logging
 import re
 
 SECRETS = re.compile(
-    r"(tgk?_[A-Za-z0-9._-]+|sk_(?:test|live)_[A-Za-z0-9_]+|rk_(?:test|live)_[A-Za-z0-9_]+|whsec_[A-Za-z0-9_]+"
-    r"|t=\d+(?:,v\d=[0-9a-fA-F]+)+|Bearer\s+\S+)"
+    r"(tgk?_[A-Za-z0-9._-]+|sk_(?:test|live)_[A-Za-z0-9_]+|rk_(?:test|live)_[A-Za-z0-9_]+|whsec_[A-Za-z0-9_+/=-]+"
+    r"|t=\d+(?:,v\d=[0-9a-fA-F]+)+|v1,[A-Za-z0-9+/=]{20,}|Bearer\s+\S+)"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

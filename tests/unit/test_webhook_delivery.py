@@ -107,3 +107,14 @@ def test_a_slow_receiver_times_out_within_the_budget(receiver: tuple[Receiver, s
 def test_a_closed_port_is_a_connection_error_not_an_exception() -> None:
     result = WebhookSender(allow_loopback=True).send("http://127.0.0.1:9/x", b"{}", {})
     assert result.status_code is None and result.error is not None and not result.ok
+
+
+def test_logs_redact_endpoint_secrets_and_standard_webhooks_signatures_whole() -> None:
+    from tollgate.redaction import redact
+
+    secret = new_secret()
+    headers = signed_headers("msg_1", int(time.time()), "{}", [secret, new_secret()])
+    line = redact(f"secret={secret} signature={headers['webhook-signature']}")
+    assert secret[6:] not in line and "whsec_" not in line
+    for signature in headers["webhook-signature"].split(" "):
+        assert signature.split(",")[1] not in line
