@@ -4,6 +4,7 @@ cursor paging of attempts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
@@ -24,6 +25,7 @@ from tollgate.domain.webhooks import (
 )
 from tollgate.ids import RANDOM_IDS
 from tollgate.webhooks.sealing import SecretBox
+from tollgate.webhooks.sender import SendResult
 from tollgate.webhooks.signing import new_secret
 
 T0 = 1_800_000_000
@@ -168,3 +170,57 @@ def test_attempts_are_listed_newest_first_with_a_cursor_bound_to_tenant_and_endp
         endpoints.attempts("tn_bbbbbbbbbbbbbbbb", endpoint_id, first.cursor, 3)
     with pytest.raises(InvalidField):
         endpoints.attempts(tenant, "we_bbbbbbbbbbbbbbbb", first.cursor, 3)
+
+
+class FailingSender:
+    def __init__(self) -> None:
+        self.status: int | None = 503
+        self.sent = 0
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        self.sent += 1
+        return SendResult(self.status, None if self.status else "connection refused", 5)
+
+
+def test_the_notifier_on_the_real_store_retries_then_disables_with_an_outbox_event(table: str) -> None:
+    """NotifierService over DynamoDeliveryStore (moto): a failing endpoint's delivery goes on ``by_due``, is
+    claimed and retried, and five days of failure disable the endpoint with a ``webhook_endpoint.disabled``
+    event written to the outbox in the same transaction, once."""
+    from tollgate.domain.events import Event
+    from tollgate.domain.notifier import NotifierService
+    from tollgate.store.events import list_events
+    from tollgate.store.webhooks import DynamoDeliveryStore
+    from tollgate.webhooks.signing import signed_headers
+
+    clock = FixedClock(T0)
+    issued = endpoints_service(clock).create(caller(), "https://hooks.example.com/t", ["purchase.paid"], None)
+    tenant = caller().tenant_id
+    sender = FailingSender()
+    notifier = NotifierService(
+        DynamoDeliveryStore(), sender, signed_headers, SecretBox(lambda: "test-pepper"), clock, lambda: 0.0, workers=1
+    )
+
+    def paid(n: int) -> tuple[str, Event]:
+        return (str(n), Event(id=f"ev_{n}", tenant_id=tenant, type="purchase.paid", at=clock.now(), data={"n": n}))
+
+    assert notifier.deliver_events([paid(1)]).failed == 1
+    assert notifier.deliver_events([paid(1)]).skipped == 1  # a stream redelivery sends nothing again
+    assert sender.sent == 1
+    clock.advance(30)
+    assert notifier.retry_due().failed == 1
+    assert sender.sent == 2
+    for day in range(2, 8):
+        clock.advance(86_400)
+        notifier.deliver_events([paid(day)])
+        notifier.retry_due()
+    endpoint = endpoints_service(clock).get(caller(), issued.endpoint.id)
+    assert endpoint.status.value == "disabled" and endpoint.failing_since == T0
+    events = list_events(tenant, since=0).events
+    assert [e.type for e in events] == ["webhook_endpoint.disabled"]
+    assert events[0].data["endpoint_id"] == issued.endpoint.id
+    sent = sender.sent
+    clock.advance(86_400)
+    notifier.deliver_events([paid(99)])
+    notifier.retry_due()
+    assert sender.sent == sent  # nothing more to a disabled endpoint
+    assert DynamoDeliveryStore().due(clock.now() + 10 * 86_400, 100) == []  # every pending delivery abandoned
