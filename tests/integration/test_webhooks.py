@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -17,6 +19,21 @@ from tests.integration.test_purchases import buy, pay
 
 pytestmark = pytest.mark.integration
 NOTIFIER = "NotifierFunction"
+
+
+def verify(stack: Stack, secret: str, received: dict[str, Any]) -> Any:
+    """The Standard Webhooks library's own ``verify``, as a receiver whose clock agrees with the stack's: the
+    library checks ``webhook-timestamp`` against its ``now``, and earlier tests may have moved the stack's
+    application clock (``POST /_local/clock``) days ahead."""
+    offset = http("GET", stack.api + "/_local/clock").body["offset_s"]
+
+    class Shifted(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + timedelta(seconds=offset)
+
+    with mock.patch("standardwebhooks.webhooks.datetime", Shifted):
+        return Webhook(secret).verify(received["body"], received["headers"])
 
 
 def drain(stack: Stack) -> None:
@@ -105,10 +122,10 @@ def test_a_paid_purchase_reaches_the_receiver_once_signed_and_a_redelivery_keeps
     drain(stack)
 
     [got] = of_type(inbox(stack, name), "purchase.paid")
-    payload = Webhook(endpoint["secret"]).verify(got["body"], got["headers"])
+    payload = verify(stack, endpoint["secret"], got)
     assert payload["type"] == "purchase.paid" and payload["data"]["purchase_id"] == record["id"]
     with pytest.raises(WebhookVerificationError):
-        Webhook("whsec_" + "A" * 43 + "=").verify(got["body"], got["headers"])
+        verify(stack, "whsec_" + "A" * 43 + "=", got)
     webhook_id = got["headers"]["webhook-id"]
 
     redelivered = http("POST", stack.api + "/_local/streams/redeliver", {"function": NOTIFIER, "records": 20})
@@ -131,7 +148,7 @@ def test_the_test_event_and_a_rotation_sign_with_both_secrets_during_the_overlap
     assert sent.status == 202 and sent.body["event"]["type"] == "webhook.test", sent.body
     drain(stack)
     [first] = of_type(inbox(stack, name), "webhook.test")
-    assert Webhook(endpoint["secret"]).verify(first["body"], first["headers"])["data"]["endpoint_id"] == endpoint["id"]
+    assert verify(stack, endpoint["secret"], first)["data"]["endpoint_id"] == endpoint["id"]
 
     rotated = stack.call("POST", f"/v1/webhook-endpoints/{endpoint['id']}/rotate-secret", key=owner)
     assert rotated.status == 200, rotated.body
@@ -142,7 +159,7 @@ def test_the_test_event_and_a_rotation_sign_with_both_secrets_during_the_overlap
     _, second = of_type(inbox(stack, name), "webhook.test")
     assert len(second["headers"]["webhook-signature"].split(" ")) == 2
     for secret in (endpoint["secret"], new_secret):
-        assert Webhook(secret).verify(second["body"], second["headers"])["type"] == "webhook.test"
+        assert verify(stack, secret, second)["type"] == "webhook.test"
 
 
 def test_a_failing_receiver_is_retried_on_schedule_and_a_redirect_is_not_followed(stack: Stack) -> None:
@@ -205,7 +222,7 @@ def test_the_notifier_takes_a_stream_batch_as_lambda_hands_it_over(stack: Stack)
         answer = stack.invoke(NOTIFIER, batch)
         assert answer.status == 200 and answer.body == {"batchItemFailures": []}, answer.body
     [got] = inbox(stack, name)
-    payload = Webhook(endpoint["secret"]).verify(got["body"], got["headers"])
+    payload = verify(stack, endpoint["secret"], got)
     assert payload == {
         "id": event_id,
         "type": "purchase.paid",
