@@ -266,3 +266,16 @@ def _env() -> dict[str, str]:
 def test_times_of_day_are_local_wall_clock() -> None:
     """A sanity check of the helper the tests use."""
     assert datetime.fromtimestamp(at("2026-11-30 09:00", "Europe/Berlin"), UTC).hour == 8
+
+
+@pytest.mark.parametrize("zone", ["America", "Etc", "__pycache__", "..", "/etc/localtime", "Europe/Berlin ", "x\x00"])
+def test_a_schedule_names_a_time_zone_not_a_file(zone: str) -> None:
+    """Directories of the zone database raise IsADirectoryError in zoneinfo: still a 422, never a 500."""
+    from pydantic import ValidationError
+
+    from tollgate.http.models.policy import PolicyBody
+
+    rule = {"id": "r", "effect": "deny", "match": {"schedule": {"from": "22:00", "to": "06:00", "timezone": zone}}}
+    with pytest.raises(ValidationError) as refused:
+        PolicyBody.model_validate({"rules": [rule]})
+    assert refused.value.errors()[0]["loc"][:4] == ("rules", 0, "match", "schedule")

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from tollgate.http import limits
 from tollgate.http.models.common import AnswerModel, RequestModel, Timestamp
 from tollgate.http.models.license_keys import Feature
-from tollgate.http.models.policy import ActionName, Environment, ProjectId, check_attributes
+from tollgate.http.models.policy import ActionName, Attributes, Environment, ProjectId, check_attributes
 from tollgate.http.models.tenants import Region
 
 Quantity = Annotated[int, Field(ge=1, le=limits.MAX_CONSUME_QUANTITY, description="Uses of the feature, 1…10^15.")]
@@ -30,7 +30,7 @@ class ActionBody(RequestModel):
     environment: Environment | None = None
     region: Region | None = None
     reason: Reason | None = None
-    attributes: Annotated[dict[str, Any], Field(max_length=limits.MAX_ATTRIBUTES)] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     break_glass: bool = Field(
         default=False, description="Proceed at once, flagged, if the matching rule allows break-glass for this key."
     )

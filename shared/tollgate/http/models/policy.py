@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from tollgate.domain.policy import DEFAULT_GRANT_TTL_S
 from tollgate.domain.roles import Role
 from tollgate.http import limits
-from tollgate.http.models.common import AnswerModel, RequestModel, Tokens
+from tollgate.http.models.common import AnswerModel, RequestModel, Tokens, json_integer
 from tollgate.http.models.license_keys import Feature
 from tollgate.http.models.tenants import Region
 
@@ -45,7 +45,7 @@ def _distinct(values: list[Any]) -> list[Any]:
 def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory of the zone database
         raise ValueError("is not an IANA time zone, e.g. Europe/Berlin") from exc
     return name
 
@@ -231,6 +231,22 @@ class PolicyAnswer(AnswerModel):
     policy: PolicyView
 
 
+AttributeName = Annotated[str, Field(pattern=limits.ATTRIBUTE_KEY_PATTERN)]
+AttributeValue = (
+    Annotated[str, Field(max_length=limits.ATTRIBUTE_VALUE_MAX, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    | Annotated[int, Field(ge=-limits.MAX_TOKENS, le=limits.MAX_TOKENS), BeforeValidator(json_integer)]
+    | bool
+)
+Attributes = Annotated[
+    dict[AttributeName, AttributeValue],
+    Field(
+        max_length=limits.MAX_ATTRIBUTES,
+        description="Flat: short names; strings, integers or booleans.",
+        json_schema_extra={"additionalProperties": False},
+    ),
+]
+
+
 class SimulationBody(RequestModel):
     """A request as an action would make it (or a spend: action ``consume``, ``lease``, ``allowance``)."""
 
@@ -240,7 +256,7 @@ class SimulationBody(RequestModel):
     project_id: ProjectId | None = None
     environment: Environment | None = None
     region: Region | None = None
-    attributes: Annotated[dict[str, Any], Field(max_length=limits.MAX_ATTRIBUTES)] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     key_id: KeyId | None = Field(default=None, description="The requesting key; the caller's own when absent.")
     role: RoleName | None = Field(default=None, description="The requesting API key's role (with key_id).")
 
