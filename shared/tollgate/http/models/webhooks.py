@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from tollgate.domain.webhooks import DESCRIPTION_MAX, URL_MAX
+from tollgate.domain.events import EVENT_TYPES
+from tollgate.domain.webhooks import ALL_EVENTS, DESCRIPTION_MAX, TEST_EVENT, URL_MAX
 from tollgate.http import limits
 from tollgate.http.models.common import AnswerModel, RequestModel, Timestamp
 
-EventType = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^(\*|[a-z_]+\.[a-z_]+)$")]
+# The types an endpoint may subscribe to: every event type but the test event (which names its endpoint),
+# or "*" for all of them, those added later included.
+SUBSCRIBABLE = (*sorted(t for t in EVENT_TYPES if t != TEST_EVENT), ALL_EVENTS)
+EventType = Literal[SUBSCRIBABLE]  # type: ignore[valid-type]
 
 
 class WebhookEndpointBody(RequestModel):
     url: str = Field(
         min_length=1,
         max_length=URL_MAX,
+        pattern=r"^https?://",
         description="https only; the address it resolves to must be public (checked again at every delivery).",
         examples=["https://hooks.example.com/tollgate"],
     )
