@@ -6,7 +6,7 @@ Handlers ask here for what they need; tests build services themselves with fakes
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tollgate.clock import SYSTEM_CLOCK
 from tollgate.domain.action_service import ActionService
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tollgate.domain.notifier import NotifierService
     from tollgate.domain.reports import ReportService
     from tollgate.domain.webhooks import WebhookEndpointService
+    from tollgate.store.alert_stream import AlertEvaluator
     from tollgate.store.alerts import DynamoAlertRepository
     from tollgate.store.expiry import DynamoExpiry
     from tollgate.store.usage import DynamoUsageRepository
@@ -254,6 +255,32 @@ def alert_service() -> AlertService:
     from tollgate.store.alerts import DynamoLevels
 
     return AlertService(alert_repository(), DynamoLevels(), SYSTEM_CLOCK, RANDOM_IDS)
+
+
+@cache
+def alert_evaluator() -> AlertEvaluator:
+    """Flips alerts (and raises their events) from the stream's pool and project changes, and on a schedule."""
+    from tollgate.domain.lots import allocate
+    from tollgate.logs import get_logger
+    from tollgate.store.alert_stream import AlertEvaluator, timed_levels
+    from tollgate.store.alerts import DynamoLevels
+    from tollgate.store.pool import DynamoPoolRepository
+
+    logger = get_logger()
+    levels, pools = DynamoLevels(), DynamoPoolRepository()
+
+    def forecast_of(tenant_id: str) -> Any:
+        return report_service().forecast_of(tenant_id, levels.created_at(tenant_id))
+
+    def lots_of(tenant_id: str) -> Any:
+        return allocate(pools.lots(tenant_id), pools.pool(tenant_id).balance)
+
+    return AlertEvaluator(
+        alert_repository(),
+        SYSTEM_CLOCK,
+        lambda message, fields: logger.exception(message, extra=fields),
+        timed_levels(forecast_of, lots_of, SYSTEM_CLOCK),
+    )
 
 
 @cache
