@@ -121,3 +121,39 @@ def test_roles_and_the_limit(world: LeaseWorld) -> None:
         alerts.create(owner, "balance_below", n, None)
     with pytest.raises(Conflict):
         alerts.create(owner, "balance_below", 1, None)
+
+
+def pool_change(tenant_id: str, sequence: int, before: int, after: int) -> dict[str, object]:
+    images = {name: {"available": {"N": str(value)}} for name, value in (("OldImage", before), ("NewImage", after))}
+    keys_ = {"pk": {"S": f"T#{tenant_id}"}, "sk": {"S": "TENANT"}}
+    data = {"Keys": keys_, "SequenceNumber": str(sequence), "ApproximateCreationDateTime": NOW, **images}
+    return {"eventName": "MODIFY", "dynamodb": data}
+
+
+def test_the_evaluator_fires_and_recovers_once_whatever_the_stream_repeats(world: LeaseWorld) -> None:
+    from tollgate.store.alert_stream import AlertEvaluator
+    from tollgate.store.alerts import DynamoAlertRepository
+    from tollgate.store.events import list_events
+
+    owner = world.tenant(1000)
+    alert = service(world).create(owner, "balance_below", 500, None)
+    evaluator = AlertEvaluator(DynamoAlertRepository(), world.clock, lambda *_: None)
+    tenant = owner.tenant_id
+    down = [pool_change(tenant, 10 + n, 1000 - 100 * n, 900 - 100 * n) for n in range(10)]  # 1000 → 0
+    first = evaluator.process(down)
+    assert (first.fired, first.recovered, first.depleted, first.failed) == (1, 0, 1, [])
+    again = evaluator.process(down[3:])  # a redelivery
+    assert (again.fired, again.depleted) == (0, 0)
+    up = evaluator.process([pool_change(tenant, 30, 0, 700)])
+    assert up.recovered == 1
+    late = evaluator.process(down[4:6])  # an old crossing delivered after the recovery flips nothing
+    assert (late.fired, late.recovered) == (0, 0)
+
+    def of(event_type: str) -> list[str]:
+        page = list_events(tenant, since=0, type=event_type, limit=50)
+        return [e.id for e in page.events]
+
+    assert (len(of("balance.low")), len(of("balance.recovered")), len(of("balance.depleted"))) == (1, 1, 1)
+    assert DynamoAlertRepository().get(tenant, alert.id).state is AlertState.ARMED
+    broken = evaluator.process([{"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "x", "Keys": {"pk": 1}}}])
+    assert broken.failed == ["x"]

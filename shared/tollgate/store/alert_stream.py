@@ -67,6 +67,7 @@ class Change:
     project_id: str | None  # None: the pool
     old: Mapping[str, Any]
     new: Mapping[str, Any]
+    at: int | None = None  # when the stream recorded it (ApproximateCreationDateTime): the same on redelivery
 
 
 def change_of(record: Mapping[str, Any]) -> Change | None:
@@ -79,10 +80,12 @@ def change_of(record: Mapping[str, Any]) -> Change | None:
         return None
     new, old = data.get("NewImage") or {}, data.get("OldImage") or {}
     sequence = int(str(data.get("SequenceNumber", "0")))
+    created = data.get("ApproximateCreationDateTime")
+    at = int(float(created)) if created is not None else None
     if sk == keys.TENANT_SK:
-        return Change(pk[2:], sequence, None, old, new)
+        return Change(pk[2:], sequence, None, old, new, at)
     if sk.startswith("PROJECT#"):
-        return Change(pk[2:], sequence, sk[len("PROJECT#") :], old, new)
+        return Change(pk[2:], sequence, sk[len("PROJECT#") :], old, new, at)
     return None
 
 
@@ -101,7 +104,7 @@ class AlertEvaluator:
             sequence = str(record.get("dynamodb", {}).get("SequenceNumber", ""))
             try:
                 change = change_of(record)
-            except (KeyError, TypeError, ValueError):
+            except (AttributeError, KeyError, TypeError, ValueError):
                 self._log("unreadable stream record", {"sequence": sequence})
                 batch.failed.append(sequence)
                 continue
@@ -152,8 +155,10 @@ class AlertEvaluator:
                 batch.recovered += state is AlertState.ARMED
 
     def _depleted(self, change: Change, available: int) -> bool:
+        # the event's time is the change's, so a redelivery writes the very same item (and is refused)
+        at = change.at if change.at is not None else self._clock.now()
         data = {"available": available}
-        event = new_event(change.tenant_id, DEPLETED, self._clock.now(), data, "depleted", str(change.sequence))
+        event = new_event(change.tenant_id, DEPLETED, at, data, "depleted", str(change.sequence))
         return emit(event)
 
     # time (the schedule)

@@ -145,7 +145,8 @@ class DynamoUsageRepository:
         self, tenant_id: str, generation: int, entries: Sequence[LedgerEntry], checked: bool
     ) -> PoolTransaction:
         ids = [entry.id for entry in entries]
-        tx = PoolTransaction(tenant_id, kernel.token("usage", tenant_id, str(generation), *ids))
+        # the token names everything the request holds: the same token with other items is refused by DynamoDB
+        tx = PoolTransaction(tenant_id, kernel.token("usage", tenant_id, str(generation), str(checked), *ids))
         pk = keys.usage_pk(tenant_id)
         if checked:
             tx.check(GENERATION, UsageMetaItem, pk, keys.USAGE_META_SK, _generation_is(generation))
