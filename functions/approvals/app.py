@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.domain.errors import InvalidField, PreconditionRequired
+from tollgate.domain.errors import PreconditionRequired
 from tollgate.domain.models import Principal
 from tollgate.domain.policies import simulation_request
 from tollgate.domain.roles import Permission, authorize
@@ -101,8 +101,6 @@ def simulate_policy(body: SimulationBody) -> SimulationAnswer:
     fields = body.model_dump()
     if fields.get("role") is not None:
         fields["role"] = body.role.value if body.role else None
-    if body.key_id is not None and body.key_id.startswith("lk_") and body.role is not None:
-        raise InvalidField("role", "a license key has no role")
     decision = services.policy_service().simulate(caller, simulation_request(caller, fields))
     return SimulationAnswer.model_validate({"decision": decision_view(decision)})
 

@@ -279,3 +279,18 @@ def test_a_schedule_names_a_time_zone_not_a_file(zone: str) -> None:
     with pytest.raises(ValidationError) as refused:
         PolicyBody.model_validate({"rules": [rule]})
     assert refused.value.errors()[0]["loc"][:4] == ("rules", 0, "match", "schedule")
+
+
+def test_a_simulation_asks_as_the_caller_unless_it_names_a_key() -> None:
+    from tollgate.domain.models import Principal, Tenant, TenantStatus
+    from tollgate.domain.policies import simulation_request
+    from tollgate.domain.roles import Role
+
+    tenant = Tenant("tn_0000000000000001", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1)
+    caller = Principal(tenant, "ak_0000000000000001", role=Role.AUDITOR)
+    own = simulation_request(caller, {"action": "deploy", "role": "owner"})
+    assert (own.key_id, own.key_kind, own.role) == ("ak_0000000000000001", "api", "auditor")  # not what it claims
+    other = simulation_request(caller, {"action": "deploy", "key_id": "ak_0000000000000002", "role": "admin"})
+    assert (other.key_kind, other.role) == ("api", "admin")
+    license_key = simulation_request(caller, {"action": "deploy", "key_id": "lk_0000000000000002", "role": "owner"})
+    assert (license_key.key_kind, license_key.role) == ("license", None)  # a license key has no role

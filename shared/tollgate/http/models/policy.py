@@ -258,7 +258,9 @@ class SimulationBody(RequestModel):
     region: Region | None = None
     attributes: Attributes = Field(default_factory=dict)
     key_id: KeyId | None = Field(default=None, description="The requesting key; the caller's own when absent.")
-    role: RoleName | None = Field(default=None, description="The requesting API key's role (with key_id).")
+    role: RoleName | None = Field(
+        default=None, description="The requesting API key's role (with key_id); a license key has none (ignored)."
+    )
 
     @field_validator("attributes")
     @classmethod
