@@ -101,3 +101,35 @@ def test_project_budget_and_lot_expiry_alerts(stack: Stack) -> None:
     member = stack.api_key(owner, "member")
     assert stack.call("GET", "/v1/alerts", key=member).status == 403
     stack.audit(tenant_id)
+
+
+def test_a_depletion_alert_fires_once_when_the_forecast_comes_within_its_days_and_recovers_once(stack: Stack) -> None:
+    tenant_id, owner = stack.signup("Depletion alert")
+    stack.grant(tenant_id, 1000)
+    soon = create_alert(stack, owner, kind="depletion_within_days", threshold=5)
+    assert soon["state"] == "armed"
+    key = license_key(stack, owner)
+
+    def burn(days: int) -> None:
+        for _ in range(days):
+            assert consume(stack, key, "build", 100) == 200
+            stack.advance(86_400)
+        drain(stack)
+        for _ in range(2):  # the schedule, twice: a crossing raises one event
+            assert stack.invoke(EVALUATOR, {"source": "aws.scheduler"}).status == 200
+
+    def told(event_type: str) -> list[dict[str, Any]]:
+        return [e for e in events(stack, owner, event_type) if e["data"].get("alert_id") == soon["id"]]
+
+    burn(3)  # 700 left at 100 a day or less: a week or more away
+    assert told("forecast.depletion_soon") == []
+    burn(3)  # 400 left: four days at 100 a day
+    fired = told("forecast.depletion_soon")
+    assert len(fired) == 1, fired
+    stack.grant(tenant_id, 20_000, "top-up")
+    drain(stack)
+    for _ in range(2):
+        assert stack.invoke(EVALUATOR, {"source": "aws.scheduler"}).status == 200
+    assert len(told("balance.recovered")) == 1
+    assert len(told("forecast.depletion_soon")) == 1
+    stack.audit(tenant_id)
