@@ -290,3 +290,29 @@ def test_with_the_deployed_setting_loopback_and_private_targets_are_refused_at_c
             [attempt] = deliveries(deployed, owner, endpoint_id)
             assert attempt["outcome"] == "failed" and attempt["status_code"] is None, attempt
             assert attempt["error"].startswith("refused"), attempt
+
+
+def test_a_balance_crossing_its_alert_reaches_the_receiver_once_signed(stack: Stack) -> None:
+    from tests.integration.test_usage_reports import consume, license_key
+
+    tenant_id, owner = stack.signup("Alerted")
+    name = f"alert-{uuid.uuid4().hex[:8]}"
+    endpoint = create_endpoint(stack, owner, name, ["balance.low", "balance.recovered"])
+    stack.grant(tenant_id, 100)
+    answer = stack.call("POST", "/v1/alerts", {"kind": "balance_below", "threshold": 50}, key=owner)
+    assert answer.status == 201, answer.body
+    key = license_key(stack, owner)
+    for _ in range(6):  # 100 → 40: crossed once, by the fifth debit
+        assert consume(stack, key, "build", 10) == 200
+    for _ in range(2):  # the alert's event is written by a stream consumer, then carried to the notifier
+        drain(stack)
+    [low] = of_type(inbox(stack, name), "balance.low")
+    payload = verify(stack, endpoint["secret"], low)
+    assert payload["data"]["alert_id"] == answer.body["alert"]["id"]
+    redelivered = http("POST", stack.api + "/_local/streams/redeliver", {"function": NOTIFIER, "records": 50})
+    assert redelivered.status == 200, redelivered.body
+    drain(stack)
+    again = of_type(inbox(stack, name), "balance.low")
+    assert {r["headers"]["webhook-id"] for r in again} == {low["headers"]["webhook-id"]}
+    assert of_type(inbox(stack, name), "balance.recovered") == []
+    stack.audit(tenant_id)
