@@ -18,6 +18,7 @@ from tollgate.domain.action_service import Answer, PolicyMoved
 from tollgate.domain.actions import Action, ActionChange, ActionStatus, ApprovalTerms, Review
 from tollgate.domain.decisions import ChainHead, DecisionDraft
 from tollgate.domain.errors import NotFound
+from tollgate.domain.events import new_event
 from tollgate.domain.models import LedgerEntry
 from tollgate.domain.policy import Policy, policy_from_document
 from tollgate.domain.pool import Replayed, StoredAnswer
@@ -141,6 +142,16 @@ def read_policy_and_head(tenant_id: str) -> tuple[Policy, ChainHead]:
     return policy, head
 
 
+def with_events(tx: PoolTransaction, change: ActionChange) -> PoolTransaction:
+    """The change's outbox events, in its transaction. An event's id derives from the action, its version
+    after the change and the event's type: the same change written twice cannot tell anyone twice."""
+    action = change.after
+    for notice in change.notices:
+        identity = (action.id, str(action.version), notice.type)
+        tx.event(new_event(action.tenant_id, notice.type, change.now, notice.data, *identity))
+    return tx
+
+
 def drafts(change: ActionChange) -> list[DecisionDraft]:
     """The decision records of a change, in order."""
     action = change.after
@@ -226,7 +237,7 @@ class DynamoActionRepository:
         as already read with the policy (a first attempt without a read of its own)."""
         tenant_id = change.after.tenant_id
         if head is not None:
-            tx = build()
+            tx = with_events(build(), change)
             decisions.append(tx, tenant_id, drafts(change), head)
             try:
                 tx.commit()
@@ -239,7 +250,7 @@ class DynamoActionRepository:
                     raise
 
         def with_records(_: ChainHead) -> tuple[PoolTransaction, list[DecisionDraft]]:
-            return build(), drafts(change)
+            return with_events(build(), change), drafts(change)
 
         decisions.commit_with_decisions(tenant_id, with_records)
 
