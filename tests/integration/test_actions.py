@@ -193,6 +193,16 @@ def test_a_quorum_of_two_others_and_a_deny_that_denies(stack: Stack) -> None:
     assert (no.status, no.body["action"]["status"], no.body["action"]["held"]) == (200, "denied", 0)
     assert tenant.pool() == (1000, 10)  # only the approved one still holds
     assert tenant.told("action.denied") == [second.body["action"]["id"]]
+    first_page = stack.call("GET", "/v1/actions?limit=1", key=tenant.owner)
+    assert first_page.status == 200 and first_page.body["next_cursor"], first_page.body
+    cursor = first_page.body["next_cursor"]
+    rest = stack.call("GET", f"/v1/actions?limit=5&cursor={cursor}", key=tenant.owner)
+    newest_first = [a["id"] for a in first_page.body["actions"] + rest.body["actions"]]
+    assert newest_first == [second.body["action"]["id"], action_id], rest.body
+    mine = stack.call("GET", "/v1/actions?status=denied", key=member).body["actions"]
+    assert [a["id"] for a in mine] == [second.body["action"]["id"]]
+    forged = stack.call("GET", f"/v1/actions?cursor={cursor[:-2]}xx", key=tenant.owner)
+    assert (forged.status, forged.body["error"]["field"]) == (422, "cursor")
     tenant.audited()
 
 
