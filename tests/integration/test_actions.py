@@ -96,8 +96,11 @@ class Tenant:
         return [e["data"]["action_id"] for e in events]
 
     def audited(self) -> None:
-        """Holds exact (``tollgate audit``) and the decision chain verifies, record by record."""
+        """Holds exact (``tollgate audit``) and the decision chain verifies (``tollgate decisions verify``, and
+        again here from what ``GET /v1/decisions`` gives anyone)."""
         self.stack.audit(self.id)
+        verified = self.stack.operator("--json", "decisions", "verify", "--tenant", self.id)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
         records = [DecisionRecord(**record) for record in self.decisions()]
         assert records, "every action decision is recorded"
         assert verify_chain(records) is None
