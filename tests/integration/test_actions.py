@@ -390,3 +390,30 @@ def test_the_sdk_asks_waits_for_its_approvers_and_redeems_once(stack: Stack) -> 
         action.redeem()  # once
     assert tenant.pool() == (985, 0)
     tenant.audited()
+
+
+def test_break_glass_proceeds_at_once_flagged_and_the_approvers_are_told(stack: Stack) -> None:
+    tenant = Tenant(stack)
+    _, member = tenant.key("member")
+    tenant.policy(
+        [
+            {
+                "id": "prod",
+                "effect": "require_approval",
+                "match": {"actions": ["deploy"]},
+                "approval": approval({"roles": ["approver"]}),
+                "break_glass": {"roles": ["owner"]},
+            }
+        ]
+    )
+    body = {"action": "deploy", "feature": "deploy", "quantity": 2, "break_glass": True, "reason": "outage"}
+    refused = tenant.ask(member, body)
+    assert (refused.status, refused.body["error"]["code"]) == (403, "BREAK_GLASS_NOT_ALLOWED")
+    glass = tenant.ask(tenant.owner, body)
+    assert glass.status == 200, glass.body
+    action = glass.body["action"]
+    assert (action["status"], action["break_glass"], action["held"], action["approvals"]) == ("approved", True, 10, 0)
+    assert tenant.told("action.approved") == [action["id"]]
+    assert [r["event"] for r in tenant.decisions()] == ["action.break_glass"]
+    assert tenant.consume(tenant.owner, {"feature": "deploy", "quantity": 2, "action_id": action["id"]}).status == 200
+    tenant.audited()
