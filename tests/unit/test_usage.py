@@ -108,6 +108,13 @@ def test_bad_ranges_name_the_field(first: str, last: str | None, field: str) -> 
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize("last", ["0001-01-01", "0001-01-29", "1999-12-31"])
+def test_a_to_before_2000_without_from_is_refused_not_overflowed(last: str) -> None:
+    with pytest.raises(InvalidField) as refused:  # the default start (29 days before) once overflowed: a 500
+        day_range(None, last, NOW)
+    assert refused.value.field == "to"
+
+
 def test_group_by_is_a_set_of_known_dimensions() -> None:
     assert parse_group_by("key,feature") == (Dimension.FEATURE, Dimension.KEY)
     for bad in ("feature,feature", "region", "feature,"):

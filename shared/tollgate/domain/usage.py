@@ -124,9 +124,11 @@ def _parse_day(text: str, field: str) -> dt.date:
 def day_range(first: str | None, last: str | None, now: int) -> DayRange:
     """``from`` and ``to`` (both inclusive UTC days); ``to`` defaults to today, ``from`` to 29 days before it."""
     end = _parse_day(last, "to") if last is not None else dt.date.fromisoformat(day_of(now))
+    if end.year < 2000:  # before the default start is computed: a day near year 1 would overflow it
+        raise InvalidField("to", "must be no earlier than 2000-01-01")
     start = _parse_day(first, "from") if first is not None else end - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
-    if start.year < 2000 or end.year < 2000:
-        raise InvalidField("from" if start.year < 2000 else "to", "must be no earlier than 2000-01-01")
+    if start.year < 2000:
+        raise InvalidField("from", "must be no earlier than 2000-01-01")
     if start > end:
         raise InvalidField("from", "must not be after to")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
