@@ -129,7 +129,16 @@ class Stack:
             aws_secret_access_key="local",
         )
 
+    def settle(self) -> None:
+        """Wait until the stream consumers (usage aggregator, alerts, notifier) have caught up: they write
+        after the request that caused it has answered. Twice, as a consumer's write feeds another."""
+        for _ in range(2):
+            answer = http("POST", self.api + "/_local/streams/drain", {"timeout_s": 60})
+            assert answer.status == 200, answer.body
+
     def items(self) -> list[dict[str, Any]]:
+        """The whole table, at rest (the stream consumers caught up first)."""
+        self.settle()
         found: list[dict[str, Any]] = []
         for page in self.client().get_paginator("scan").paginate(TableName=self.table_name):
             found.extend(page["Items"])
