@@ -275,7 +275,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "security": SDK_SECURITY,
             "parameters": [IDEMPOTENCY_KEY, PREFER, REGION_HEADER],
             "requestBody": json_body(CONSUME_BODY),
-            "responses": {"200": answer("Charged.", CONSUME_ANSWER), **refusals(400, 401, 402, 403, 409, 422)},
+            # 404: an `action_id` that names no action of this tenant (redeeming an approved action)
+            "responses": {"200": answer("Charged.", CONSUME_ANSWER), **refusals(400, 401, 402, 403, 404, 409, 422)},
         }
     },
     "/v1/leases": {
