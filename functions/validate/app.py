@@ -26,6 +26,7 @@ from tollgate.validation_services import validation_service
 VALIDATE = ("POST", "/v1/validate")
 JWKS = ("GET", "/v1/.well-known/jwks.json")
 
+_BODY_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: json.dumps with options builds one per call
 logger = get_json_logger("validate")
 validation = validation_service()  # builds the botocore client now, once per cold start
 snapstart.before_snapshot(load_primitives)  # SnapStart: the snapshot carries the Ed25519 code too
@@ -41,7 +42,7 @@ def _json(status: int, body: Any, cache_s: int | None = None) -> dict[str, Any]:
     headers = {"Content-Type": "application/json"}
     if cache_s is not None:
         headers["Cache-Control"] = f"public, max-age={cache_s}"
-    return {"statusCode": status, "headers": headers, "body": json.dumps(body, separators=(",", ":"))}
+    return {"statusCode": status, "headers": headers, "body": _BODY_JSON.encode(body)}
 
 
 def _route(event: dict[str, Any]) -> tuple[str, str]:

@@ -27,9 +27,10 @@ def measure(
     event: Callable[..., dict[str, Any]],
     count: Callable[[Callable[[], None]], dict[str, Any]],
 ) -> dict[str, Any]:
-    from tollgate.store.policy import put_policy
+    from tollgate.store.policy import put_policy, read_policy
 
-    put_policy(tenant_id, {"default_effect": "allow", "rules": [RULE]}, 0, int(time.time()), "operator:bench")
+    current = read_policy(tenant_id).version  # over whatever policy the benchmark put before (0: none)
+    put_policy(tenant_id, {"default_effect": "allow", "rules": [RULE]}, current, int(time.time()), "operator:bench")
 
     def request_action() -> None:
         body = {"action": "run", "feature": feature, "quantity": 1}

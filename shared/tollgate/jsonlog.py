@@ -21,6 +21,7 @@ from typing import Any
 
 from tollgate.redaction import SECRETS, redact
 
+_LINE = json.JSONEncoder(default=str)  # built once: ``json.dumps(..., default=str)`` builds one per call
 _LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 _ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -69,7 +70,7 @@ class JsonLogger:
             entry["exception"] = redact("".join(traceback.format_exception(*exc_info)).rstrip("\n"))
             entry["exception_name"] = exc_info[0].__name__
         with suppress(Exception):  # a log line must never fail a request
-            sys.stdout.write(json.dumps(entry, default=str) + "\n")
+            sys.stdout.write(_LINE.encode(entry) + "\n")
 
 
 def get_json_logger(name: str = "tollgate") -> JsonLogger:

@@ -1,4 +1,5 @@
-"""The composition root: builds each service once per cold start with the real adapters.
+"""The composition root: builds each service once per cold start with the real adapters, importing each
+service's module only when it is first asked for (a function loads what its routes use, not every service).
 
 Handlers ask here for what they need; tests build services themselves with fakes.
 """
@@ -9,27 +10,27 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tollgate.clock import SYSTEM_CLOCK
-from tollgate.domain.action_service import ActionService
-from tollgate.domain.allowances import AllowanceService
-from tollgate.domain.catalog import CatalogRepository
-from tollgate.domain.decisions import DecisionLogService
-from tollgate.domain.events import EventService
-from tollgate.domain.leases import LeaseService
-from tollgate.domain.license_keys import LicenseKeyService
-from tollgate.domain.policies import PolicyService
-from tollgate.domain.pool import PoolService
-from tollgate.domain.projects import ProjectService
-from tollgate.domain.purchases import PurchaseService
-from tollgate.domain.spend_policy import SpendPolicy
-from tollgate.domain.sweeper import SweeperService
-from tollgate.domain.tenants import TenantService
 from tollgate.ids import RANDOM_IDS
 from tollgate.settings import secret
 
 if TYPE_CHECKING:
+    from tollgate.domain.action_service import ActionService
     from tollgate.domain.alerts import AlertService
+    from tollgate.domain.allowances import AllowanceService
+    from tollgate.domain.catalog import CatalogRepository
+    from tollgate.domain.decisions import DecisionLogService
+    from tollgate.domain.events import EventService
+    from tollgate.domain.leases import LeaseService
+    from tollgate.domain.license_keys import LicenseKeyService
     from tollgate.domain.notifier import NotifierService
+    from tollgate.domain.policies import PolicyService
+    from tollgate.domain.pool import PoolService
+    from tollgate.domain.projects import ProjectService
+    from tollgate.domain.purchases import PurchaseService
     from tollgate.domain.reports import ReportService
+    from tollgate.domain.spend_policy import SpendPolicy
+    from tollgate.domain.sweeper import SweeperService
+    from tollgate.domain.tenants import TenantService
     from tollgate.domain.webhooks import WebhookEndpointService
     from tollgate.store.alert_stream import AlertEvaluator
     from tollgate.store.alerts import DynamoAlertRepository
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 @cache
 def tenant_service() -> TenantService:
     from tollgate.billing.stripe_gateway import StripeGateway
+    from tollgate.domain.tenants import TenantService
     from tollgate.store.tenants import DynamoTenantRepository
 
     return TenantService(
@@ -67,6 +69,7 @@ def catalog() -> CatalogRepository:
 
 @cache
 def pool_service() -> PoolService:
+    from tollgate.domain.pool import PoolService
     from tollgate.store.pool import DynamoPoolRepository
 
     return PoolService(
@@ -77,6 +80,7 @@ def pool_service() -> PoolService:
 @cache
 def spend_policy() -> SpendPolicy:
     """The tenant's policy on consume, leases and allowances; one cache of policies per container."""
+    from tollgate.domain.spend_policy import SpendPolicy
     from tollgate.store.decisions import DynamoRefusalLog
     from tollgate.store.policy import CachedPolicySource
 
@@ -93,6 +97,7 @@ def lot_settler() -> DynamoExpiry:
 
 @cache
 def project_service() -> ProjectService:
+    from tollgate.domain.projects import ProjectService
     from tollgate.store.projects import DynamoProjectRepository
 
     return ProjectService(DynamoProjectRepository(), SYSTEM_CLOCK, RANDOM_IDS)
@@ -100,6 +105,7 @@ def project_service() -> ProjectService:
 
 @cache
 def license_key_service() -> LicenseKeyService:
+    from tollgate.domain.license_keys import LicenseKeyService
     from tollgate.store.license_keys import DynamoLicenseKeyRepository
     from tollgate.validation_services import license_key_reader
 
@@ -117,6 +123,7 @@ def purchase_service() -> PurchaseService:
     """Purchases, Stripe's webhooks and reconciliation. ``stripe`` itself loads only when a call needs it."""
     from tollgate.billing.stripe_checkout import StripeCheckout
     from tollgate.billing.stripe_webhooks import StripeWebhookVerifier, webhook_secrets
+    from tollgate.domain.purchases import PurchaseService
     from tollgate.logs import get_logger
     from tollgate.settings import settings
     from tollgate.store.projects import DynamoProjectRepository
@@ -138,6 +145,7 @@ def purchase_service() -> PurchaseService:
 
 @cache
 def event_service() -> EventService:
+    from tollgate.domain.events import EventService
     from tollgate.store.events import DynamoEventLog
 
     return EventService(DynamoEventLog(), SYSTEM_CLOCK)
@@ -145,6 +153,7 @@ def event_service() -> EventService:
 
 @cache
 def lease_service() -> LeaseService:
+    from tollgate.domain.leases import LeaseService
     from tollgate.store.leases import DynamoLeaseRepository
 
     return LeaseService(
@@ -154,6 +163,7 @@ def lease_service() -> LeaseService:
 
 @cache
 def allowance_service() -> AllowanceService:
+    from tollgate.domain.allowances import AllowanceService
     from tollgate.store.allowances import DynamoAllowanceRepository
 
     return AllowanceService(
@@ -168,6 +178,7 @@ def allowance_service() -> AllowanceService:
 
 @cache
 def policy_service() -> PolicyService:
+    from tollgate.domain.policies import PolicyService
     from tollgate.store.policy import DynamoKeyDirectory, DynamoPolicyRepository
 
     return PolicyService(DynamoPolicyRepository(), DynamoKeyDirectory(), SYSTEM_CLOCK)
@@ -175,6 +186,7 @@ def policy_service() -> PolicyService:
 
 @cache
 def decision_log() -> DecisionLogService:
+    from tollgate.domain.decisions import DecisionLogService
     from tollgate.store.decisions import DynamoDecisionReader
 
     return DecisionLogService(DynamoDecisionReader())
@@ -186,6 +198,7 @@ def action_service() -> ActionService:
     in the same request (the write is conditioned on both, so a decision is never written under a policy
     changed meanwhile)."""
     from tollgate.domain.action_policy import PolicyJudge
+    from tollgate.domain.action_service import ActionService
     from tollgate.store.actions import DynamoActionRepository, read_policy_and_head
 
     return ActionService(
@@ -201,6 +214,7 @@ def action_service() -> ActionService:
 @cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
+    from tollgate.domain.sweeper import SweeperService
     from tollgate.logs import get_logger
     from tollgate.store.expiry import DynamoDueIndex
     from tollgate.store.license_keys import DynamoKeyNotices

@@ -8,12 +8,11 @@ the environment locally (``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRETS``, ``RECEI
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):  # NamedTuple, not a dataclass: see domain/tenancy.py
     table_name: str
     region: str
     stage: str

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -59,11 +58,11 @@ def test_decide_every_code() -> None:
     assert code() is Code.VALID
     assert code(key=None) is Code.NOT_FOUND
     assert code(tenant=None) is Code.NOT_FOUND
-    assert code(key=replace(KEY, secret_hash=hash_secret("other"))) is Code.NOT_FOUND
-    assert code(key=replace(KEY, revoked_at=NOW - 1)) is Code.REVOKED
-    assert code(key=replace(KEY, expires_at=NOW)) is Code.EXPIRED
-    assert code(key=replace(KEY, expires_at=NOW + 1)) is Code.VALID
-    assert code(tenant=replace(TENANT, status=TenantStatus.SUSPENDED)) is Code.SUSPENDED
+    assert code(key=KEY._replace(secret_hash=hash_secret("other"))) is Code.NOT_FOUND
+    assert code(key=KEY._replace(revoked_at=NOW - 1)) is Code.REVOKED
+    assert code(key=KEY._replace(expires_at=NOW)) is Code.EXPIRED
+    assert code(key=KEY._replace(expires_at=NOW + 1)) is Code.VALID
+    assert code(tenant=TENANT._replace(status=TenantStatus.SUSPENDED)) is Code.SUSPENDED
     assert code(served_from="ap-south-1") is Code.REGION_NOT_ALLOWED
     assert code(region="eu-west-2") is Code.REGION_NOT_ALLOWED
     assert code(project="pj_qqqqqqqqqqqqqqqq", project_exists=True) is Code.PROJECT_NOT_ALLOWED
@@ -74,12 +73,12 @@ def test_decide_every_code() -> None:
 
 
 def test_decide_reports_the_first_failure_in_the_documented_order() -> None:
-    everything_wrong = replace(KEY, revoked_at=NOW - 1, expires_at=NOW - 1, regions=("ap",))
-    suspended = replace(TENANT, status=TenantStatus.SUSPENDED)
+    everything_wrong = KEY._replace(revoked_at=NOW - 1, expires_at=NOW - 1, regions=("ap",))
+    suspended = TENANT._replace(status=TenantStatus.SUSPENDED)
     assert code(key=everything_wrong, tenant=suspended, feature="deploy") is Code.REVOKED
-    assert code(key=replace(everything_wrong, revoked_at=None), tenant=suspended) is Code.EXPIRED
-    assert code(key=replace(KEY, regions=("ap",)), tenant=suspended) is Code.SUSPENDED
-    assert code(key=replace(KEY, regions=("ap",)), feature="deploy") is Code.REGION_NOT_ALLOWED
+    assert code(key=everything_wrong._replace(revoked_at=None), tenant=suspended) is Code.EXPIRED
+    assert code(key=KEY._replace(regions=("ap",)), tenant=suspended) is Code.SUSPENDED
+    assert code(key=KEY._replace(regions=("ap",)), feature="deploy") is Code.REGION_NOT_ALLOWED
     assert code(feature="deploy", project="pj_qqqqqqqqqqqqqqqq", project_exists=True) is Code.PROJECT_NOT_ALLOWED
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tollgate.http.limits import ID_BODY
 
@@ -23,15 +23,13 @@ _API_KEY = re.compile(rf"^tg_({_ID})\.({_ID})\.([0-9a-z]{{32}})$")
 _LICENSE_KEY = re.compile(rf"^tgk_([a-z]{{2}}(?:-[a-z]+)+-\d)\.({_ID})\.({_ID})\.([0-9a-z]{{32}})$")
 
 
-@dataclass(frozen=True)
-class ParsedApiKey:
+class ParsedApiKey(NamedTuple):  # NamedTuple, not a dataclass: see domain/tenancy.py
     tenant_id: str
     key_id: str
     secret_hash: str
 
 
-@dataclass(frozen=True)
-class ParsedLicenseKey:
+class ParsedLicenseKey(NamedTuple):
     home_region: str
     tenant_id: str
     key_id: str

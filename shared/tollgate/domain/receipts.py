@@ -38,8 +38,12 @@ def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+# One encoder for every receipt: ``json.dumps`` with options builds a new one per call (a hot path).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def _compact_json(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    return _COMPACT_JSON.encode(value).encode()
 
 
 def load_primitives() -> None:

@@ -20,9 +20,8 @@ checks run in this order and the first that fails is the answer:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tollgate.domain import credentials, regions
 from tollgate.domain.credentials import ParsedLicenseKey
@@ -59,8 +58,7 @@ MESSAGES: dict[Code, str] = {
 }
 
 
-@dataclass(frozen=True)
-class ValidationRequest:
+class ValidationRequest(NamedTuple):  # NamedTuple, not a dataclass: see domain/tenancy.py
     feature: str | None = None
     region: str | None = None  # where the client says it runs
     fingerprint: str | None = None  # the client's machine fingerprint, echoed into the receipt
@@ -104,8 +102,7 @@ def presented_key(credential: str | None) -> ParsedLicenseKey:
     return presented
 
 
-@dataclass(frozen=True)
-class ValidationResult:
+class ValidationResult(NamedTuple):
     code: Code
     key: LicenseKey | None  # None for NOT_FOUND: nothing is told about a key the caller cannot prove
     claims: dict[str, Any]

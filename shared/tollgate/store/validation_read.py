@@ -72,8 +72,10 @@ def _value(attribute: Mapping[str, Any]) -> Any:
     return raw
 
 
-def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: _value(value) for name, value in item.items()}
+def _get(item: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """One attribute of a typed item as plain Python; only the attributes a record needs are converted."""
+    attribute = item.get(name)
+    return default if attribute is None else _value(attribute)
 
 
 def _optional_int(value: Any) -> int | None:
@@ -81,38 +83,40 @@ def _optional_int(value: Any) -> int | None:
 
 
 def tenant_from_item(item: Mapping[str, Any]) -> Tenant:
+    """A tenant from its item as DynamoDB answers it (typed attributes: ``{"S": ...}``, ``{"N": ...}``)."""
     return Tenant(
-        id=item["tenant_id"],
-        name=item.get("name", ""),
-        email=item.get("email", ""),
-        home_region=item.get("home_region", ""),
-        status=TenantStatus(item["status"]),
-        created_at=int(item.get("created_at", 0)),
-        stripe_customer_id=item.get("stripe_customer_id"),
+        id=_get(item, "tenant_id"),
+        name=_get(item, "name", ""),
+        email=_get(item, "email", ""),
+        home_region=_get(item, "home_region", ""),
+        status=TenantStatus(_get(item, "status")),
+        created_at=int(_get(item, "created_at", 0)),
+        stripe_customer_id=_get(item, "stripe_customer_id"),
         pool=Pool(
-            balance=int(item.get("balance", 0)),
-            reserved=int(item.get("reserved", 0)),
-            next_lot_expiry=_optional_int(item.get("next_lot_expiry")),
+            balance=int(_get(item, "balance", 0)),
+            reserved=int(_get(item, "reserved", 0)),
+            next_lot_expiry=_optional_int(_get(item, "next_lot_expiry")),
         ),
     )
 
 
 def license_key_from_item(tenant_id: str, item: Mapping[str, Any]) -> LicenseKey:
-    features = item.get("features")
+    """A license key from its typed item (as ``tenant_from_item``)."""
+    features = _get(item, "features")
     return LicenseKey(
-        id=item["key_id"],
+        id=_get(item, "key_id"),
         tenant_id=tenant_id,
-        name=item.get("name", ""),
-        display=item.get("display", ""),
-        secret_hash=item["secret_hash"],
-        regions=tuple(sorted(item.get("regions") or ())),
-        created_at=int(item.get("created_at", 0)),
+        name=_get(item, "name", ""),
+        display=_get(item, "display", ""),
+        secret_hash=_get(item, "secret_hash"),
+        regions=tuple(sorted(_get(item, "regions") or ())),
+        created_at=int(_get(item, "created_at", 0)),
         features=None if features is None else tuple(sorted(features)),
-        project_id=item.get("project_id"),
-        environment=item.get("environment"),
-        expires_at=_optional_int(item.get("expires_at")),
-        revoked_at=_optional_int(item.get("revoked_at")),
-        rotated_at=_optional_int(item.get("rotated_at")),
+        project_id=_get(item, "project_id"),
+        environment=_get(item, "environment"),
+        expires_at=_optional_int(_get(item, "expires_at")),
+        revoked_at=_optional_int(_get(item, "revoked_at")),
+        rotated_at=_optional_int(_get(item, "rotated_at")),
     )
 
 
@@ -144,7 +148,8 @@ class DynamoLicenseKeyReader:
         )
 
     def _batch_get(self, item_keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """The items found, by sort key. UnprocessedKeys (only under throttling) are asked for again."""
+        """The items found (typed, as DynamoDB answers them), by sort key. UnprocessedKeys (only under
+        throttling) are asked for again."""
         found: dict[str, dict[str, Any]] = {}
         pending = item_keys
         for attempt in range(_UNPROCESSED_ATTEMPTS):
@@ -159,8 +164,7 @@ class DynamoLicenseKeyReader:
             except BotoCoreError as exc:  # connection failures after botocore's own retries
                 raise StoreBusy() from exc
             for item in response.get("Responses", {}).get(self._table, []):
-                plain = _plain(item)
-                found[plain["sk"]] = plain
+                found[item["sk"]["S"]] = item
             pending = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
             if not pending:
                 return found
