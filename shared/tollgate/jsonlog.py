@@ -59,18 +59,36 @@ class JsonLogger:
         entry: dict[str, Any] = {
             "level": name,
             "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
-            "message": redact(message),
+            "message": _redacted_message(message),
             "timestamp": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
             "service": self.service,
         }
         if extra:
-            for key, value in extra.items():
-                entry[key] = redact(value) if isinstance(value, str) and SECRETS.search(value) else value
+            entry.update(extra)
+            texts = [value for value in extra.values() if isinstance(value, str)]
+            if texts and SECRETS.search("\n".join(texts)):  # one search for all; redact each only on a hit
+                for key, value in extra.items():
+                    if isinstance(value, str):
+                        entry[key] = redact(value)
         if exc_info is not None and exc_info[0] is not None:
             entry["exception"] = redact("".join(traceback.format_exception(*exc_info)).rstrip("\n"))
             entry["exception_name"] = exc_info[0].__name__
         with suppress(Exception):  # a log line must never fail a request
             sys.stdout.write(_LINE.encode(entry) + "\n")
+
+
+_MESSAGES: dict[str, str] = {}  # message -> as logged; messages are the code's own words, so few
+_MESSAGES_MAX = 512
+
+
+def _redacted_message(message: str) -> str:
+    """``redact(message)``, remembered: a line's message is a literal of the code, its data in ``extra``."""
+    clean = _MESSAGES.get(message)
+    if clean is None:
+        clean = redact(message)
+        if len(_MESSAGES) < _MESSAGES_MAX:
+            _MESSAGES[message] = clean
+    return clean
 
 
 def get_json_logger(name: str = "tollgate") -> JsonLogger:

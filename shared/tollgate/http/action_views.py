@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.actions import Action
 from tollgate.http.views import iso
+
+if TYPE_CHECKING:
+    from tollgate.domain.actions import Action
 
 
 def action_view(action: Action) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.decisions import DecisionRecord
 from tollgate.domain.policy import Approval, Decision, Policy, policy_document
+
+if TYPE_CHECKING:
+    from tollgate.domain.decisions import DecisionRecord
 
 
 def policy_view(policy: Policy) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.purchase_records import Purchase
 from tollgate.http.views import iso
+
+if TYPE_CHECKING:
+    from tollgate.domain.purchase_records import Purchase
 
 
 def purchase_view(purchase: Purchase) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.alerts import Alert
-from tollgate.domain.forecast import Forecast
-from tollgate.domain.reports import PurchaseUsage
 from tollgate.domain.usage import UsageReport, day_of
 from tollgate.http.views import iso
+
+if TYPE_CHECKING:
+    from tollgate.domain.alerts import Alert
+    from tollgate.domain.forecast import Forecast
+    from tollgate.domain.reports import PurchaseUsage
 
 
 def usage_view(usage: UsageReport) -> dict[str, Any]:

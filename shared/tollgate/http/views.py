@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.allowances import Allowance
-from tollgate.domain.events import Event
-from tollgate.domain.leases import Lease
-from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
-from tollgate.domain.pool import BalanceView
+if TYPE_CHECKING:  # annotations only: a function loads the services its routes call, not every record
+    from tollgate.domain.allowances import Allowance
+    from tollgate.domain.events import Event
+    from tollgate.domain.leases import Lease
+    from tollgate.domain.models import ApiKey, Feature, LedgerEntry, LicenseKey, Project, Tenant, TokenPack
+    from tollgate.domain.pool import BalanceView
 
 _LAST_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z, the last instant an ISO-8601 year of 4 digits holds
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tollgate.domain.webhooks import DeliveryAttempt, WebhookEndpoint
 from tollgate.http.views import iso
+
+if TYPE_CHECKING:
+    from tollgate.domain.webhooks import DeliveryAttempt, WebhookEndpoint
 
 
 def endpoint_view(endpoint: WebhookEndpoint, secret: str | None = None, now: int | None = None) -> dict[str, Any]:

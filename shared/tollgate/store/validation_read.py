@@ -73,9 +73,13 @@ def _value(attribute: Mapping[str, Any]) -> Any:
 
 
 def _get(item: Mapping[str, Any], name: str, default: Any = None) -> Any:
-    """One attribute of a typed item as plain Python; only the attributes a record needs are converted."""
+    """One attribute of a typed item as plain Python; only the attributes a record needs are converted
+    (strings, the most of them, without a call)."""
     attribute = item.get(name)
-    return default if attribute is None else _value(attribute)
+    if attribute is None:
+        return default
+    text = attribute.get("S")
+    return text if text is not None else _value(attribute)
 
 
 def _optional_int(value: Any) -> int | None:
