@@ -3,8 +3,9 @@
 1. DynamoDB requests per validation and per consumption, counted on botocore's ``before-send`` hook of every
    client (pynamodb's too), with the capacity units DynamoDB reports (``ReturnConsumedCapacity``).
 2. The validation function's import time against the floor (import botocore, create one DynamoDB client),
-   each in fresh interpreters, interleaved, median of ``--import-runs``; the other SDK/portal functions too.
-3. A validation through the handler (in-process, payload-2.0 event) against the bare BatchGetItem it needs,
+   each in fresh interpreters, interleaved, median of ``--import-runs``; every other function too (SPEC: <= x1.5).
+3. A validation through the handler (in-process, payload-2.0 event, timed from the event handed over to the
+   answer returned) against the bare BatchGetItem it needs,
    alternating on the same DynamoDB Local: p50 and p95 and their ratios.
 4. Dollars per million validations and debits, from those figures and the prices in ``prices.py``.
 5. Allowances through the vendor SDK (``allowances.py``): uses per pool write with block=100, dollars per
@@ -312,13 +313,10 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         "import botocore.session\n"
         f"botocore.session.get_session().create_client('dynamodb', region_name={REGION!r}, endpoint_url={endpoint!r})"
     )
-    variants = {
-        "floor": ([], floor),
-        "validate": (["functions/validate", "shared"], "import app"),
-        "usage": (["functions/usage", "shared"], "import app"),
-        "portal": (["functions/portal", "shared"], "import app"),
-        "floor + Powertools Logger": ([], floor + "\nfrom aws_lambda_powertools import Logger"),
-    }
+    variants = {"floor": ([], floor), "validate": (["functions/validate", "shared"], "import app")}
+    for function in sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py")):
+        variants.setdefault(function, ([f"functions/{function}", "shared"], "import app"))  # SPEC: <= x1.5
+    variants["floor + Powertools Logger"] = ([], floor + "\nfrom aws_lambda_powertools import Logger")
     timings = time_imports(variants, args.import_runs, ROOT, os.environ)
     base = timings["floor"]
     figures["imports"] = {
@@ -384,15 +382,15 @@ def _print(figures: dict[str, Any]) -> None:
     out("\nImport time (fresh interpreters, median; ratio to the floor):\n")
     for name, t in figures["imports"].items():
         out(
-            f"  {name:28s} wall {t['wall_ms']:7.1f} ms  x{t['ratio_wall']:.2f}   "
-            f"cpu {t['cpu_ms']:7.1f} ms  x{t['ratio_cpu']:.2f}   (n={t['runs']})\n"
+            f"  {name:28s} wall {t['wall_ms']:7.1f} ms  x{t['ratio_wall']:.3f}   "
+            f"cpu {t['cpu_ms']:7.1f} ms  x{t['ratio_cpu']:.3f}   (n={t['runs']})\n"
         )
     lat = figures["latency"]
     h, b = lat["handler"], lat["bare_batch_get"]
     out(
         f"\nValidation latency, handler vs bare BatchGetItem (n={h['n']}):\n"
-        f"  p50 {h['p50_ms']:.2f} ms vs {b['p50_ms']:.2f} ms  x{lat['ratio_p50']:.2f}\n"
-        f"  p95 {h['p95_ms']:.2f} ms vs {b['p95_ms']:.2f} ms  x{lat['ratio_p95']:.2f}\n"
+        f"  p50 {h['p50_ms']:.3f} ms vs {b['p50_ms']:.3f} ms  x{lat['ratio_p50']:.3f}\n"
+        f"  p95 {h['p95_ms']:.3f} ms vs {b['p95_ms']:.3f} ms  x{lat['ratio_p95']:.3f}\n"
     )
     for label, key in (("minimal", "consume_minimal_handler"), ("full answer", "consume_handler")):
         if lat[key]:
