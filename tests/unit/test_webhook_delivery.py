@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tollgate.webhooks.sender import WebhookSender
+from tollgate.webhooks.sender import WebhookSender, bounded
 from tollgate.webhooks.signing import new_secret, signed_headers, webhook_id
 
 
@@ -107,6 +107,39 @@ def test_a_slow_receiver_times_out_within_the_budget(receiver: tuple[Receiver, s
 def test_a_closed_port_is_a_connection_error_not_an_exception() -> None:
     result = WebhookSender(allow_loopback=True).send("http://127.0.0.1:9/x", b"{}", {})
     assert result.status_code is None and result.error is not None and not result.ok
+
+
+def test_a_lookup_that_hangs_is_refused_within_its_bound_and_nothing_is_sent(receiver: tuple[Receiver, str]) -> None:
+    """getaddrinfo has no timeout of its own: a name server that never answers must not hold a delivery."""
+    state, base = receiver
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[Any]:
+        released.wait(5)
+        return []
+
+    sender = WebhookSender(allow_loopback=True, resolver=bounded(hanging, 0.2))
+    started = time.monotonic()
+    result = sender.send(base.replace("127.0.0.1", "hooks.example.com"), b"{}", {})
+    elapsed = time.monotonic() - started
+    released.set()
+    assert result.error == "refused: the host does not resolve"
+    assert elapsed < 2.0  # the bound, not the 5 s the lookup would have taken
+    assert state.got == []
+
+
+def test_a_bounded_resolver_answers_what_the_resolver_answers() -> None:
+    import ipaddress
+
+    address = ipaddress.ip_address("93.184.216.34")
+    assert bounded(lambda host, port: [address], 1.0)("example.com", 443) == [address]
+
+    def slow(host: str, port: int) -> list[Any]:
+        time.sleep(1)
+        return [address]
+
+    with pytest.raises(OSError, match=r"example\.com"):
+        bounded(slow, 0.05)("example.com", 443)
 
 
 def test_logs_redact_endpoint_secrets_and_standard_webhooks_signatures_whole() -> None:

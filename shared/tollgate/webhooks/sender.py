@@ -6,7 +6,7 @@ status, keep nothing of the body.
   (urllib3 pool on the IP), with the original host in ``Host`` and in TLS SNI and certificate checking
   (``server_hostname``/``assert_hostname``), so no second lookup can swap the address.
 - No redirects (a 3xx is a failure), no retries here (the delivery schedule retries), short timeouts
-  (connect 2 s, the whole request 5 s), at most a few bytes of the answer read, never stored.
+  (the lookup 2 s, connect 2 s, the whole request 5 s), at most a few bytes of the answer read, never stored.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlsplit
 
 from tollgate.webhooks.guard import IPAddress, parse_literal, refusal
@@ -39,11 +40,44 @@ class SendResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def system_resolver(host: str, port: int) -> list[IPAddress]:
+RESOLVE_TIMEOUT_S = 2.0  # the system resolver has no timeout of its own (getaddrinfo blocks)
+RESOLVER_THREADS = 4  # lookups in flight at once; one stuck on a dead name server holds one thread
+
+
+def getaddrinfo_resolver(host: str, port: int) -> list[IPAddress]:
     import ipaddress
 
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def bounded(resolver: Resolver, timeout_s: float) -> Resolver:
+    """``resolver`` with a deadline: an ``OSError`` after ``timeout_s`` (the lookup itself cannot be
+    cancelled; it finishes on its own thread, and a later lookup of the same name starts afresh)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Timeout
+
+    lookups = ThreadPoolExecutor(max_workers=RESOLVER_THREADS, thread_name_prefix="resolve")
+
+    def resolve(host: str, port: int) -> list[IPAddress]:
+        pending = lookups.submit(resolver, host, port)
+        try:
+            return pending.result(timeout=timeout_s)
+        except Timeout as exc:
+            pending.cancel()  # still queued behind stuck lookups: never run it
+            raise OSError(f"no answer for {host} within {timeout_s:g} s") from exc
+
+    return resolve
+
+
+def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """The system's resolver, given ``RESOLVE_TIMEOUT_S`` to answer."""
+    return _system()(host, port)
+
+
+@cache
+def _system() -> Resolver:
+    return bounded(getaddrinfo_resolver, RESOLVE_TIMEOUT_S)
 
 
 class WebhookSender:
