@@ -316,3 +316,37 @@ def test_a_balance_crossing_its_alert_reaches_the_receiver_once_signed(stack: St
     assert {r["headers"]["webhook-id"] for r in again} == {low["headers"]["webhook-id"]}
     assert of_type(inbox(stack, name), "balance.recovered") == []
     stack.audit(tenant_id)
+
+
+def test_concurrent_creates_never_take_a_tenant_past_its_endpoint_limit(stack: Stack) -> None:
+    """The limit of 20 is a condition on the tenant's count, written with each create and delete: 16 creates
+    at once on a tenant with 17 endpoints give exactly 3 more, and deletes racing creates keep the count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tenant_id, owner = stack.signup("Hook limit")
+    for n in range(17):
+        create_endpoint(stack, owner, f"limit-{n}", ["purchase.paid"])
+
+    def create(n: int) -> int:
+        body = {"url": f"{stack.api}/_local/webhooks/race-{n}", "events": ["purchase.paid"]}
+        return stack.call("POST", "/v1/webhook-endpoints", body, key=owner).status
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = sorted(pool.map(create, range(16)))
+    assert statuses == [201] * 3 + [409] * 13, statuses
+    listed = stack.call("GET", "/v1/webhook-endpoints", key=owner).body["endpoints"]
+    assert len(listed) == 20
+
+    def delete_then_create(endpoint: dict[str, Any]) -> tuple[int, int]:
+        gone = stack.call("DELETE", f"/v1/webhook-endpoints/{endpoint['id']}", key=owner).status
+        body = {"url": f"{stack.api}/_local/webhooks/again-{endpoint['id']}", "events": ["purchase.paid"]}
+        return gone, stack.call("POST", "/v1/webhook-endpoints", body, key=owner).status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pairs = list(pool.map(delete_then_create, listed[:8]))
+    assert pairs == [(200, 201)] * 8, pairs  # each create follows its own delete: a slot is always free
+    after = stack.call("GET", "/v1/webhook-endpoints", key=owner).body["endpoints"]
+    assert len(after) == 20
+    counts = [i for i in stack.items() if i["pk"]["S"] == f"T#{tenant_id}" and i["sk"]["S"] == "WHEPS"]
+    assert [int(i["endpoints"]["N"]) for i in counts] == [20]
+    stack.audit(tenant_id)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.conftest import raw_items
 from tollgate.clock import FixedClock
-from tollgate.domain.errors import InvalidField, NotFound
+from tollgate.domain.errors import Conflict, InvalidField, NotFound
 from tollgate.domain.models import Principal, Tenant, TenantStatus
 from tollgate.domain.roles import Role
 from tollgate.domain.webhooks import (
@@ -74,6 +74,47 @@ def test_an_endpoint_is_stored_with_its_secret_sealed_and_only_its_tenant_sees_i
     assert service.delete(caller(), issued.endpoint.id).id == issued.endpoint.id
     with pytest.raises(NotFound):
         service.delete(caller(), issued.endpoint.id)
+
+
+def test_the_endpoint_limit_is_kept_by_a_count_written_with_each_create_and_delete(table: str) -> None:
+    from tollgate.domain.webhooks import MAX_ENDPOINTS
+    from tollgate.store import keys
+    from tollgate.store.webhooks import WebhookEndpointCountItem
+
+    def stored_count(tenant_id: str) -> int:
+        return int(WebhookEndpointCountItem.get(keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK).endpoints)
+
+    service = endpoints_service(FixedClock(T0))
+    made = [service.create(caller(), f"https://hooks.example.com/{n}", ["purchase.paid"], None) for n in range(3)]
+    assert stored_count(caller().tenant_id) == 3
+    service.delete(caller(), made[0].endpoint.id)
+    assert stored_count(caller().tenant_id) == 2
+    with pytest.raises(NotFound):
+        service.delete(caller(), made[0].endpoint.id)
+    assert stored_count(caller().tenant_id) == 2  # a refused delete takes nothing off
+    for n in range(MAX_ENDPOINTS - 2):
+        service.create(caller(), f"https://hooks.example.com/more/{n}", ["purchase.paid"], None)
+    with pytest.raises(Conflict):
+        service.create(caller(), "https://hooks.example.com/one-too-many", ["purchase.paid"], None)
+    assert len(service.list(caller())) == MAX_ENDPOINTS == stored_count(caller().tenant_id)
+
+
+def test_endpoints_made_before_the_count_are_counted_when_it_starts(table: str) -> None:
+    from tollgate.domain.webhooks import MAX_ENDPOINTS
+    from tollgate.store import keys
+    from tollgate.store.webhooks import WebhookEndpointCountItem
+
+    service = endpoints_service(FixedClock(T0))
+    tenant_id = caller().tenant_id
+    for n in range(MAX_ENDPOINTS):
+        service.create(caller(), f"https://hooks.example.com/{n}", ["purchase.paid"], None)
+    WebhookEndpointCountItem(keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK).delete()  # as before it
+    with pytest.raises(Conflict):
+        service.create(caller(), "https://hooks.example.com/over", ["purchase.paid"], None)
+    service.delete(caller(), service.list(caller())[0].id)  # without a count: none is started, none taken
+    service.create(caller(), "https://hooks.example.com/again", ["purchase.paid"], None)
+    count = WebhookEndpointCountItem.get(keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK).endpoints
+    assert int(count) == MAX_ENDPOINTS == len(service.list(caller()))
 
 
 def test_roles_other_than_owner_and_admin_may_not_touch_endpoints(table: str) -> None:

@@ -152,6 +152,7 @@ class PoolTransaction:
     _checks: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     _puts: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
     _updates: list[tuple[str, Model, list[Action], Condition | None, str | None]] = field(default_factory=list)
+    _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
 
     # the kernel's own items
     def pool(self, delta: PoolDelta) -> PoolTransaction:
@@ -208,9 +209,17 @@ class PoolTransaction:
     def update(self, label: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
         self._updates.append((label, item, actions, condition, None))
 
+    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        self._deletes.append((label, item, condition))
+
     def labels(self) -> list[str]:
         """The labels in the order DynamoDB sees the items (and reports cancellation reasons)."""
-        return [c[0] for c in self._checks] + [p[0] for p in self._puts] + [u[0] for u in self._updates]
+        return (
+            [c[0] for c in self._checks]
+            + [p[0] for p in self._puts]
+            + [u[0] for u in self._updates]
+            + [d[0] for d in self._deletes]
+        )
 
     def commit(self) -> None:
         """Send it (retrying throttling and conflicts with the same token). Raises ``Refused`` when a
@@ -230,6 +239,8 @@ class PoolTransaction:
                         tx.update(item, actions=actions, condition=condition)
                     else:
                         tx.update(item, actions=actions, condition=condition, return_values=returns)
+                for _, item, condition in self._deletes:
+                    tx.delete(item, condition=condition)
 
         try:
             with_retries(write)

@@ -214,6 +214,7 @@ def tenant_of(pk: str) -> str:
 
 WEBHOOK_ENDPOINT_SK_PREFIX = "WHEP#"
 WEBHOOK_DELIVERY_SK_PREFIX = "WHDL#"
+WEBHOOK_ENDPOINT_COUNT_SK = "WHEPS"  # how many endpoints the tenant has (outside the WHEP# range)
 
 
 def webhook_endpoint_sk(endpoint_id: str) -> str:

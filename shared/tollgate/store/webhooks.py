@@ -6,20 +6,24 @@
   conditioned on its ``version``, so two notifier runs never attempt it both.
 - Attempts (pk ``T#<tenant>#W``) are written in the transaction of the delivery's change, with their own
   deterministic key (a retried write cannot add one twice). Response bodies are never stored.
+- The tenant's number of endpoints is an item of its own (sk ``WHEPS``), changed in the transaction that
+  adds or deletes one and conditioned on the number read: the limit holds under concurrent creates.
 - Deliveries and attempts are purged by TTL 35 and 30 days after they start (clean-up only).
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
-from tollgate.domain.errors import Conflict, NotFound
+from tollgate.domain.errors import Conflict, NotFound, StoreBusy
 from tollgate.domain.events import Event
 from tollgate.domain.notifier import DueDelivery
 from tollgate.domain.webhooks import (
@@ -40,7 +44,8 @@ from tollgate.store.table import TableModel
 DELIVERIES_CURSOR = "webhook_deliveries"
 ATTEMPT_TTL_S = 30 * 86_400
 DELIVERY_TTL_S = 35 * 86_400
-DELIVERY, ATTEMPT, ENDPOINT = "delivery", "attempt", "endpoint"
+DELIVERY, ATTEMPT, ENDPOINT, COUNT = "delivery", "attempt", "endpoint", "endpoint_count"
+COUNT_ATTEMPTS = 20  # reads of the count before a create or delete gives up (503) under contention
 
 
 class WebhookEndpointItem(TableModel):
@@ -57,6 +62,13 @@ class WebhookEndpointItem(TableModel):
     failing_since = NumberAttribute(null=True)
     disabled_at = NumberAttribute(null=True)
     version = NumberAttribute(default=0)
+
+
+class WebhookEndpointCountItem(TableModel):
+    """How many endpoints a tenant has. Absent for a tenant whose endpoints predate it: then the endpoints
+    are counted, and the first create writes it."""
+
+    endpoints = NumberAttribute()
 
 
 class _WebhookDueIndex(GlobalSecondaryIndex["WebhookDeliveryItem"]):
@@ -213,6 +225,21 @@ def _attempt_item(attempt: DeliveryAttempt) -> WebhookAttemptItem:
     )
 
 
+def _pause() -> None:
+    time.sleep(random.uniform(0, 0.02))  # noqa: S311 - jitter between racing writers, not a secret
+
+
+def _count_item(tenant_id: str) -> WebhookEndpointCountItem:
+    return WebhookEndpointCountItem(keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK)
+
+
+def _counted(stored: int | None) -> Any:
+    """The condition that the count is still what was read (absent: still absent)."""
+    if stored is None:
+        return WebhookEndpointCountItem.endpoints.does_not_exist()
+    return WebhookEndpointCountItem.endpoints == stored
+
+
 def _failed_condition(exc: PutError | UpdateError) -> bool:
     return exc.cause_response_code == "ConditionalCheckFailedException"
 
@@ -224,10 +251,38 @@ class DynamoWebhookEndpoints:
     """The portal's side: endpoints, their secrets and the list of attempts."""
 
     def add(self, endpoint: WebhookEndpoint, limit: int) -> None:
-        if len(self.list(endpoint.tenant_id)) >= limit:
-            raise Conflict(f"a tenant has at most {limit} webhook endpoints; delete one first")
-        with busy_as_store_busy():
-            _endpoint_item(endpoint).save(condition=WebhookEndpointItem.pk.does_not_exist())
+        """The endpoint and the tenant's count + 1, in one transaction conditioned on the count read (a
+        concurrent create or delete makes it read again); ``Conflict`` at ``limit``."""
+        tenant_id = endpoint.tenant_id
+        for _ in range(COUNT_ATTEMPTS):
+            stored = self._count(tenant_id)
+            count = len(self.list(tenant_id)) if stored is None else stored
+            if count >= limit:
+                raise Conflict(f"a tenant has at most {limit} webhook endpoints; delete one first")
+            tx = PoolTransaction(tenant_id, kernel.token("webhook-endpoint", endpoint.id, str(count)))
+            tx.put(ENDPOINT, _endpoint_item(endpoint), WebhookEndpointItem.pk.does_not_exist())
+            tx.update(
+                COUNT, _count_item(tenant_id), [WebhookEndpointCountItem.endpoints.set(count + 1)], _counted(stored)
+            )
+            try:
+                tx.commit()
+            except Refused as refused:
+                if COUNT in refused:
+                    _pause()  # another create or delete came first: count again
+                    continue
+                raise
+            return
+        raise StoreBusy()
+
+    def _count(self, tenant_id: str) -> int | None:
+        try:
+            with busy_as_store_busy():
+                item = WebhookEndpointCountItem.get(
+                    keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK, consistent_read=True
+                )
+        except DoesNotExist:
+            return None
+        return int(item.endpoints)
 
     def get(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
         found = self.find(tenant_id, endpoint_id)
@@ -255,16 +310,37 @@ class DynamoWebhookEndpoints:
             return [_endpoint(tenant_id, item) for item in items]
 
     def delete(self, tenant_id: str, endpoint_id: str) -> WebhookEndpoint:
+        """The endpoint and the tenant's count - 1, in one transaction (as ``add``)."""
         endpoint = self.get(tenant_id, endpoint_id)
         item = WebhookEndpointItem(keys.tenant_pk(tenant_id), keys.webhook_endpoint_sk(endpoint_id))
-        try:
-            with busy_as_store_busy():
-                item.delete(condition=WebhookEndpointItem.pk.exists())
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise NotFound("no such webhook endpoint") from exc
-            raise
-        return endpoint
+        for _ in range(COUNT_ATTEMPTS):
+            stored = self._count(tenant_id)
+            tx = PoolTransaction(tenant_id, kernel.token("webhook-endpoint-delete", endpoint_id, str(stored)))
+            if stored is None:  # endpoints from before the count: nothing to take one from, but none may start it
+                tx.check(
+                    COUNT,
+                    WebhookEndpointCountItem,
+                    keys.tenant_pk(tenant_id),
+                    keys.WEBHOOK_ENDPOINT_COUNT_SK,
+                    WebhookEndpointCountItem.endpoints.does_not_exist(),
+                )
+            else:
+                count = max(0, stored - 1)
+                tx.update(
+                    COUNT, _count_item(tenant_id), [WebhookEndpointCountItem.endpoints.set(count)], _counted(stored)
+                )
+            tx.delete(ENDPOINT, item, WebhookEndpointItem.pk.exists())
+            try:
+                tx.commit()
+            except Refused as refused:
+                if ENDPOINT in refused:
+                    raise NotFound("no such webhook endpoint") from refused
+                if COUNT in refused:
+                    _pause()
+                    continue
+                raise
+            return endpoint
+        raise StoreBusy()
 
     def rotate(self, before: WebhookEndpoint, after: WebhookEndpoint) -> bool:
         item = WebhookEndpointItem(keys.tenant_pk(before.tenant_id), keys.webhook_endpoint_sk(before.id))
