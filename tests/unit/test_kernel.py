@@ -46,6 +46,23 @@ def test_a_refusal_names_the_failed_item_whatever_order_items_were_added(world: 
     assert world.repo.pool(caller.tenant_id).balance == 10  # nothing changed
 
 
+def test_a_refused_delete_is_named_though_pynamodb_sends_deletes_before_puts_and_updates(world: LeaseWorld) -> None:
+    caller = world.tenant(10)
+    tx = PoolTransaction(caller.tenant_id, "t-delete-order")
+    tx.pool(PoolDelta(balance=-5, active=True, covers=5))  # an update: sent last
+    marker_id = "pj_00000000000000mk"
+    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk(marker_id), project_id=marker_id)
+    marker.name, marker.created_at = "marker", NOW
+    tx.put("marker", marker, ProjectItem.pk.does_not_exist())
+    absent = LeaseItem(keys.tenant_pk(caller.tenant_id), keys.lease_sk("lease_0000000000000000"))
+    tx.delete("absent_lease", absent, LeaseItem.pk.exists())  # added last, sent second
+    assert tx.labels() == ["absent_lease", "marker", "pool"]
+    with pytest.raises(Refused) as refused:
+        tx.commit()
+    assert set(refused.value.failed) == {"absent_lease"}
+    assert world.repo.pool(caller.tenant_id).balance == 10
+
+
 def test_pool_refusal_carries_the_old_pool(world: LeaseWorld) -> None:
     caller = world.tenant(3)
     tx = PoolTransaction(caller.tenant_id, "t-cover")

@@ -213,12 +213,13 @@ class PoolTransaction:
         self._deletes.append((label, item, condition))
 
     def labels(self) -> list[str]:
-        """The labels in the order DynamoDB sees the items (and reports cancellation reasons)."""
+        """The labels in the order DynamoDB sees the items (and reports cancellation reasons): pynamodb sends
+        condition checks, then deletes, then puts, then updates, whatever order they were added in."""
         return (
             [c[0] for c in self._checks]
+            + [d[0] for d in self._deletes]
             + [p[0] for p in self._puts]
             + [u[0] for u in self._updates]
-            + [d[0] for d in self._deletes]
         )
 
     def commit(self) -> None:
