@@ -181,3 +181,26 @@ def test_a_decision_made_under_a_policy_that_moved_is_made_again(world: ActionWo
     status, action = world.actions.request(owner, BUILD, "m1")
     assert (status, action.status, action.policy_version, MovingJudge.calls) == (200, ActionStatus.APPROVED, 0, 2)
     assert world.audit(owner) == []
+
+
+def test_an_approvers_queue_fills_its_page_past_actions_it_may_not_review(world: ActionWorld) -> None:
+    owner = world.tenant(1000)
+    alice, carol = world.key(owner, Role.APPROVER), world.key(owner, Role.APPROVER)
+
+    def named(key_id: str) -> ApprovalTerms:
+        return ApprovalTerms(Approvers(api_key_ids=frozenset({key_id})), quorum=1, timeout_s=900, grant_ttl_s=300)
+
+    for_alice, for_carol = named(alice.key_id), named(carol.key_id)
+    requester = world.key(owner, Role.MEMBER)
+    mine = []
+    for n in range(9):  # newest first: alice's three are spread among carol's six
+        terms = for_alice if n % 3 == 0 else for_carol
+        world.judge.verdict = Verdict("require_approval", "prod", 0, terms=terms)
+        _, action = world.actions.request(requester, Ask("deploy", feature="build", quantity=1), f"k{n}")
+        if terms is for_alice:
+            mine.append(action.id)
+    page, cursor = world.actions.page(alice, None, True, None, 2)
+    assert len(page) == 2 and cursor is not None  # two of alice's, though the first page of 2 held one
+    rest, _ = world.actions.page(alice, None, True, cursor, 2)
+    assert sorted(a.id for a in page + rest) == sorted(mine)
+    assert world.audit(owner) == []

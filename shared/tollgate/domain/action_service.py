@@ -21,6 +21,7 @@ from tollgate.domain.roles import Permission, Role, authorize
 from tollgate.ids import IdGenerator
 
 _ATTEMPTS = 8  # re-reads after losing a race for the action's version
+_PAGE_READS = 10  # reads a page may take to fill itself past actions the caller may not see or review
 READERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR})  # see every action of the tenant
 
 
@@ -250,7 +251,9 @@ class ActionService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Action], str | None]:
-        """Newest first, as the clock has them now. ``reviewable``: only what the caller may review now."""
+        """Newest first, as the clock has them now. ``reviewable``: only what the caller may review now. A page
+        is filled from the next ones when filters drop actions (up to ``_PAGE_READS`` reads), so a short page
+        with a cursor is rare, and an empty one with a cursor needs ten pages of nothing to show."""
         reviewer = reviewer_of(caller) if reviewable else None
         sees_all = caller.role in READERS or reviewer is not None
         if caller.role is None:
@@ -258,18 +261,22 @@ class ActionService:
         stored_status = None if status in (None, ActionStatus.EXPIRED) else status
         if stored_status is ActionStatus.PENDING or reviewer is not None:
             stored_status = ActionStatus.PENDING
-        found, next_cursor = self._actions.page(caller.tenant_id, stored_status, cursor, limit)
         now = self._clock.now()
-        shown = []
-        for action in found:
-            current = act.as_of(action, now)
-            if status is not None and current.status is not status:
-                continue
-            if reviewer is not None and not act.may_review(action, reviewer, now):
-                continue
-            if not sees_all and action.requester != caller.actor:
-                continue
-            shown.append(current)
+        shown: list[Action] = []
+        next_cursor = cursor
+        for _ in range(_PAGE_READS):  # what the clock, the review rights or the requester filter out is read past
+            found, next_cursor = self._actions.page(caller.tenant_id, stored_status, next_cursor, limit - len(shown))
+            for action in found:
+                current = act.as_of(action, now)
+                if status is not None and current.status is not status:
+                    continue
+                if reviewer is not None and not act.may_review(action, reviewer, now):
+                    continue
+                if not sees_all and action.requester != caller.actor:
+                    continue
+                shown.append(current)
+            if len(shown) >= limit or next_cursor is None:
+                break
         return shown, next_cursor
 
     @staticmethod
