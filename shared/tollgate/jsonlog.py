@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -60,7 +60,7 @@ class JsonLogger:
             "level": name,
             "location": f"{caller.f_code.co_name}:{caller.f_lineno}",
             "message": _redacted_message(message),
-            "timestamp": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
+            "timestamp": _timestamp(),
             "service": self.service,
         }
         if extra:
@@ -75,6 +75,18 @@ class JsonLogger:
             entry["exception_name"] = exc_info[0].__name__
         with suppress(Exception):  # a log line must never fail a request
             sys.stdout.write(_LINE.encode(entry) + "\n")
+
+
+_SECOND: list[Any] = [None, ""]  # the last second a line was written in, and its text
+
+
+def _timestamp() -> str:
+    """Now in UTC to the millisecond, as Powertools writes it (``2026-11-30T19:54:37.483+00:00``); the date and
+    time of day are formatted once a second, not on every line."""
+    second, millisecond = divmod(int(time.time() * 1000), 1000)
+    if second != _SECOND[0]:
+        _SECOND[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_SECOND[1]}.{millisecond:03d}+00:00"
 
 
 _MESSAGES: dict[str, str] = {}  # message -> as logged; messages are the code's own words, so few

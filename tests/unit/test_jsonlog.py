@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 
+from tollgate import jsonlog
 from tollgate.jsonlog import get_json_logger
 
 SECRET = "tgk_eu-west-1.tn_0000000000000000.lk_0000000000000000.abcdefabcdefabcdefabcdefabcdefab"
@@ -25,6 +28,14 @@ def test_a_line_has_powertools_fields_and_the_extras(capsys: pytest.CaptureFixtu
     assert line["timestamp"].endswith("+00:00")
     assert (line["tenant_id"], line["code"], line["count"]) == ("tn_1", "VALID", 2)
     assert line["service"]
+
+
+def test_timestamps_are_utc_to_the_millisecond_across_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The date and time of day are formatted once a second; every line still carries its own instant."""
+    for now in (1764532477.483, 1764532477.9996, 1764532478.0, 1764532478.05, 1767225599.999, 1767225600.0):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        expected = datetime.fromtimestamp(int(now * 1000) / 1000, UTC).isoformat(timespec="milliseconds")
+        assert jsonlog._timestamp() == expected
 
 
 def test_secrets_are_redacted_in_message_extras_and_exceptions(capsys: pytest.CaptureFixture[str]) -> None:

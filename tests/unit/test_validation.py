@@ -135,6 +135,22 @@ def test_receipt_verifies_and_tampering_is_detected() -> None:
         verify_receipt(receipt, jwks, now=NOW + 400)
 
 
+def test_libsodium_signs_what_openssl_would_sign_for_the_same_key() -> None:
+    """Ed25519 signatures are deterministic (RFC 8032): the signer's libsodium signature is byte for byte the
+    one cryptography (OpenSSL) makes with the key in the PEM, and base64url has no padding."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    pem = signing_key_pem()
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    for claims in ({"x": 1}, {"code": "VALID", "feature": "é", "iat": NOW}, {}):
+        header, body, signature = ReceiptSigner(lambda: pem).sign(claims).split(".")
+        assert "=" not in header + body + signature
+        assert b64url_decode(signature) == key.sign(f"{header}.{body}".encode())
+        assert json.loads(b64url_decode(body)) == claims
+
+
 def test_jwks_publishes_the_ed25519_public_key_only() -> None:
     signer = ReceiptSigner(signing_key_pem)
     (key,) = signer.jwks()["keys"]

@@ -2,9 +2,12 @@
 validation's result, which the SDK checks offline against ``GET /v1/.well-known/jwks.json``.
 
 Pure: the private key comes in as PEM text from whoever built the signer (``secret("RECEIPT_SIGNING_KEY")``
-in production); nothing here reads the environment or the network. ``cryptography``'s Ed25519 primitives
-(its Rust extension: ~10 ms) are imported on first use, not with this module, which the validation function
-loads at cold start; with SnapStart, ``load_primitives`` runs before the snapshot instead.
+in production); nothing here reads the environment or the network. Receipts are signed with libsodium
+(PyNaCl): a signature costs about two thirds of ``cryptography``'s, whose OpenSSL path sets up a context per
+call, and it is on every validation (docs/decisions.md, "Receipts are signed with libsodium"). Receipts are
+checked, and unusual PEM keys read, with ``cryptography``. Both are imported on first use, not with this
+module, which the validation function loads at cold start; with SnapStart, ``load_primitives`` runs before
+the snapshot instead.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 RECEIPT_TTL_S = 300
 ALGORITHM = "EdDSA"
@@ -30,16 +33,22 @@ class InvalidReceipt(Exception):
     """A receipt that is malformed, signed by an unknown key, tampered with or out of date."""
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    """Base64url without padding (RFC 7515), in two C calls: ``base64.urlsafe_b64encode`` is Python around
+    them and costs twice as much on the validation path, where each receipt needs two."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE, b"=").decode()
 
 
 def b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-# One encoder for every receipt: ``json.dumps`` with options builds a new one per call (a hot path).
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+# One encoder for every receipt: ``json.dumps`` with options builds a new one per call (a hot path). Claims
+# keep the order they were written in (a JWS needs no canonical order; sorting is a cost on every receipt).
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def _compact_json(value: Mapping[str, Any]) -> bytes:
@@ -47,32 +56,33 @@ def _compact_json(value: Mapping[str, Any]) -> bytes:
 
 
 def load_primitives() -> None:
-    """Imports the Ed25519 primitives now rather than at the first signature (before a SnapStart snapshot)."""
-    import cryptography.hazmat.primitives.asymmetric.ed25519  # noqa: F401 - the import is the point
+    """Imports libsodium's bindings now rather than at the first signature (before a SnapStart snapshot)."""
+    import nacl.bindings  # noqa: F401 - the import is the point
 
 
-def private_key_from_pem(pem: str) -> Ed25519PrivateKey:
-    """An Ed25519 private key from PKCS#8 PEM. The common form is decoded by hand (it is 16 fixed bytes
-    and the key); anything else goes through cryptography's full PEM loader."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+def private_seed_from_pem(pem: str) -> bytes:
+    """The 32-byte Ed25519 private key (RFC 8032's seed) in PKCS#8 PEM. The common form is decoded by hand
+    (it is 16 fixed bytes and the key); anything else goes through cryptography's full PEM loader."""
     body = "".join(line.strip() for line in pem.strip().splitlines() if not line.startswith("-----"))
     try:
         der = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         der = b""
     if len(der) == len(_PKCS8_ED25519) + 32 and der.startswith(_PKCS8_ED25519):
-        return Ed25519PrivateKey.from_private_bytes(der[len(_PKCS8_ED25519) :])
+        return der[len(_PKCS8_ED25519) :]
     from cryptography.hazmat.primitives import serialization  # deferred: rare, and costs ~30 ms to import
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("the receipt signing key must be an Ed25519 private key")
-    return key
+    return key.private_bytes_raw()
 
 
-def public_jwk(public_key: Ed25519PublicKey) -> dict[str, str]:
-    x = b64url(public_key.public_bytes_raw())
+def public_jwk(public_key: Ed25519PublicKey | bytes) -> dict[str, str]:
+    """The JWK of an Ed25519 public key (a ``cryptography`` key, or its 32 raw bytes)."""
+    raw = public_key if isinstance(public_key, bytes) else public_key.public_bytes_raw()
+    x = b64url(raw)
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": thumbprint(x), "alg": ALGORITHM, "use": "sig"}
 
 
@@ -89,12 +99,15 @@ class ReceiptSigner:
         self._pem = private_key_pem
 
     @cached_property
-    def _private_key(self) -> Ed25519PrivateKey:
-        return private_key_from_pem(self._pem())
+    def _keypair(self) -> tuple[bytes, bytes]:
+        """(public key, libsodium's 64-byte secret key: the seed and the public key)."""
+        from nacl.bindings import crypto_sign_seed_keypair
+
+        return crypto_sign_seed_keypair(private_seed_from_pem(self._pem()))
 
     @cached_property
     def _jwk(self) -> dict[str, str]:
-        return public_jwk(self._private_key.public_key())
+        return public_jwk(self._keypair[0])
 
     @property
     def kid(self) -> str:
@@ -108,10 +121,16 @@ class ReceiptSigner:
         """The JWS header, encoded: the same for every receipt this signer makes."""
         return b64url(_compact_json({"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}))
 
+    @cached_property
+    def _crypto_sign(self) -> Callable[[bytes, bytes], bytes]:
+        from nacl.bindings import crypto_sign
+
+        return crypto_sign
+
     def sign(self, claims: Mapping[str, Any]) -> str:
         signing_input = f"{self._header}.{b64url(_compact_json(claims))}"
-        signature = self._private_key.sign(signing_input.encode())
-        return f"{signing_input}.{b64url(signature)}"
+        signed = self._crypto_sign(signing_input.encode(), self._keypair[1])  # the signature, then the message
+        return f"{signing_input}.{b64url(signed[:64])}"
 
 
 def verify_receipt(receipt: str, jwks: Mapping[str, Any], now: int | None = None, leeway_s: int = 30) -> dict[str, Any]:

@@ -95,8 +95,12 @@ def in_group(group: str, region: str) -> bool:
 
 
 def allows(scope: Iterable[str], region: str) -> bool:
-    """Whether a key whose region scope is ``scope`` may be used in ``region``."""
-    return any(entry == region or (entry in GROUPS and in_group(entry, region)) for entry in scope)
+    """Whether a key whose region scope is ``scope`` may be used in ``region`` (a loop, not ``any()`` over a
+    generator: it runs on every validation)."""
+    for entry in scope:  # noqa: SIM110 - see the docstring
+        if entry == region or (entry in GROUPS and in_group(entry, region)):
+            return True
+    return False
 
 
 def expand(scope: Iterable[str]) -> frozenset[str]:

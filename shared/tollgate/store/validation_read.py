@@ -86,6 +86,9 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+_STATUSES = {status.value: status for status in TenantStatus}  # a lookup: calling an Enum runs enum.py's code
+
+
 def tenant_from_item(item: Mapping[str, Any]) -> Tenant:
     """A tenant from its item as DynamoDB answers it (typed attributes: ``{"S": ...}``, ``{"N": ...}``)."""
     return Tenant(
@@ -93,7 +96,7 @@ def tenant_from_item(item: Mapping[str, Any]) -> Tenant:
         name=_get(item, "name", ""),
         email=_get(item, "email", ""),
         home_region=_get(item, "home_region", ""),
-        status=TenantStatus(_get(item, "status")),
+        status=_STATUSES[_get(item, "status")],
         created_at=int(_get(item, "created_at", 0)),
         stripe_customer_id=_get(item, "stripe_customer_id"),
         pool=Pool(
@@ -137,14 +140,14 @@ class DynamoLicenseKeyReader:
         self._client = client
 
     def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot:
-        pk = keys.tenant_pk(tenant_id)
-        wanted = [keys.TENANT_SK, keys.license_key_sk(key_id)]
+        pk, key_sk = keys.tenant_pk(tenant_id), keys.license_key_sk(key_id)
+        wanted = [keys.TENANT_SK, key_sk]
         # a project of another shape than a project id is absent, and not read
         project_sk = keys.project_sk(project_id) if project_id and is_id(project_id, keys.PROJECT_ID) else None
         if project_sk is not None:
             wanted.append(project_sk)
         found = self._batch_get([{"pk": {"S": pk}, "sk": {"S": sk}} for sk in wanted])
-        tenant_item, key_item = found.get(keys.TENANT_SK), found.get(keys.license_key_sk(key_id))
+        tenant_item, key_item = found.get(keys.TENANT_SK), found.get(key_sk)
         return LicenseKeySnapshot(
             tenant=None if tenant_item is None else tenant_from_item(tenant_item),
             key=None if key_item is None else license_key_from_item(tenant_id, key_item),
