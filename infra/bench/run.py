@@ -317,6 +317,11 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     for function in sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py")):
         variants.setdefault(function, ([f"functions/{function}", "shared"], "import app"))  # SPEC: <= x1.5
     variants["floor + Powertools Logger"] = ([], floor + "\nfrom aws_lambda_powertools import Logger")
+    # what validate adds in modules alone (its client is the floor's): the rest of its figure is not imports
+    variants["floor + validate's modules"] = (
+        ["functions/validate", "shared"],
+        floor + "\nimport tollgate.validation_services, tollgate.jsonlog, tollgate.http.errors, tollgate.http.routes",
+    )
     timings = time_imports(variants, args.import_runs, ROOT, os.environ)
     base = timings["floor"]
     figures["imports"] = {

@@ -276,7 +276,7 @@ def test_handler_logs_no_secret(handler: ModuleType, capsys: pytest.CaptureFixtu
 def test_handler_imports_no_heavy_library() -> None:
     code = (
         "import sys; sys.path[:0] = ['functions/validate', 'shared']; import app; "
-        "heavy = ('pynamodb', 'stripe', 'pydantic', 'aws_lambda_powertools', 'boto3'); "
+        "heavy = ('pynamodb', 'stripe', 'pydantic', 'aws_lambda_powertools', 'boto3', 'nacl', 'cryptography'); "
         "heavy = [m for m in heavy if m in sys.modules]; "
         "print(','.join(heavy))"
     )
