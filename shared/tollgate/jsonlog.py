@@ -77,16 +77,18 @@ class JsonLogger:
             sys.stdout.write(_LINE.encode(entry) + "\n")
 
 
-_SECOND: list[Any] = [None, ""]  # the last second a line was written in, and its text
+_last_second: tuple[int, str] = (-1, "")  # the last second a line was written in, and its text
 
 
 def _timestamp() -> str:
     """Now in UTC to the millisecond, as Powertools writes it (``2026-11-30T19:54:37.483+00:00``); the date and
-    time of day are formatted once a second, not on every line."""
+    time of day are formatted once a second, not on every line (read once: threads never mix two seconds)."""
+    global _last_second
     second, millisecond = divmod(int(time.time() * 1000), 1000)
-    if second != _SECOND[0]:
-        _SECOND[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
-    return f"{_SECOND[1]}.{millisecond:03d}+00:00"
+    formatted = _last_second
+    if formatted[0] != second:
+        formatted = _last_second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{formatted[1]}.{millisecond:03d}+00:00"
 
 
 _MESSAGES: dict[str, str] = {}  # message -> as logged; messages are the code's own words, so few

@@ -151,6 +151,19 @@ def test_libsodium_signs_what_openssl_would_sign_for_the_same_key() -> None:
         assert json.loads(b64url_decode(body)) == claims
 
 
+def test_a_pem_the_hand_decoder_does_not_take_goes_through_cryptography_to_the_same_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tollgate.domain import receipts
+
+    pem = signing_key_pem()
+    by_hand = receipts.private_seed_from_pem(pem)
+    monkeypatch.setattr(receipts, "_PKCS8_ED25519", bytes(16))  # no PEM matches: the full loader reads it
+    assert receipts.private_seed_from_pem(pem) == by_hand and len(by_hand) == 32
+    signer = ReceiptSigner(lambda: pem)
+    assert verify_receipt(signer.sign({"x": 1}), signer.jwks())["x"] == 1
+
+
 def test_jwks_publishes_the_ed25519_public_key_only() -> None:
     signer = ReceiptSigner(signing_key_pem)
     (key,) = signer.jwks()["keys"]

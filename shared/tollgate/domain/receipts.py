@@ -18,10 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from typing import Any
 
 RECEIPT_TTL_S = 300
 ALGORITHM = "EdDSA"
@@ -74,10 +71,9 @@ def private_seed_from_pem(pem: str) -> bytes:
     return key.private_bytes_raw()
 
 
-def public_jwk(public_key: Ed25519PublicKey | bytes) -> dict[str, str]:
-    """The JWK of an Ed25519 public key (a ``cryptography`` key, or its 32 raw bytes)."""
-    raw = public_key if isinstance(public_key, bytes) else public_key.public_bytes_raw()
-    x = b64url(raw)
+def public_jwk(public_key: bytes) -> dict[str, str]:
+    """The JWK of an Ed25519 public key, given as its 32 raw bytes."""
+    x = b64url(public_key)
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": thumbprint(x), "alg": ALGORITHM, "use": "sig"}
 
 
