@@ -57,7 +57,6 @@ def measure(endpoint: str, calls: int, tight: bool) -> dict[str, tuple[float, fl
 
     import tollgate.domain.validation as validation
     import tollgate.store.validation_read as reader_module
-    from tollgate.store import keys
     from tollgate.store.validation_read import new_client
 
     spent: dict[str, list[float]] = defaultdict(list)
@@ -75,10 +74,7 @@ def measure(endpoint: str, calls: int, tight: bool) -> dict[str, tuple[float, fl
     validation.decide = _timed(spent, "decision", validation.decide)
 
     bare = new_client(endpoint)
-    bare_keys = [
-        {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}
-        for sk in (keys.TENANT_SK, keys.license_key_sk(license_key.split(".")[2]))
-    ]
+    bare_keys = run.bare_read_keys(tenant_id, license_key)
     handler_s: list[float] = []
     bare_s: list[float] = []
     with stdout_bytes():

@@ -59,16 +59,11 @@ def measure(endpoint: str, calls: int, tight_calls: int = 3000) -> dict[str, tup
     os.environ.update(run._environment(endpoint, table))
     from infra.local.dynamodb_local import dynamodb_client
     from infra.local.tables import create_table
-    from tollgate.store import keys
     from tollgate.store.validation_read import new_client
 
     create_table(dynamodb_client(endpoint), table, run.TEMPLATE)
     license_key, tenant_id = run._seed()
-    item_keys = [
-        {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}
-        for sk in (keys.TENANT_SK, keys.license_key_sk(license_key.split(".")[2]))
-    ]
-    request = {table: {"Keys": item_keys, "ConsistentRead": True}}
+    request = {table: {"Keys": run.bare_read_keys(tenant_id, license_key), "ConsistentRead": True}}
     client = new_client(endpoint)
     chosen = operations()
     after_read: dict[str, list[float]] = {name: [] for name in chosen}

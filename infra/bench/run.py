@@ -119,6 +119,16 @@ def _environment(endpoint: str, table: str) -> dict[str, str]:
     }
 
 
+def bare_read_keys(tenant_id: str, license_key: str) -> list[dict[str, Any]]:
+    """The item keys of the read a validation needs (tenant and license key): the benchmark's bare read."""
+    from tollgate.store import keys
+
+    return [
+        {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}
+        for sk in (keys.TENANT_SK, keys.license_key_sk(license_key.split(".")[2]))
+    ]
+
+
 def _seed() -> tuple[str, str]:
     """A tenant with tokens, a feature, and a license key for it; returns (license key, tenant id)."""
     from tollgate import services
@@ -240,14 +250,10 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         """The SDK's hot path: ``Prefer: return=minimal``; the key is taken from this container's memory."""
         consume(prefer="return=minimal")
 
-    from tollgate.store import keys
     from tollgate.store.validation_read import new_client
 
     bare_client = new_client(endpoint)
-    bare_keys = [
-        {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}
-        for sk in (keys.TENANT_SK, keys.license_key_sk(license_key.split(".")[2]))
-    ]
+    bare_keys = bare_read_keys(tenant_id, license_key)
 
     def bare_read() -> None:
         timed_bare_read()

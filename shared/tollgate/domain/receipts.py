@@ -3,7 +3,7 @@ validation's result, which the SDK checks offline against ``GET /v1/.well-known/
 
 Pure: the private key comes in as PEM text from whoever built the signer (``secret("RECEIPT_SIGNING_KEY")``
 in production); nothing here reads the environment or the network. Receipts are signed with libsodium
-(PyNaCl): a signature costs about two thirds of ``cryptography``'s, whose OpenSSL path sets up a context per
+(PyNaCl): a signature costs 55–65 % of ``cryptography``'s, whose OpenSSL path sets up a context per
 call, and it is on every validation (docs/decisions.md, "Receipts are signed with libsodium"). Receipts are
 checked, and unusual PEM keys read, with ``cryptography``. Both are imported on first use, not with this
 module, which the validation function loads at cold start; with SnapStart, ``load_primitives`` runs before
