@@ -36,7 +36,7 @@ integration: setup
 fuzz: setup
 	$(PY) -m infra.fuzz
 
-# Rewrites shared/tollgate/http/contract/openapi.json from the models (a unit test fails when it is stale).
+# Rewrites shared/tollgate/edge/contract/openapi.json from the models (a unit test fails when it is stale).
 contract: setup
 	$(PY) -m infra.contract
 

@@ -2,7 +2,7 @@
 ``python -m infra.contract --check`` fails when the committed one differs from what the code says.
 
 The portal's and signup's parts come from Powertools (their pydantic models); the SDK and webhook parts
-are declared as plain data (``tollgate.http.contract``). The portal serves the written file.
+are declared as plain data (``tollgate.edge.contract``). The portal serves the written file.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def _function(name: str) -> ModuleType:
 def build() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-    from tollgate.http.contract.answers import SECURITY_SCHEMES
-    from tollgate.http.contract.document import TITLE, VERSION, merge
+    from tollgate.edge.contract.answers import SECURITY_SCHEMES
+    from tollgate.edge.contract.document import TITLE, VERSION, merge
 
     schemes: dict[str, Any] = {name: HTTPBearer() for name in SECURITY_SCHEMES}
     parts = [
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if the committed document is out of date")
     args = parser.parse_args(argv)
-    from tollgate.http.contract.published import PUBLISHED
+    from tollgate.edge.contract.published import PUBLISHED
 
     text = render(build())
     if args.check:

@@ -1,6 +1,6 @@
 """Alerts, evaluated where the change happens: a consumer of the table's stream (pool and project items,
 old and new images) for the kinds a change crosses, and a schedule for those time alone crosses (depletion
-forecast, lot ends). Thin: the work is ``AlertEvaluator`` (tollgate.store.alert_stream)."""
+forecast, lot ends). Thin: the work is ``AlertEvaluator`` (tollgate.events.store_alert_stream)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.logs import get_logger
+from tollgate.core.logs import get_logger
 
 logger = get_logger()
 

@@ -12,20 +12,20 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.domain.errors import PreconditionRequired
-from tollgate.domain.models import Principal
-from tollgate.domain.policies import simulation_request
-from tollgate.domain.roles import Permission, authorize
-from tollgate.http import limits
-from tollgate.http.action_routes import router as action_router
-from tollgate.http.app import build_resolver
-from tollgate.http.auth import portal_principal
-from tollgate.http.contract.answers import API_KEY
-from tollgate.http.models.decisions import DecisionsAnswer
-from tollgate.http.models.policy import PolicyAnswer, PolicyBody, SimulationAnswer, SimulationBody
-from tollgate.http.models.refusals import answers
-from tollgate.http.policy_views import decision_view, etag, policy_view, record_view
-from tollgate.logs import get_logger
+from tollgate.approvals.models_decisions import DecisionsAnswer
+from tollgate.approvals.models_policy import PolicyAnswer, PolicyBody, SimulationAnswer, SimulationBody
+from tollgate.approvals.routes import router as action_router
+from tollgate.approvals.service_policy import simulation_request
+from tollgate.core import limits
+from tollgate.core.errors import PreconditionRequired
+from tollgate.core.logs import get_logger
+from tollgate.core.models import Principal
+from tollgate.core.roles import Permission, authorize
+from tollgate.edge.app import build_resolver
+from tollgate.edge.auth import portal_principal
+from tollgate.edge.contract.answers import API_KEY
+from tollgate.edge.refusals import answers
+from tollgate.edge.views_policy import decision_view, etag, policy_view, record_view
 
 logger = get_logger()
 app = build_resolver(logger, validation=True)

@@ -1,5 +1,5 @@
 """The HTTP API's ``$default`` route: every request that matches no other route comes here and gets the
-error envelope, 405 with ``Allow`` when the path exists with other methods, else 404 (``tollgate.http.routes``).
+error envelope, 405 with ``Allow`` when the path exists with other methods, else 404 (``tollgate.edge.routes``).
 
 No Powertools, no botocore: it reads nothing and writes nothing, so its cold start is the route table.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollgate.http.errors import error_response
-from tollgate.http.routes import no_route
+from tollgate.edge.errors import error_response
+from tollgate.edge.routes import no_route
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:  # noqa: ARG001 - Lambda's signature

@@ -1,5 +1,5 @@
 """The notifier: outbox events from the table's stream to the tenants' webhook endpoints, and, on its
-schedule, the retries that are due. Thin: the work is ``NotifierService`` (tollgate.domain.notifier).
+schedule, the retries that are due. Thin: the work is ``NotifierService`` (tollgate.events.service_notifier).
 
 A stream batch answers ``{"batchItemFailures": [...]}`` with the records whose delivery could not be written
 (Lambda retries from the first of them, then the on-failure destination keeps them); a record that is not
@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.domain.events import Event
-from tollgate.logs import get_logger
-from tollgate.store.event_records import NotAnEvent, event_from_record
+from tollgate.core.logs import get_logger
+from tollgate.events.rules import Event
+from tollgate.events.store_records import NotAnEvent, event_from_record
 
 logger = get_logger()
 

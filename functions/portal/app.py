@@ -11,49 +11,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.clock import SYSTEM_CLOCK
-from tollgate.domain.license_keys import NewLicenseKey
-from tollgate.domain.models import Principal
-from tollgate.domain.projects import UNSET
-from tollgate.domain.roles import Permission, authorize
-from tollgate.domain.usage import csv_text
-from tollgate.http import limits
-from tollgate.http.app import build_resolver
-from tollgate.http.auth import portal_principal
-from tollgate.http.contract.answers import API_KEY
-from tollgate.http.contract.published import document
-from tollgate.http.models.alerts import AlertAnswer, AlertBody, AlertsAnswer
-from tollgate.http.models.catalog import CatalogAnswer
-from tollgate.http.models.events import EventsAnswer
-from tollgate.http.models.license_keys import (
-    LicenseKeyAnswer,
-    LicenseKeyBody,
-    LicenseKeysAnswer,
-    NewLicenseKeyAnswer,
-)
-from tollgate.http.models.pool import BalanceAnswer, LedgerAnswer
-from tollgate.http.models.projects import ProjectAnswer, ProjectBody, ProjectChanges, ProjectsAnswer
-from tollgate.http.models.purchases import NewPurchaseAnswer, PurchaseAnswer, PurchaseBody, PurchasesAnswer
-from tollgate.http.models.refusals import answers
-from tollgate.http.models.reports import ForecastAnswer, PurchaseUsageAnswer, UsageAnswer
-from tollgate.http.models.tenants import (
-    ApiKeyAnswer,
-    ApiKeyBody,
-    ApiKeysAnswer,
-    NewApiKeyAnswer,
-    TenantAnswer,
-)
-from tollgate.http.models.webhooks import (
-    DeliveryAttemptsAnswer,
-    NewWebhookEndpointAnswer,
-    TestEventAnswer,
-    WebhookEndpointAnswer,
-    WebhookEndpointBody,
-    WebhookEndpointsAnswer,
-)
-from tollgate.http.purchase_views import purchase_view
-from tollgate.http.report_views import alert_view, forecast_view, purchase_usage_view, usage_view
-from tollgate.http.views import (
+from tollgate.core import limits
+from tollgate.core.clock import SYSTEM_CLOCK
+from tollgate.core.logs import get_logger
+from tollgate.core.models import Principal
+from tollgate.core.roles import Permission, authorize
+from tollgate.edge.app import build_resolver
+from tollgate.edge.auth import portal_principal
+from tollgate.edge.contract.answers import API_KEY
+from tollgate.edge.contract.published import document
+from tollgate.edge.refusals import answers
+from tollgate.edge.views import (
     api_key_view,
     balance_view,
     catalog_view,
@@ -64,8 +32,40 @@ from tollgate.http.views import (
     project_view,
     tenant_view,
 )
-from tollgate.http.webhook_views import attempt_view, endpoint_view
-from tollgate.logs import get_logger
+from tollgate.edge.views_purchases import purchase_view
+from tollgate.edge.views_reports import alert_view, forecast_view, purchase_usage_view, usage_view
+from tollgate.edge.views_webhooks import attempt_view, endpoint_view
+from tollgate.events.models import EventsAnswer
+from tollgate.events.models_alerts import AlertAnswer, AlertBody, AlertsAnswer
+from tollgate.events.models_webhooks import (
+    DeliveryAttemptsAnswer,
+    NewWebhookEndpointAnswer,
+    TestEventAnswer,
+    WebhookEndpointAnswer,
+    WebhookEndpointBody,
+    WebhookEndpointsAnswer,
+)
+from tollgate.keys.models import (
+    LicenseKeyAnswer,
+    LicenseKeyBody,
+    LicenseKeysAnswer,
+    NewLicenseKeyAnswer,
+)
+from tollgate.keys.service import NewLicenseKey
+from tollgate.pool.models import BalanceAnswer, LedgerAnswer
+from tollgate.purchases.models import NewPurchaseAnswer, PurchaseAnswer, PurchaseBody, PurchasesAnswer
+from tollgate.purchases.models_catalog import CatalogAnswer
+from tollgate.reports.models import ForecastAnswer, PurchaseUsageAnswer, UsageAnswer
+from tollgate.reports.rules import csv_text
+from tollgate.tenancy.models import (
+    ApiKeyAnswer,
+    ApiKeyBody,
+    ApiKeysAnswer,
+    NewApiKeyAnswer,
+    TenantAnswer,
+)
+from tollgate.tenancy.models_projects import ProjectAnswer, ProjectBody, ProjectChanges, ProjectsAnswer
+from tollgate.tenancy.service_projects import UNSET
 
 logger = get_logger()
 app = build_resolver(logger, validation=True)

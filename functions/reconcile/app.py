@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.logs import get_logger
+from tollgate.core.logs import get_logger
 
 DEFAULT_SINCE_HOURS = 72
 logger = get_logger()

@@ -10,13 +10,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.domain.tenants import SignupRequest
-from tollgate.http import limits
-from tollgate.http.app import build_resolver
-from tollgate.http.models.refusals import answers
-from tollgate.http.models.tenants import SignupAnswer, SignupBody
-from tollgate.http.views import api_key_view, tenant_view
-from tollgate.logs import get_logger
+from tollgate.core import limits
+from tollgate.core.logs import get_logger
+from tollgate.edge.app import build_resolver
+from tollgate.edge.refusals import answers
+from tollgate.edge.views import api_key_view, tenant_view
+from tollgate.tenancy.models import SignupAnswer, SignupBody
+from tollgate.tenancy.service import SignupRequest
 
 logger = get_logger()
 metrics = Metrics()

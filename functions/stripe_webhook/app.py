@@ -14,10 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.domain.purchases import Outcome
-from tollgate.http import requests
-from tollgate.http.app import build_resolver, json_response
-from tollgate.logs import get_logger
+from tollgate.core.logs import get_logger
+from tollgate.edge import requests
+from tollgate.edge.app import build_resolver, json_response
+from tollgate.purchases.service import Outcome
 
 logger = get_logger()
 metrics = Metrics()

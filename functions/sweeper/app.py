@@ -1,6 +1,6 @@
 """The scheduled sweeper (ScheduleV2, every minute): settles leases and token lots past their end.
 
-Thin: the work is ``SweeperService.sweep`` (tollgate.domain.sweeper). It stops with a margin before the
+Thin: the work is ``SweeperService.sweep`` (tollgate.pool.service_sweeper). It stops with a margin before the
 invocation's time runs out and reports what it left; the next run carries on. Expiry is also enforced
 when read, so a late or failed sweep delays only the clean-up, never the refusal.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.logs import get_logger
+from tollgate.core.logs import get_logger
 
 logger = get_logger()
 

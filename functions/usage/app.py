@@ -9,13 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tollgate import services, snapstart
-from tollgate.domain.allowances import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S
-from tollgate.http import limits, requests
-from tollgate.http.app import build_resolver, json_response
-from tollgate.http.auth import sdk_principal
-from tollgate.http.views import allowance_view, lease_view
-from tollgate.logs import get_logger
+from tollgate import services
+from tollgate.core import limits, snapstart
+from tollgate.core.logs import get_logger
+from tollgate.edge import requests
+from tollgate.edge.app import build_resolver, json_response
+from tollgate.edge.auth import sdk_principal
+from tollgate.edge.views import allowance_view, lease_view
+from tollgate.holds.service_allowances import DEFAULT_TTL_S, MAX_TTL_S, MIN_TTL_S
 
 logger = get_logger()
 metrics = Metrics()

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tollgate import services
-from tollgate.logs import get_logger
+from tollgate.core.logs import get_logger
 
 logger = get_logger()
 metrics = Metrics()

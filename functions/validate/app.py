@@ -3,7 +3,7 @@
 No Powertools (resolver or logger), no pynamodb, no pydantic, not even ``tollgate.services``: this
 function's cold start is budgeted at 1.2x of "import botocore and create one DynamoDB client"
 (docs/performance.md measures it). The payload-2.0 event is read directly; errors still use the one error
-map (``tollgate.http.errors``).
+map (``tollgate.edge.errors``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from tollgate import snapstart
-from tollgate.domain.errors import TollgateError
-from tollgate.domain.receipts import load_primitives
-from tollgate.domain.regions import REGION_NAME
-from tollgate.domain.validation import ValidationRequest, ValidationResult, presented_key
-from tollgate.http import limits, requests
-from tollgate.http.errors import error_response, internal_error_response
-from tollgate.http.routes import no_route
-from tollgate.jsonlog import get_json_logger
+from tollgate.core import limits, snapstart
+from tollgate.core.errors import TollgateError
+from tollgate.core.jsonlog import get_json_logger
+from tollgate.edge import requests
+from tollgate.edge.errors import error_response, internal_error_response
+from tollgate.edge.routes import no_route
+from tollgate.keys.rules import REGION_NAME
+from tollgate.keys.rules_receipts import load_primitives
+from tollgate.keys.service_validation import ValidationRequest, ValidationResult, presented_key
 from tollgate.validation_services import validation_service
 
 VALIDATE = ("POST", "/v1/validate")
@@ -36,7 +36,7 @@ snapstart.install()
 
 @lru_cache(maxsize=64)
 def iso(epoch_s: int | None) -> str | None:
-    """As ``tollgate.http.views.iso``, which this function does not import (it loads every view's model).
+    """As ``tollgate.edge.views.iso``, which this function does not import (it loads every view's model).
     Remembered: validations in the same second share their receipt's expiry, and a hit is one C call where
     ``strftime`` costs ~8 µs on the hot path (docs/performance.md)."""
     return None if epoch_s is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))

@@ -27,7 +27,7 @@ def measure(
     event: Callable[..., dict[str, Any]],
     count: Callable[[Callable[[], None]], dict[str, Any]],
 ) -> dict[str, Any]:
-    from tollgate.store.policy import put_policy, read_policy
+    from tollgate.approvals.store_policy import put_policy, read_policy
 
     current = read_policy(tenant_id).version  # over whatever policy the benchmark put before (0: none)
     put_policy(tenant_id, {"default_effect": "allow", "rules": [RULE]}, current, int(time.time()), "operator:bench")

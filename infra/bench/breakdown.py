@@ -55,9 +55,9 @@ def measure(endpoint: str, calls: int, tight: bool) -> dict[str, tuple[float, fl
     license_key, tenant_id = run._seed()
     app: Any = run._load("breakdown_validate_app", run.ROOT / "functions" / "validate" / "app.py")
 
-    import tollgate.domain.validation as validation
-    import tollgate.store.validation_read as reader_module
-    from tollgate.store.validation_read import new_client
+    import tollgate.keys.service_validation as validation
+    import tollgate.keys.store_validation as reader_module
+    from tollgate.keys.store_validation import new_client
 
     spent: dict[str, list[float]] = defaultdict(list)
     service = app.validation

@@ -31,8 +31,8 @@ def operations() -> dict[str, Operation]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from nacl.bindings import crypto_sign, crypto_sign_seed_keypair
 
-    from tollgate import jsonlog
-    from tollgate.domain import credentials
+    from tollgate.core import jsonlog
+    from tollgate.tenancy import rules as credentials
 
     seed = os.urandom(32)
     openssl_key, sodium_key = Ed25519PrivateKey.from_private_bytes(seed), crypto_sign_seed_keypair(seed)[1]
@@ -59,7 +59,7 @@ def measure(endpoint: str, calls: int, tight_calls: int = 3000) -> dict[str, tup
     os.environ.update(run._environment(endpoint, table))
     from infra.local.dynamodb_local import dynamodb_client
     from infra.local.tables import create_table
-    from tollgate.store.validation_read import new_client
+    from tollgate.keys.store_validation import new_client
 
     create_table(dynamodb_client(endpoint), table, run.TEMPLATE)
     license_key, tenant_id = run._seed()

@@ -141,11 +141,11 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     counter = _BilledCounter()
     counter.install()
     sys.path[:0] = [str(ROOT / "shared"), str(ROOT / "functions" / "notifier")]
-    from tollgate.clock import SYSTEM_CLOCK
-    from tollgate.domain.webhooks import EndpointStatus, WebhookEndpoint
-    from tollgate.store.webhooks import DynamoWebhookEndpoints
-    from tollgate.webhooks.sealing import SecretBox
-    from tollgate.webhooks.signing import new_secret
+    from tollgate.core.clock import SYSTEM_CLOCK
+    from tollgate.events.sealing import SecretBox
+    from tollgate.events.service_webhooks import EndpointStatus, WebhookEndpoint
+    from tollgate.events.signing import new_secret
+    from tollgate.events.store_webhooks import DynamoWebhookEndpoints
 
     status = [204]
     server = _receiver(status)

@@ -121,7 +121,7 @@ def _environment(endpoint: str, table: str) -> dict[str, str]:
 
 def bare_read_keys(tenant_id: str, license_key: str) -> list[dict[str, Any]]:
     """The item keys of the read a validation needs (tenant and license key): the benchmark's bare read."""
-    from tollgate.store import keys
+    from tollgate.kernel import keys
 
     return [
         {"pk": {"S": keys.tenant_pk(tenant_id)}, "sk": {"S": sk}}
@@ -132,12 +132,12 @@ def bare_read_keys(tenant_id: str, license_key: str) -> list[dict[str, Any]]:
 def _seed() -> tuple[str, str]:
     """A tenant with tokens, a feature, and a license key for it; returns (license key, tenant id)."""
     from tollgate import services
-    from tollgate.clock import SYSTEM_CLOCK
-    from tollgate.domain.license_keys import NewLicenseKey
-    from tollgate.domain.models import Feature
-    from tollgate.domain.tenants import SignupRequest, TenantService
-    from tollgate.ids import RANDOM_IDS
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.core.clock import SYSTEM_CLOCK
+    from tollgate.core.ids import RANDOM_IDS
+    from tollgate.core.models import Feature
+    from tollgate.keys.service import NewLicenseKey
+    from tollgate.tenancy.service import SignupRequest, TenantService
+    from tollgate.tenancy.store import DynamoTenantRepository
 
     tenants = TenantService(DynamoTenantRepository(), _NoPayments(), SYSTEM_CLOCK, RANDOM_IDS, lambda: "bench")
     signed_up = tenants.sign_up(SignupRequest("Bench", "bench@example.com", REGION), None)
@@ -152,8 +152,8 @@ def _seed() -> tuple[str, str]:
 
 def _bench_policy(tenant_id: str) -> None:
     """Five rules that the bench's consume walks through without a match, then allowed by the default."""
-    from tollgate.clock import SYSTEM_CLOCK
-    from tollgate.store.policy import put_policy
+    from tollgate.approvals.store_policy import put_policy
+    from tollgate.core.clock import SYSTEM_CLOCK
 
     rules = [
         {"id": "no-leases", "effect": "deny", "match": {"actions": ["lease"]}},
@@ -250,7 +250,7 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         """The SDK's hot path: ``Prefer: return=minimal``; the key is taken from this container's memory."""
         consume(prefer="return=minimal")
 
-    from tollgate.store.validation_read import new_client
+    from tollgate.keys.store_validation import new_client
 
     bare_client = new_client(endpoint)
     bare_keys = bare_read_keys(tenant_id, license_key)
@@ -326,7 +326,8 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     # what validate adds in modules alone (its client is the floor's): the rest of its figure is not imports
     variants["floor + validate's modules"] = (
         ["functions/validate", "shared"],
-        floor + "\nimport tollgate.validation_services, tollgate.jsonlog, tollgate.http.errors, tollgate.http.routes",
+        floor
+        + "\nimport tollgate.validation_services, tollgate.core.jsonlog, tollgate.edge.errors, tollgate.edge.routes",
     )
     timings = time_imports(variants, args.import_runs, ROOT, os.environ)
     base = timings["floor"]

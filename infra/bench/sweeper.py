@@ -58,16 +58,16 @@ def _budget(total_ms: int) -> Callable[[], int]:
 
 
 def _world(clock: Any) -> dict[str, Any]:
-    from tollgate.domain.leases import LeaseService
-    from tollgate.domain.models import Feature
-    from tollgate.domain.pool import PoolService
-    from tollgate.domain.tenants import TenantService
-    from tollgate.ids import RANDOM_IDS
-    from tollgate.store.catalog import DynamoCatalogRepository
-    from tollgate.store.expiry import DynamoDueIndex, DynamoExpiry
-    from tollgate.store.leases import DynamoLeaseRepository
-    from tollgate.store.pool import DynamoPoolRepository
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.core.ids import RANDOM_IDS
+    from tollgate.core.models import Feature
+    from tollgate.holds.service_leases import LeaseService
+    from tollgate.holds.store_leases import DynamoLeaseRepository
+    from tollgate.pool.service import PoolService
+    from tollgate.pool.store import DynamoPoolRepository
+    from tollgate.pool.store_expiry import DynamoDueIndex, DynamoExpiry
+    from tollgate.purchases.store_catalog import DynamoCatalogRepository
+    from tollgate.tenancy.service import TenantService
+    from tollgate.tenancy.store import DynamoTenantRepository
 
     class NoPayments:
         def create_customer(self, tenant_id: str, *_: str, **__: str) -> str:
@@ -89,7 +89,7 @@ def _world(clock: Any) -> dict[str, Any]:
 
 def _backlog(world: dict[str, Any], leases: int, tenants: int) -> list[Any]:
     """Open ``leases`` one-hour leases over ``tenants`` fresh tenants; returns their principals."""
-    from tollgate.domain.tenants import SignupRequest
+    from tollgate.tenancy.service import SignupRequest
 
     callers = []
     for n in range(tenants):
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     with dynamodb_local.start(port) as ddb:
         _point_at(ddb.endpoint)
         create_table(dynamodb_local.dynamodb_client(ddb.endpoint), TABLE, dynamodb_local.REPO_ROOT / "template.yaml")
-        from tollgate.clock import FixedClock
-        from tollgate.domain.sweeper import SweeperService
+        from tollgate.core.clock import FixedClock
+        from tollgate.pool.service_sweeper import SweeperService
 
         clock = FixedClock(int(time.time()))
         world = _world(clock)

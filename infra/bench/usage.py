@@ -31,8 +31,8 @@ MEMORY_MB = 512  # the aggregator's MemorySize (Globals in template.yaml)
 
 def _records(tenants: list[Any]) -> list[dict[str, Any]]:
     """The spending entries as stream records (what the FilterCriteria lets through), tenants interleaved."""
-    from tollgate.store import keys
-    from tollgate.store.models import LedgerEntryItem
+    from tollgate.kernel import keys
+    from tollgate.kernel.items import LedgerEntryItem
 
     spending = {"consumption", "lease_charge", "allowance_charge"}
     per_tenant = [
@@ -116,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         _point_at(ddb.endpoint)
         create_table(dynamodb_local.dynamodb_client(ddb.endpoint), TABLE, dynamodb_local.REPO_ROOT / "template.yaml")
         from infra.bench.sweeper import _world
-        from tollgate.clock import FixedClock
-        from tollgate.domain.models import LicenseKey, Principal
-        from tollgate.domain.tenants import SignupRequest
-        from tollgate.domain.usage import rollups_of
-        from tollgate.store.usage import DynamoUsageRepository
-        from tollgate.store.usage_stream import UsageAggregator
+        from tollgate.core.clock import FixedClock
+        from tollgate.core.models import LicenseKey, Principal
+        from tollgate.reports.rules import rollups_of
+        from tollgate.reports.store import DynamoUsageRepository
+        from tollgate.reports.store_stream import UsageAggregator
+        from tollgate.tenancy.service import SignupRequest
 
         clock = FixedClock(int(time.time()))
         world = _world(clock)

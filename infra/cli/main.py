@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from tollgate.http import limits  # constants only: reads no settings
+from tollgate.core import limits  # constants only: reads no settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _bounded(low: int, high: int) -> Any:
-    """An argparse type: an integer from ``low`` to ``high`` (the API's own bounds, ``tollgate.http.limits``)."""
+    """An argparse type: an integer from ``low`` to ``high`` (the API's own bounds, ``tollgate.core.limits``)."""
 
     def parse(text: str) -> int:
         try:
@@ -156,7 +156,7 @@ def _follow_local_clock() -> None:
     import urllib.error
     import urllib.request
 
-    from tollgate.clock import SYSTEM_CLOCK
+    from tollgate.core.clock import SYSTEM_CLOCK
 
     url = f"http://127.0.0.1:{os.environ.get('TOLLGATE_API_PORT', '3000')}/_local/clock"
     try:
@@ -172,8 +172,8 @@ def _actor() -> str:
 
 def _run(args: argparse.Namespace) -> Any:
     from tollgate import services
-    from tollgate.domain.models import Feature, TenantStatus, TokenPack
-    from tollgate.http.views import entry_view, tenant_view
+    from tollgate.core.models import Feature, TenantStatus, TokenPack
+    from tollgate.edge.views import entry_view, tenant_view
 
     if args.command == "tenants":
         tenants = services.tenant_service().list_tenants()
@@ -210,7 +210,7 @@ def _run(args: argparse.Namespace) -> Any:
         pack = TokenPack(args.id, args.tokens, args.price, args.currency, args.valid_days, args.name, args.stripe_price)
         check_pack_price(pack)
         catalog.put_pack(pack)
-    from tollgate.http.views import catalog_view
+    from tollgate.edge.views import catalog_view
 
     return catalog_view(catalog.packs(), catalog.features())
 
@@ -224,8 +224,8 @@ class AuditFailed(Exception):
 
 
 def _audit(tenant_id: str | None) -> dict[str, Any]:
-    from tollgate.domain.audit import audit_tenant
-    from tollgate.store.audit import DynamoBooks
+    from tollgate.pool.rules_audit import audit_tenant
+    from tollgate.pool.store_audit import DynamoBooks
 
     books = DynamoBooks()
     tenants = [tenant_id] if tenant_id else books.tenant_ids()
@@ -241,9 +241,9 @@ class ChainBroken(AuditFailed):
 
 
 def _verify_decisions(tenant_id: str | None) -> dict[str, Any]:
-    from tollgate.domain.decisions import verify_chain
-    from tollgate.store.audit import DynamoBooks
-    from tollgate.store.decisions import all_records, read_head
+    from tollgate.approvals.rules_decisions import verify_chain
+    from tollgate.approvals.store_decisions import all_records, read_head
+    from tollgate.pool.store_audit import DynamoBooks
 
     tenants = [tenant_id] if tenant_id else DynamoBooks().tenant_ids()
     broken, records = [], 0
@@ -268,7 +268,7 @@ def _usage(args: argparse.Namespace) -> Any:
     from dataclasses import asdict
 
     from tollgate import services
-    from tollgate.domain.usage import rollups_of
+    from tollgate.reports.rules import rollups_of
 
     usage = services.usage_repository()
     if args.usage_command == "rebuild":
@@ -288,7 +288,7 @@ def _usage(args: argparse.Namespace) -> Any:
 
 def _purchases(args: argparse.Namespace) -> Any:
     from tollgate import services
-    from tollgate.http.purchase_views import purchase_view
+    from tollgate.edge.views_purchases import purchase_view
 
     service = services.purchase_service()
     if args.purchases_command == "review":
@@ -301,8 +301,8 @@ def check_pack_price(pack: Any) -> None:
     """A pack given a Stripe Price must sell for what the pack costs: the price is read through Stripe."""
     if pack.stripe_price is None:
         return
-    from tollgate.billing.stripe_checkout import StripeCheckout
-    from tollgate.domain.checkout import check_stripe_price
+    from tollgate.purchases.service_checkout import check_stripe_price
+    from tollgate.purchases.stripe_checkout import StripeCheckout
 
     check_stripe_price(pack, StripeCheckout().price(pack.stripe_price))
 
@@ -310,7 +310,7 @@ def check_pack_price(pack: Any) -> None:
 def load_catalog(path: str) -> None:
     """Packs and features from a JSON file (``infra/catalog.json`` is the local default)."""
     from tollgate import services
-    from tollgate.domain.models import Feature, TokenPack
+    from tollgate.core.models import Feature, TokenPack
 
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
@@ -338,7 +338,7 @@ def load_catalog(path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure(args)
-    from tollgate.domain.errors import TollgateError
+    from tollgate.core.errors import TollgateError
 
     try:
         result = _run(args)

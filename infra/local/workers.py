@@ -13,7 +13,7 @@ execution environment, and keeps the modules it imported warm between invocation
   (``shared/``, so ``import tollgate`` works) or the repository root, which are on ``sys.path``.
 - Before an invocation the worker switches ``os.environ`` to the function's environment (the one Lambda
   would set, plus the template's and the local overrides) and sets the application clock's offset
-  (``tollgate.clock.SYSTEM_CLOCK``) to the gateway's, which is passed with every invocation.
+  (``tollgate.core.clock.SYSTEM_CLOCK``) to the gateway's, which is passed with every invocation.
 - Results cross back as the JSON text Lambda would send (``Decimal`` becomes a number, as in Lambda's Python
   runtime); handler errors come back as ``errorType``/``errorMessage`` and their traceback goes to stderr.
 - An invocation that outlives its function's timeout kills its worker, as Lambda does. Workers write their
@@ -204,10 +204,10 @@ class WorkerRuntime:
 
     def _set_clock(self, offset_s: int) -> None:
         try:
-            clock = importlib.import_module("tollgate.clock")
+            clock = importlib.import_module("tollgate.core.clock")
         except ImportError:
             if not self._clock_warned:
-                print("[WARN] tollgate.clock not importable; the local clock offset is ignored", file=sys.stderr)
+                print("[WARN] tollgate.core.clock not importable; the local clock offset is ignored", file=sys.stderr)
                 self._clock_warned = True
             return
         clock.SYSTEM_CLOCK.set_offset(offset_s)

@@ -9,41 +9,41 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from tollgate.clock import SYSTEM_CLOCK
-from tollgate.ids import RANDOM_IDS
-from tollgate.settings import secret
+from tollgate.core.clock import SYSTEM_CLOCK
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.settings import secret
 
 if TYPE_CHECKING:
-    from tollgate.domain.action_service import ActionService
-    from tollgate.domain.alerts import AlertService
-    from tollgate.domain.allowances import AllowanceService
-    from tollgate.domain.catalog import CatalogRepository
-    from tollgate.domain.decisions import DecisionLogService
-    from tollgate.domain.events import EventService
-    from tollgate.domain.leases import LeaseService
-    from tollgate.domain.license_keys import LicenseKeyService
-    from tollgate.domain.notifier import NotifierService
-    from tollgate.domain.policies import PolicyService
-    from tollgate.domain.pool import PoolService
-    from tollgate.domain.projects import ProjectService
-    from tollgate.domain.purchases import PurchaseService
-    from tollgate.domain.reports import ReportService
-    from tollgate.domain.spend_policy import SpendPolicy
-    from tollgate.domain.sweeper import SweeperService
-    from tollgate.domain.tenants import TenantService
-    from tollgate.domain.webhooks import WebhookEndpointService
-    from tollgate.store.alert_stream import AlertEvaluator
-    from tollgate.store.alerts import DynamoAlertRepository
-    from tollgate.store.expiry import DynamoExpiry
-    from tollgate.store.usage import DynamoUsageRepository
-    from tollgate.store.usage_stream import UsageAggregator
+    from tollgate.approvals.rules_decisions import DecisionLogService
+    from tollgate.approvals.service import ActionService
+    from tollgate.approvals.service_policy import PolicyService
+    from tollgate.approvals.service_spend import SpendPolicy
+    from tollgate.events.rules import EventService
+    from tollgate.events.service_alerts import AlertService
+    from tollgate.events.service_notifier import NotifierService
+    from tollgate.events.service_webhooks import WebhookEndpointService
+    from tollgate.events.store_alert_stream import AlertEvaluator
+    from tollgate.events.store_alerts import DynamoAlertRepository
+    from tollgate.holds.service_allowances import AllowanceService
+    from tollgate.holds.service_leases import LeaseService
+    from tollgate.keys.service import LicenseKeyService
+    from tollgate.pool.service import PoolService
+    from tollgate.pool.service_sweeper import SweeperService
+    from tollgate.pool.store_expiry import DynamoExpiry
+    from tollgate.purchases.rules_catalog import CatalogRepository
+    from tollgate.purchases.service import PurchaseService
+    from tollgate.reports.service import ReportService
+    from tollgate.reports.store import DynamoUsageRepository
+    from tollgate.reports.store_stream import UsageAggregator
+    from tollgate.tenancy.service import TenantService
+    from tollgate.tenancy.service_projects import ProjectService
 
 
 @cache
 def tenant_service() -> TenantService:
-    from tollgate.billing.stripe_gateway import StripeGateway
-    from tollgate.domain.tenants import TenantService
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.purchases.stripe_gateway import StripeGateway
+    from tollgate.tenancy.service import TenantService
+    from tollgate.tenancy.store import DynamoTenantRepository
 
     return TenantService(
         tenants=DynamoTenantRepository(),
@@ -55,22 +55,22 @@ def tenant_service() -> TenantService:
 
 
 def default_region() -> str:
-    from tollgate.settings import settings
+    from tollgate.core.settings import settings
 
     return settings().region
 
 
 @cache
 def catalog() -> CatalogRepository:
-    from tollgate.store.catalog import DynamoCatalogRepository
+    from tollgate.purchases.store_catalog import DynamoCatalogRepository
 
     return DynamoCatalogRepository(SYSTEM_CLOCK)
 
 
 @cache
 def pool_service() -> PoolService:
-    from tollgate.domain.pool import PoolService
-    from tollgate.store.pool import DynamoPoolRepository
+    from tollgate.pool.service import PoolService
+    from tollgate.pool.store import DynamoPoolRepository
 
     return PoolService(
         DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
@@ -80,9 +80,9 @@ def pool_service() -> PoolService:
 @cache
 def spend_policy() -> SpendPolicy:
     """The tenant's policy on consume, leases and allowances; one cache of policies per container."""
-    from tollgate.domain.spend_policy import SpendPolicy
-    from tollgate.store.decisions import DynamoRefusalLog
-    from tollgate.store.policy import CachedPolicySource
+    from tollgate.approvals.service_spend import SpendPolicy
+    from tollgate.approvals.store_decisions import DynamoRefusalLog
+    from tollgate.approvals.store_policy import CachedPolicySource
 
     return SpendPolicy(CachedPolicySource(), DynamoRefusalLog(), SYSTEM_CLOCK, default_region)
 
@@ -90,23 +90,23 @@ def spend_policy() -> SpendPolicy:
 @cache
 def lot_settler() -> DynamoExpiry:
     """Expires lots past their end: on demand, before a debit or reservation they block, and for the sweeper."""
-    from tollgate.store.expiry import DynamoExpiry
+    from tollgate.pool.store_expiry import DynamoExpiry
 
     return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS)
 
 
 @cache
 def project_service() -> ProjectService:
-    from tollgate.domain.projects import ProjectService
-    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.tenancy.service_projects import ProjectService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     return ProjectService(DynamoProjectRepository(), SYSTEM_CLOCK, RANDOM_IDS)
 
 
 @cache
 def license_key_service() -> LicenseKeyService:
-    from tollgate.domain.license_keys import LicenseKeyService
-    from tollgate.store.license_keys import DynamoLicenseKeyRepository
+    from tollgate.keys.service import LicenseKeyService
+    from tollgate.keys.store import DynamoLicenseKeyRepository
     from tollgate.validation_services import license_key_reader
 
     return LicenseKeyService(
@@ -121,13 +121,13 @@ def license_key_service() -> LicenseKeyService:
 @cache
 def purchase_service() -> PurchaseService:
     """Purchases, Stripe's webhooks and reconciliation. ``stripe`` itself loads only when a call needs it."""
-    from tollgate.billing.stripe_checkout import StripeCheckout
-    from tollgate.billing.stripe_webhooks import StripeWebhookVerifier, webhook_secrets
-    from tollgate.domain.purchases import PurchaseService
-    from tollgate.logs import get_logger
-    from tollgate.settings import settings
-    from tollgate.store.projects import DynamoProjectRepository
-    from tollgate.store.purchases import DynamoPurchaseRepository
+    from tollgate.core.logs import get_logger
+    from tollgate.core.settings import settings
+    from tollgate.purchases.service import PurchaseService
+    from tollgate.purchases.store import DynamoPurchaseRepository
+    from tollgate.purchases.stripe_checkout import StripeCheckout
+    from tollgate.purchases.stripe_webhooks import StripeWebhookVerifier, webhook_secrets
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     logger = get_logger()
     return PurchaseService(
@@ -145,16 +145,16 @@ def purchase_service() -> PurchaseService:
 
 @cache
 def event_service() -> EventService:
-    from tollgate.domain.events import EventService
-    from tollgate.store.events import DynamoEventLog
+    from tollgate.events.rules import EventService
+    from tollgate.events.store import DynamoEventLog
 
     return EventService(DynamoEventLog(), SYSTEM_CLOCK)
 
 
 @cache
 def lease_service() -> LeaseService:
-    from tollgate.domain.leases import LeaseService
-    from tollgate.store.leases import DynamoLeaseRepository
+    from tollgate.holds.service_leases import LeaseService
+    from tollgate.holds.store_leases import DynamoLeaseRepository
 
     return LeaseService(
         DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
@@ -163,8 +163,8 @@ def lease_service() -> LeaseService:
 
 @cache
 def allowance_service() -> AllowanceService:
-    from tollgate.domain.allowances import AllowanceService
-    from tollgate.store.allowances import DynamoAllowanceRepository
+    from tollgate.holds.service_allowances import AllowanceService
+    from tollgate.holds.store_allowances import DynamoAllowanceRepository
 
     return AllowanceService(
         DynamoAllowanceRepository(),
@@ -178,16 +178,16 @@ def allowance_service() -> AllowanceService:
 
 @cache
 def policy_service() -> PolicyService:
-    from tollgate.domain.policies import PolicyService
-    from tollgate.store.policy import DynamoKeyDirectory, DynamoPolicyRepository
+    from tollgate.approvals.service_policy import PolicyService
+    from tollgate.approvals.store_policy import DynamoKeyDirectory, DynamoPolicyRepository
 
     return PolicyService(DynamoPolicyRepository(), DynamoKeyDirectory(), SYSTEM_CLOCK)
 
 
 @cache
 def decision_log() -> DecisionLogService:
-    from tollgate.domain.decisions import DecisionLogService
-    from tollgate.store.decisions import DynamoDecisionReader
+    from tollgate.approvals.rules_decisions import DecisionLogService
+    from tollgate.approvals.store_decisions import DynamoDecisionReader
 
     return DecisionLogService(DynamoDecisionReader())
 
@@ -197,9 +197,9 @@ def action_service() -> ActionService:
     """Actions and reviews; the tenant's policy read fresh for each decision, with the decision log's head
     in the same request (the write is conditioned on both, so a decision is never written under a policy
     changed meanwhile)."""
-    from tollgate.domain.action_policy import PolicyJudge
-    from tollgate.domain.action_service import ActionService
-    from tollgate.store.actions import DynamoActionRepository, read_policy_and_head
+    from tollgate.approvals.service import ActionService
+    from tollgate.approvals.service_action_policy import PolicyJudge
+    from tollgate.approvals.store import DynamoActionRepository, read_policy_and_head
 
     return ActionService(
         DynamoActionRepository(),
@@ -214,10 +214,10 @@ def action_service() -> ActionService:
 @cache
 def sweeper_service() -> SweeperService:
     """Settles leases and lots past their end; the same settling code as the on-read path."""
-    from tollgate.domain.sweeper import SweeperService
-    from tollgate.logs import get_logger
-    from tollgate.store.expiry import DynamoDueIndex
-    from tollgate.store.license_keys import DynamoKeyNotices
+    from tollgate.core.logs import get_logger
+    from tollgate.keys.store import DynamoKeyNotices
+    from tollgate.pool.service_sweeper import SweeperService
+    from tollgate.pool.store_expiry import DynamoDueIndex
 
     logger = get_logger()  # the shared JSON logger, with credentials and signatures redacted
     return SweeperService(
@@ -235,7 +235,7 @@ def sweeper_service() -> SweeperService:
 
 @cache
 def usage_repository() -> DynamoUsageRepository:
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.reports.store import DynamoUsageRepository
 
     return DynamoUsageRepository()
 
@@ -243,9 +243,9 @@ def usage_repository() -> DynamoUsageRepository:
 @cache
 def report_service() -> ReportService:
     """Usage reports, the forecast and purchase usage (portal); reads rollups the aggregator keeps."""
-    from tollgate.domain.reports import ReportService
-    from tollgate.store.pool import DynamoPoolRepository
-    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.pool.store import DynamoPoolRepository
+    from tollgate.reports.service import ReportService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     return ReportService(
         usage=usage_repository(),
@@ -258,15 +258,15 @@ def report_service() -> ReportService:
 
 @cache
 def alert_repository() -> DynamoAlertRepository:
-    from tollgate.store.alerts import DynamoAlertRepository
+    from tollgate.events.store_alerts import DynamoAlertRepository
 
     return DynamoAlertRepository()
 
 
 @cache
 def alert_service() -> AlertService:
-    from tollgate.domain.alerts import AlertService
-    from tollgate.store.alerts import DynamoLevels
+    from tollgate.events.service_alerts import AlertService
+    from tollgate.events.store_alerts import DynamoLevels
 
     return AlertService(alert_repository(), DynamoLevels(), SYSTEM_CLOCK, RANDOM_IDS)
 
@@ -274,11 +274,11 @@ def alert_service() -> AlertService:
 @cache
 def alert_evaluator() -> AlertEvaluator:
     """Flips alerts (and raises their events) from the stream's pool and project changes, and on a schedule."""
-    from tollgate.domain.lots import allocate
-    from tollgate.logs import get_logger
-    from tollgate.store.alert_stream import AlertEvaluator, timed_levels
-    from tollgate.store.alerts import DynamoLevels
-    from tollgate.store.pool import DynamoPoolRepository
+    from tollgate.core.logs import get_logger
+    from tollgate.events.store_alert_stream import AlertEvaluator, timed_levels
+    from tollgate.events.store_alerts import DynamoLevels
+    from tollgate.pool.rules import allocate
+    from tollgate.pool.store import DynamoPoolRepository
 
     logger = get_logger()
     levels, pools = DynamoLevels(), DynamoPoolRepository()
@@ -300,8 +300,8 @@ def alert_evaluator() -> AlertEvaluator:
 @cache
 def usage_aggregator() -> UsageAggregator:
     """Counts the stream's spending ledger entries into the usage rollups, exactly once each."""
-    from tollgate.logs import get_logger
-    from tollgate.store.usage_stream import UsageAggregator
+    from tollgate.core.logs import get_logger
+    from tollgate.reports.store_stream import UsageAggregator
 
     logger = get_logger()
     return UsageAggregator(usage_repository(), lambda message, fields: logger.exception(message, extra=fields))
@@ -311,17 +311,17 @@ SWEEPER_WORKERS = 8  # settlements in flight at once within one sweep (docs/perf
 
 
 def webhooks_allow_loopback() -> bool:
-    from tollgate.settings import settings
+    from tollgate.core.settings import settings
 
     return settings().webhooks_allow_loopback
 
 
 @cache
 def webhook_endpoint_service() -> WebhookEndpointService:
-    from tollgate.domain.webhooks import WebhookEndpointService
-    from tollgate.store.webhooks import DynamoWebhookEndpoints
-    from tollgate.webhooks.sealing import SecretBox
-    from tollgate.webhooks.signing import new_secret
+    from tollgate.events.sealing import SecretBox
+    from tollgate.events.service_webhooks import WebhookEndpointService
+    from tollgate.events.signing import new_secret
+    from tollgate.events.store_webhooks import DynamoWebhookEndpoints
 
     return WebhookEndpointService(
         DynamoWebhookEndpoints(),
@@ -338,11 +338,11 @@ def notifier_service() -> NotifierService:
     """Delivers outbox events to webhook endpoints (stream) and retries what failed (schedule)."""
     import random
 
-    from tollgate.domain.notifier import NotifierService
-    from tollgate.store.webhooks import DynamoDeliveryStore
-    from tollgate.webhooks.sealing import SecretBox
-    from tollgate.webhooks.sender import WebhookSender
-    from tollgate.webhooks.signing import signed_headers
+    from tollgate.events.sealing import SecretBox
+    from tollgate.events.sender import WebhookSender
+    from tollgate.events.service_notifier import NotifierService
+    from tollgate.events.signing import signed_headers
+    from tollgate.events.store_webhooks import DynamoDeliveryStore
 
     return NotifierService(
         DynamoDeliveryStore(),

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from functools import cache
 
-from tollgate import snapstart
-from tollgate.clock import SYSTEM_CLOCK
-from tollgate.domain.receipts import ReceiptSigner
-from tollgate.domain.validation import ValidationService
-from tollgate.settings import secret, settings
-from tollgate.store.validation_read import DynamoLicenseKeyReader, new_client
+from tollgate.core import snapstart
+from tollgate.core.clock import SYSTEM_CLOCK
+from tollgate.core.settings import secret, settings
+from tollgate.keys.rules_receipts import ReceiptSigner
+from tollgate.keys.service_validation import ValidationService
+from tollgate.keys.store_validation import DynamoLicenseKeyReader, new_client
 
 
 @cache

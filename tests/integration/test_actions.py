@@ -18,7 +18,7 @@ from tollgate_sdk import ActionNotApproved, PollBackoff
 
 from tests.integration.conftest import Response, Stack
 from tests.integration.test_sdk import license_key, sdk
-from tollgate.domain.decisions import DecisionRecord, verify_chain
+from tollgate.approvals.rules_decisions import DecisionRecord, verify_chain
 
 pytestmark = pytest.mark.integration
 DEPLOY_COST = 5  # infra/catalog.json: feature "deploy" costs 5 tokens a use

@@ -14,8 +14,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from tests.integration.conftest import Stack, http
-from tollgate.http.contract import sdk
-from tollgate.http.contract.published import PUBLISHED
+from tollgate.edge.contract import sdk
+from tollgate.edge.contract.published import PUBLISHED
 
 
 def refused(answer: Any, status: int, field: str | None = None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Response, Stack
-from tollgate.domain.receipts import InvalidReceipt, verify_receipt
+from tollgate.keys.rules_receipts import InvalidReceipt, verify_receipt
 
 pytestmark = pytest.mark.integration
 

@@ -101,8 +101,10 @@ def handler(event, context):
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Any, Path]]:
     root = tmp_path_factory.mktemp("stream-app")
     (root / "shared" / "tollgate").mkdir(parents=True)
+    (root / "shared" / "tollgate" / "core").mkdir()
     (root / "shared" / "tollgate" / "__init__.py").write_text("")
-    shutil.copy(ROOT / "shared" / "tollgate" / "clock.py", root / "shared" / "tollgate" / "clock.py")
+    (root / "shared" / "tollgate" / "core" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "shared" / "tollgate" / "core" / "clock.py", root / "shared" / "tollgate" / "core" / "clock.py")
     (root / "functions" / "recorder").mkdir(parents=True)
     (root / "functions" / "recorder" / "app.py").write_text(textwrap.dedent(RECORDER))
     (root / "template.yaml").write_text(TEMPLATE)

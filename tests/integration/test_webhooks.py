@@ -240,9 +240,9 @@ def test_with_the_deployed_setting_loopback_and_private_targets_are_refused_at_c
     """A stack without the local stack's loopback allowance, as deployed. Endpoints stored with a target that
     is (or has become, say by DNS rebinding) loopback get refused attempts, and nothing reaches the receiver."""
     from tests.integration.conftest import running_stack
-    from tollgate.ids import RANDOM_IDS
-    from tollgate.webhooks.sealing import SecretBox
-    from tollgate.webhooks.signing import new_secret
+    from tollgate.core.ids import RANDOM_IDS
+    from tollgate.events.sealing import SecretBox
+    from tollgate.events.signing import new_secret
 
     with running_stack(warm=False, TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK="false") as deployed:
         tenant_id, owner = deployed.signup("Deployed")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from tests.unit.conftest import FakePayments
-from tollgate.clock import FixedClock
-from tollgate.domain.leases import LeaseService
-from tollgate.domain.models import Feature, LicenseKey, Principal
-from tollgate.domain.pool import PoolService
-from tollgate.domain.sweeper import SweeperService
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.clock import FixedClock
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Feature, LicenseKey, Principal
+from tollgate.holds.service_leases import LeaseService
+from tollgate.pool.service import PoolService
+from tollgate.pool.service_sweeper import SweeperService
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 NOW = 1_800_000_000
 HOUR = 3600
@@ -20,11 +20,11 @@ COST_PER_USE = 3
 
 class LeaseWorld:
     def __init__(self) -> None:
-        from tollgate.store.catalog import DynamoCatalogRepository
-        from tollgate.store.expiry import DynamoDueIndex, DynamoExpiry
-        from tollgate.store.leases import DynamoLeaseRepository
-        from tollgate.store.pool import DynamoPoolRepository
-        from tollgate.store.tenants import DynamoTenantRepository
+        from tollgate.holds.store_leases import DynamoLeaseRepository
+        from tollgate.pool.store import DynamoPoolRepository
+        from tollgate.pool.store_expiry import DynamoDueIndex, DynamoExpiry
+        from tollgate.purchases.store_catalog import DynamoCatalogRepository
+        from tollgate.tenancy.store import DynamoTenantRepository
 
         self.clock = FixedClock(NOW)
         self.tenants = TenantService(DynamoTenantRepository(), FakePayments(), self.clock, RANDOM_IDS, lambda: "p")
@@ -56,8 +56,8 @@ class LeaseWorld:
         """The ledger explains the balance, and available = balance − reserved."""
         pool = self.repo.pool(caller.tenant_id)
         assert sum(amount for _, amount in self.ledger(caller)) == pool.balance
-        from tollgate.store import keys
-        from tollgate.store.models import TenantItem
+        from tollgate.kernel import keys
+        from tollgate.kernel.items import TenantItem
 
         item = TenantItem.get(keys.tenant_pk(caller.tenant_id), keys.TENANT_SK, consistent_read=True)
         assert int(item.available) == pool.balance - pool.reserved

@@ -10,14 +10,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.unit.conftest import FakePayments
-from tollgate.clock import FixedClock
-from tollgate.domain.license_keys import IssuedLicenseKey, LicenseKeyService, NewLicenseKey
-from tollgate.domain.models import Principal, Project
-from tollgate.domain.receipts import ReceiptSigner
-from tollgate.domain.roles import Role
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.domain.validation import ValidationRequest, ValidationResult, ValidationService, presented_key
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.clock import FixedClock
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Principal, Project
+from tollgate.core.roles import Role
+from tollgate.keys.rules_receipts import ReceiptSigner
+from tollgate.keys.service import IssuedLicenseKey, LicenseKeyService, NewLicenseKey
+from tollgate.keys.service_validation import ValidationRequest, ValidationResult, ValidationService, presented_key
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 NOW = 1_800_000_000
 
@@ -44,10 +44,10 @@ class CountingClient:
 
 class Licensing:
     def __init__(self, client: Any) -> None:
-        from tollgate.store.license_keys import DynamoLicenseKeyRepository
-        from tollgate.store.projects import DynamoProjectRepository
-        from tollgate.store.tenants import DynamoTenantRepository
-        from tollgate.store.validation_read import DynamoLicenseKeyReader
+        from tollgate.keys.store import DynamoLicenseKeyRepository
+        from tollgate.keys.store_validation import DynamoLicenseKeyReader
+        from tollgate.tenancy.store import DynamoTenantRepository
+        from tollgate.tenancy.store_projects import DynamoProjectRepository
 
         self.clock = FixedClock(NOW)
         self.region = "eu-west-1"

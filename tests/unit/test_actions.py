@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import LeaseWorld
-from tollgate.domain.action_service import ActionService, Ask, BreakGlassNotAllowed, Verdict
-from tollgate.domain.actions import (
+from tollgate.approvals.rules_actions import (
     ActionNotApproved,
     ActionResolved,
     ActionStatus,
@@ -18,13 +17,14 @@ from tollgate.domain.actions import (
     ReviewDecision,
     SelfReview,
 )
-from tollgate.domain.audit import audit_tenant
-from tollgate.domain.errors import ActionDenied, IdempotencyKeyReused, InsufficientTokens
-from tollgate.domain.models import Principal
-from tollgate.domain.roles import Role
-from tollgate.domain.sweeper import SweeperService
-from tollgate.ids import RANDOM_IDS
-from tollgate.store.audit import DynamoBooks
+from tollgate.approvals.service import ActionService, Ask, BreakGlassNotAllowed, Verdict
+from tollgate.core.errors import ActionDenied, IdempotencyKeyReused, InsufficientTokens
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Principal
+from tollgate.core.roles import Role
+from tollgate.pool.rules_audit import audit_tenant
+from tollgate.pool.service_sweeper import SweeperService
+from tollgate.pool.store_audit import DynamoBooks
 
 COST = 3  # feature "build"
 TERMS = ApprovalTerms(Approvers(roles=frozenset({"approver"})), quorum=2, timeout_s=900, grant_ttl_s=300)
@@ -41,8 +41,8 @@ class FixedJudge:
 class ActionWorld(LeaseWorld):
     def __init__(self) -> None:
         super().__init__()
-        from tollgate.store.actions import DynamoActionRepository
-        from tollgate.store.expiry import DynamoDueIndex
+        from tollgate.approvals.store import DynamoActionRepository
+        from tollgate.pool.store_expiry import DynamoDueIndex
 
         self.judge = FixedJudge()
         self.actions = ActionService(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tollgate.domain import actions as act
-from tollgate.domain.actions import (
+from tollgate.approvals import rules_actions as act
+from tollgate.approvals.rules_actions import (
     Action,
     ActionNotApproved,
     ActionResolved,
@@ -21,7 +21,7 @@ from tollgate.domain.actions import (
     Reviewer,
     SelfReview,
 )
-from tollgate.domain.errors import InvalidField
+from tollgate.core.errors import InvalidField
 
 NOW = 1_800_000_000
 APPROVE, DENY = ReviewDecision.APPROVE, ReviewDecision.DENY
@@ -195,7 +195,7 @@ def test_terms_and_reviews_survive_their_stored_form() -> None:
 def test_the_audit_finds_an_approval_without_its_quorum_or_by_its_requester() -> None:
     from dataclasses import replace
 
-    from tollgate.domain.audit import StoredPool, TenantBooks, audit_tenant
+    from tollgate.pool.rules_audit import StoredPool, TenantBooks, audit_tenant
 
     def books(action: Action) -> TenantBooks:
         return TenantBooks("tn_1", StoredPool(0, action.held, -action.held, None), [], [], [], [], [], [action])

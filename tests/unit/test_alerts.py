@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import NOW, LeaseWorld
-from tollgate.domain.alerts import (
+from tollgate.core.errors import Conflict, Forbidden, InvalidField, NotFound
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Principal
+from tollgate.core.roles import Role
+from tollgate.events.service_alerts import (
     MAX_ALERTS,
     Alert,
     AlertKind,
@@ -18,10 +22,6 @@ from tollgate.domain.alerts import (
     flip,
     holds,
 )
-from tollgate.domain.errors import Conflict, Forbidden, InvalidField, NotFound
-from tollgate.domain.models import Principal
-from tollgate.domain.roles import Role
-from tollgate.ids import RANDOM_IDS
 
 
 def alert(kind: AlertKind, threshold: int, state: AlertState = AlertState.ARMED) -> Alert:
@@ -72,14 +72,14 @@ def world(table: str) -> LeaseWorld:
 
 
 def service(world: LeaseWorld) -> AlertService:
-    from tollgate.store.alerts import DynamoAlertRepository, DynamoLevels
+    from tollgate.events.store_alerts import DynamoAlertRepository, DynamoLevels
 
     return AlertService(DynamoAlertRepository(), DynamoLevels(), world.clock, RANDOM_IDS)
 
 
 def test_create_list_delete_and_the_first_state(world: LeaseWorld) -> None:
-    from tollgate.domain.projects import ProjectService
-    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.tenancy.service_projects import ProjectService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     owner = world.tenant(500)
     alerts = service(world)
@@ -131,9 +131,9 @@ def pool_change(tenant_id: str, sequence: int, before: int, after: int) -> dict[
 
 
 def test_the_evaluator_fires_and_recovers_once_whatever_the_stream_repeats(world: LeaseWorld) -> None:
-    from tollgate.store.alert_stream import AlertEvaluator
-    from tollgate.store.alerts import DynamoAlertRepository
-    from tollgate.store.events import list_events
+    from tollgate.events.store import list_events
+    from tollgate.events.store_alert_stream import AlertEvaluator
+    from tollgate.events.store_alerts import DynamoAlertRepository
 
     owner = world.tenant(1000)
     alert = service(world).create(owner, "balance_below", 500, None)

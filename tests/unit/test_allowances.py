@@ -6,18 +6,18 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import NOW, LeaseWorld
-from tollgate.domain.allowances import AllowanceService, AllowanceStatus
-from tollgate.domain.audit import audit_tenant
-from tollgate.domain.errors import (
+from tollgate.core.errors import (
     AllowanceEnded,
     Forbidden,
     IdempotencyKeyReused,
     InsufficientTokens,
     InvalidField,
 )
-from tollgate.domain.models import LicenseKey, Principal
-from tollgate.ids import RANDOM_IDS
-from tollgate.store.audit import DynamoBooks
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import LicenseKey, Principal
+from tollgate.holds.service_allowances import AllowanceService, AllowanceStatus
+from tollgate.pool.rules_audit import audit_tenant
+from tollgate.pool.store_audit import DynamoBooks
 
 COST = 3  # feature "build" costs 3 tokens a use (tests/unit/leasing.py)
 
@@ -25,9 +25,9 @@ COST = 3  # feature "build" costs 3 tokens a use (tests/unit/leasing.py)
 class AllowanceWorld(LeaseWorld):
     def __init__(self) -> None:
         super().__init__()
-        from tollgate.domain.sweeper import SweeperService
-        from tollgate.store.allowances import DynamoAllowanceRepository
-        from tollgate.store.expiry import DynamoDueIndex
+        from tollgate.holds.store_allowances import DynamoAllowanceRepository
+        from tollgate.pool.service_sweeper import SweeperService
+        from tollgate.pool.store_expiry import DynamoDueIndex
 
         self.allowances = AllowanceService(
             DynamoAllowanceRepository(), self.catalog, self.clock, RANDOM_IDS, settler=self.expiry

@@ -1,4 +1,4 @@
-"""Every portal answer model takes exactly what its view (``tollgate.http.views``) produces: a field added
+"""Every portal answer model takes exactly what its view (``tollgate.edge.views``) produces: a field added
 to a view and not to its model (or the other way round) fails here, not as a 500 on the stack."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tollgate.domain.models import (
+from tollgate.core.models import (
     ApiKey,
     EntryKind,
     Feature,
@@ -19,18 +19,18 @@ from tollgate.domain.models import (
     TenantStatus,
     TokenPack,
 )
-from tollgate.domain.purchases import Purchase, PurchaseStatus
-from tollgate.domain.roles import Role
-from tollgate.http import views
-from tollgate.http.models.catalog import CatalogAnswer
-from tollgate.http.models.license_keys import LicenseKey as LicenseKeyAnswer
-from tollgate.http.models.pool import LedgerEntry as LedgerEntryAnswer
-from tollgate.http.models.projects import Project as ProjectAnswer
-from tollgate.http.models.purchases import Purchase as PurchaseAnswer
-from tollgate.http.models.tenants import ApiKey as ApiKeyAnswer
-from tollgate.http.models.tenants import NewApiKey
-from tollgate.http.models.tenants import Tenant as TenantAnswer
-from tollgate.http.purchase_views import purchase_view
+from tollgate.core.roles import Role
+from tollgate.edge import views
+from tollgate.edge.views_purchases import purchase_view
+from tollgate.keys.models import LicenseKey as LicenseKeyAnswer
+from tollgate.pool.models import LedgerEntry as LedgerEntryAnswer
+from tollgate.purchases.models import Purchase as PurchaseAnswer
+from tollgate.purchases.models_catalog import CatalogAnswer
+from tollgate.purchases.service import Purchase, PurchaseStatus
+from tollgate.tenancy.models import ApiKey as ApiKeyAnswer
+from tollgate.tenancy.models import NewApiKey
+from tollgate.tenancy.models import Tenant as TenantAnswer
+from tollgate.tenancy.models_projects import Project as ProjectAnswer
 
 NOW = 1_800_000_000
 CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [

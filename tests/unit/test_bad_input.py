@@ -18,17 +18,17 @@ import yaml
 
 from tests.conftest import ROOT, TEMPLATE
 from tests.unit.conftest import FakePayments
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import InvalidField, NotFound
-from tollgate.domain.lots import LotView
-from tollgate.domain.models import Lot, Pool, Principal
-from tollgate.domain.pool import BalanceView, PoolService
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.http import limits
-from tollgate.http.routes import ROUTES, allowed_methods, no_route
-from tollgate.http.views import balance_view, iso
-from tollgate.ids import RANDOM_IDS
-from tollgate.store.cursors import Cursors
+from tollgate.core import limits
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import InvalidField, NotFound
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Lot, Pool, Principal
+from tollgate.edge.routes import ROUTES, allowed_methods, no_route
+from tollgate.edge.views import balance_view, iso
+from tollgate.kernel.cursors import Cursors
+from tollgate.pool.rules import LotView
+from tollgate.pool.service import BalanceView, PoolService
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 NOW = 1_800_000_000
 _real_call = botocore.client.BaseClient._make_api_call
@@ -78,9 +78,9 @@ def test_a_sealed_cursor_opens_only_for_its_tenant_and_listing() -> None:
 
 class Pools:
     def __init__(self) -> None:
-        from tollgate.store.catalog import DynamoCatalogRepository
-        from tollgate.store.pool import DynamoPoolRepository
-        from tollgate.store.tenants import DynamoTenantRepository
+        from tollgate.pool.store import DynamoPoolRepository
+        from tollgate.purchases.store_catalog import DynamoCatalogRepository
+        from tollgate.tenancy.store import DynamoTenantRepository
 
         self.clock = FixedClock(NOW)
         self.tenants = TenantService(DynamoTenantRepository(), FakePayments(), self.clock, RANDOM_IDS, lambda: "p")
@@ -127,8 +127,8 @@ def test_ledger_pages_carry_the_running_balance_and_forged_cursors_are_refused_b
 
 
 def test_forged_purchase_cursors_are_refused_before_any_read(table: str, dynamodb_calls: list[str]) -> None:
-    from tollgate.store.cursors import CURSORS, LEDGER_CURSOR
-    from tollgate.store.purchases import DynamoPurchaseRepository
+    from tollgate.kernel.cursors import CURSORS, LEDGER_CURSOR
+    from tollgate.purchases.store import DynamoPurchaseRepository
 
     repo = DynamoPurchaseRepository()
     tenant = "tn_0000000000000001"
@@ -146,12 +146,12 @@ BAD_IDS = ["x" * 2000, "pj_000000000000000", "ak_0000000000000000 ", "lk_0000000
 
 
 def _path_id_operations() -> list[tuple[str, Callable[[str], Any]]]:
-    from tollgate.store.alerts import DynamoAlertRepository
-    from tollgate.store.allowances import DynamoAllowanceRepository
-    from tollgate.store.leases import DynamoLeaseRepository
-    from tollgate.store.license_keys import DynamoLicenseKeyRepository
-    from tollgate.store.projects import DynamoProjectRepository
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.events.store_alerts import DynamoAlertRepository
+    from tollgate.holds.store_allowances import DynamoAllowanceRepository
+    from tollgate.holds.store_leases import DynamoLeaseRepository
+    from tollgate.keys.store import DynamoLicenseKeyRepository
+    from tollgate.tenancy.store import DynamoTenantRepository
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     tenant = "tn_0000000000000001"
     keys, projects = DynamoLicenseKeyRepository(), DynamoProjectRepository()
@@ -169,7 +169,7 @@ def _path_id_operations() -> list[tuple[str, Callable[[str], Any]]]:
 
 
 def test_path_ids_of_another_shape_are_not_found_before_any_read(table: str, dynamodb_calls: list[str]) -> None:
-    from tollgate.store.purchases import DynamoPurchaseRepository
+    from tollgate.purchases.store import DynamoPurchaseRepository
 
     for name, operation in _path_id_operations():
         for bad in BAD_IDS:
@@ -182,7 +182,7 @@ def test_path_ids_of_another_shape_are_not_found_before_any_read(table: str, dyn
 
 
 def test_ids_the_services_make_have_the_shape_the_check_accepts() -> None:
-    from tollgate.domain.tenants import _DerivedIds
+    from tollgate.tenancy.service import _DerivedIds
 
     derived = _DerivedIds("pepper", "a" * 36)
     assert limits.is_id(derived.tenant_id(), "tn") and limits.is_id(derived.key_id(), "ak")
@@ -221,7 +221,7 @@ def _powertools_logger(service: str) -> tuple[Any, io.StringIO]:
     """A Powertools logger of its own (the shared one keeps the stream of the test that made it first)."""
     from aws_lambda_powertools import Logger
 
-    from tollgate.redaction import RedactSecrets
+    from tollgate.core.redaction import RedactSecrets
 
     stream = io.StringIO()
     logger = Logger(service=service, logger_handler=logging.StreamHandler(stream))
@@ -230,7 +230,7 @@ def _powertools_logger(service: str) -> tuple[Any, io.StringIO]:
 
 
 def test_a_log_line_survives_lone_surrogates_and_control_characters(capsys: pytest.CaptureFixture[str]) -> None:
-    from tollgate.jsonlog import get_json_logger
+    from tollgate.core.jsonlog import get_json_logger
 
     logger, stream = _powertools_logger("edge-log-test")
     logger.info("refused \ud800", extra={"reason": "feature \ud800\x00\x1b[2J", "path": "/v1/leases/\udfff"})
@@ -298,7 +298,7 @@ def test_the_fallback_function_answers_in_the_envelope(fallback: Any) -> None:
 
 
 def test_the_powertools_resolvers_answer_no_route_in_the_envelope() -> None:
-    from tollgate.http.app import build_resolver, json_response
+    from tollgate.edge.app import build_resolver, json_response
 
     app = build_resolver(_powertools_logger("edge-resolver-test")[0])
 
@@ -330,8 +330,8 @@ def test_license_key_expiry_out_of_range_is_refused_and_stores_nothing(table: st
 
 
 def test_project_budgets_beyond_the_token_bound_are_refused(pools: Pools, dynamodb_calls: list[str]) -> None:
-    from tollgate.domain.projects import ProjectService
-    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.tenancy.service_projects import ProjectService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     projects = ProjectService(DynamoProjectRepository(), pools.clock, RANDOM_IDS)
     owner = pools.tenant()

@@ -12,11 +12,11 @@ import botocore.client
 import pytest
 
 from tests.unit.licensing import NOW, Licensing
-from tollgate.domain.errors import TenantSuspended, Unauthenticated
-from tollgate.domain.license_keys import MEMORY_S
-from tollgate.domain.models import Feature, TenantStatus
-from tollgate.domain.pool import PoolService
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.errors import TenantSuspended, Unauthenticated
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Feature, TenantStatus
+from tollgate.keys.service import MEMORY_S
+from tollgate.pool.service import PoolService
 
 _real_call = botocore.client.BaseClient._make_api_call
 
@@ -24,8 +24,8 @@ _real_call = botocore.client.BaseClient._make_api_call
 class World(Licensing):
     def __init__(self) -> None:
         super().__init__(boto3.Session().client("dynamodb", region_name=os.environ["AWS_REGION"]))
-        from tollgate.store.catalog import DynamoCatalogRepository
-        from tollgate.store.pool import DynamoPoolRepository
+        from tollgate.pool.store import DynamoPoolRepository
+        from tollgate.purchases.store_catalog import DynamoCatalogRepository
 
         self.catalog = DynamoCatalogRepository(self.clock)
         self.catalog.put_feature(Feature("build", cost_per_use=2, cost_per_hour=0))

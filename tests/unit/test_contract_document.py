@@ -16,8 +16,8 @@ from openapi_spec_validator import validate
 from infra.contract import build, render
 from infra.local.template import load_template
 from tests.conftest import ROOT, TEMPLATE
-from tollgate.http.contract.answers import ERROR_REF, SECURITY_SCHEMES
-from tollgate.http.contract.published import PUBLISHED
+from tollgate.edge.contract.answers import ERROR_REF, SECURITY_SCHEMES
+from tollgate.edge.contract.published import PUBLISHED
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -104,7 +104,7 @@ def test_bounds_come_from_limits(document: dict[str, Any]) -> None:
 def test_hot_path_functions_do_not_load_pydantic(function: str) -> None:
     code = (
         f"import sys; sys.path[:0] = ['functions/{function}', 'shared']; import app; "
-        "print(','.join(m for m in ('pydantic', 'tollgate.http.models') if m in sys.modules))"
+        "print(','.join(m for m in ('pydantic', 'tollgate.core.schema') if m in sys.modules))"
     )
     env = dict(os.environ, TOLLGATE_DDB_ENDPOINT="http://127.0.0.1:9")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -113,7 +113,7 @@ def test_hot_path_functions_do_not_load_pydantic(function: str) -> None:
 
 
 def test_page_limit_pattern_is_exactly_one_to_the_maximum() -> None:
-    from tollgate.http import limits
+    from tollgate.core import limits
 
     allowed = {n for n in range(0, 10 * limits.PAGE_LIMIT_MAX) if re.fullmatch(limits.PAGE_LIMIT_PATTERN, str(n))}
     assert allowed == set(range(1, limits.PAGE_LIMIT_MAX + 1))

@@ -1,5 +1,5 @@
 """The SDK routes keep their small hand parsers (cold start); their contract is declared as plain data
-(``tollgate.http.contract.sdk``). These tests derive boundary requests from the declaration and run them
+(``tollgate.edge.contract.sdk``). These tests derive boundary requests from the declaration and run them
 through the real parsers: whatever the declaration allows is accepted, whatever it forbids is refused with
 a 422 naming the field (or 400 for the body as a whole). A bound changed on one side only fails here."""
 
@@ -16,9 +16,9 @@ import pytest
 from tests.unit.handlers import call, load_function
 from tests.unit.licensing import signing_key_pem
 from tollgate import services
-from tollgate.domain.errors import InvalidField, MalformedRequest, RateLimited
-from tollgate.http import limits
-from tollgate.http.contract import sdk
+from tollgate.core import limits
+from tollgate.core.errors import InvalidField, MalformedRequest, RateLimited
+from tollgate.edge.contract import sdk
 
 os.environ.setdefault("RECEIPT_SIGNING_KEY", signing_key_pem())
 

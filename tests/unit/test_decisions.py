@@ -11,7 +11,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.decisions import GENESIS_HASH, ChainHead, DecisionDraft, chain, hash_record, verify_chain
+from tollgate.approvals.rules_decisions import GENESIS_HASH, ChainHead, DecisionDraft, chain, hash_record, verify_chain
 
 DRAFTS = [
     DecisionDraft(1_800_000_000, "api_key:ak_0000000000000001", "action.pending", "ac_1", "prod", 2),

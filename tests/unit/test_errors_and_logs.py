@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tollgate.domain import errors
-from tollgate.http.errors import error_response, status_of
-from tollgate.logs import get_logger
+from tollgate.core import errors
+from tollgate.core.logs import get_logger
+from tollgate.edge.errors import error_response, status_of
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tollgate import jsonlog
-from tollgate.jsonlog import get_json_logger
+from tollgate.core import jsonlog
+from tollgate.core.jsonlog import get_json_logger
 
 SECRET = "tgk_eu-west-1.tn_0000000000000000.lk_0000000000000000.abcdefabcdefabcdefabcdefabcdefab"
 

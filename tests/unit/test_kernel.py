@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
-from tollgate.domain.audit import audit_tenant
-from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField
-from tollgate.domain.models import LicenseKey, Principal
-from tollgate.store import keys
-from tollgate.store.audit import DynamoBooks
-from tollgate.store.kernel import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.store.models import LeaseItem, ProjectItem, TenantItem
+from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField
+from tollgate.core.models import LicenseKey, Principal
+from tollgate.kernel import keys
+from tollgate.kernel.items import LeaseItem, ProjectItem, TenantItem
+from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
+from tollgate.pool.rules_audit import audit_tenant
+from tollgate.pool.store_audit import DynamoBooks
 
 
 @pytest.fixture
@@ -173,7 +173,7 @@ def test_a_principal_without_role_or_license_key_is_refused(world: LeaseWorld) -
 
 
 def test_authorize_answers_for_every_principal_kind(world: LeaseWorld) -> None:
-    from tollgate.domain.roles import Permission, Role, authorize
+    from tollgate.core.roles import Permission, Role, authorize
 
     caller = world.tenant()
     licensed = world.license(caller)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
-from tollgate.domain.errors import (
+from tollgate.core.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InsufficientTokens,
@@ -15,8 +15,8 @@ from tollgate.domain.errors import (
     NotFound,
     TenantSuspended,
 )
-from tollgate.domain.leases import MAX_LEASE_S, LeaseStatus, hours_started
-from tollgate.domain.models import TenantStatus
+from tollgate.core.models import TenantStatus
+from tollgate.holds.service_leases import MAX_LEASE_S, LeaseStatus, hours_started
 
 
 @pytest.fixture
@@ -180,11 +180,11 @@ def test_leases_belong_to_their_tenant(world: LeaseWorld) -> None:
 
 
 def test_a_project_scoped_lease_holds_and_then_spends_the_project_budget(world: LeaseWorld) -> None:
-    from tollgate.domain.errors import ProjectBudgetExhausted
-    from tollgate.domain.models import LicenseKey, Principal
-    from tollgate.domain.projects import ProjectService
-    from tollgate.ids import RANDOM_IDS
-    from tollgate.store.projects import DynamoProjectRepository
+    from tollgate.core.errors import ProjectBudgetExhausted
+    from tollgate.core.ids import RANDOM_IDS
+    from tollgate.core.models import LicenseKey, Principal
+    from tollgate.tenancy.service_projects import ProjectService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     projects = ProjectService(DynamoProjectRepository(), world.clock, RANDOM_IDS)
     owner = world.tenant(1000)

@@ -9,8 +9,7 @@ import pytest
 
 from tests.unit.conftest import _SESSION, raw_items
 from tests.unit.licensing import NOW, Licensing
-from tollgate.domain.credentials import format_license_key
-from tollgate.domain.errors import (
+from tollgate.core.errors import (
     Conflict,
     Forbidden,
     InvalidField,
@@ -19,11 +18,12 @@ from tollgate.domain.errors import (
     TenantSuspended,
     Unauthenticated,
 )
-from tollgate.domain.license_keys import NewLicenseKey
-from tollgate.domain.models import TenantStatus
-from tollgate.domain.receipts import verify_receipt
-from tollgate.domain.roles import Role
-from tollgate.domain.validation import Code
+from tollgate.core.models import TenantStatus
+from tollgate.core.roles import Role
+from tollgate.keys.rules_receipts import verify_receipt
+from tollgate.keys.service import NewLicenseKey
+from tollgate.keys.service_validation import Code
+from tollgate.tenancy.rules import format_license_key
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ from dataclasses import replace
 
 from standardwebhooks.webhooks import Webhook
 
-from tollgate.clock import FixedClock
-from tollgate.domain.events import Event
-from tollgate.domain.notifier import DeliveryStore, DueDelivery, NotifierService
-from tollgate.domain.webhooks import (
+from tollgate.core.clock import FixedClock
+from tollgate.events.rules import Event
+from tollgate.events.sender import SendResult
+from tollgate.events.service_notifier import DeliveryStore, DueDelivery, NotifierService
+from tollgate.events.service_webhooks import (
     DISABLE_AFTER_S,
     DISABLED_EVENT,
     RETRY_WINDOW_S,
@@ -22,8 +23,7 @@ from tollgate.domain.webhooks import (
     EndpointStatus,
     WebhookEndpoint,
 )
-from tollgate.webhooks.sender import SendResult
-from tollgate.webhooks.signing import new_secret, signed_headers
+from tollgate.events.signing import new_secret, signed_headers
 
 T0 = 1_800_000_000
 

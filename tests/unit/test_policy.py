@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.policy import (
+from tollgate.approvals.rules import (
     DAYS,
     ActionRequest,
     Approval,
@@ -246,7 +246,7 @@ def test_a_policy_survives_its_document() -> None:
 
 def test_evaluating_without_conditions_does_not_load_the_expression_engine() -> None:
     code = (
-        "import sys; from tollgate.domain.policy import *; "
+        "import sys; from tollgate.approvals.rules import *; "
         "p = Policy(1, Effect.ALLOW, (Rule('r', Effect.DENY, Match(actions=('x*',))),)); "
         "evaluate(p, ActionRequest(action='consume', key_id='k', key_kind='api'), 0); "
         "assert 'celpy' not in sys.modules and 'pydantic' not in sys.modules, sorted(sys.modules)"
@@ -273,7 +273,7 @@ def test_a_schedule_names_a_time_zone_not_a_file(zone: str) -> None:
     """Directories of the zone database raise IsADirectoryError in zoneinfo: still a 422, never a 500."""
     from pydantic import ValidationError
 
-    from tollgate.http.models.policy import PolicyBody
+    from tollgate.approvals.models_policy import PolicyBody
 
     rule = {"id": "r", "effect": "deny", "match": {"schedule": {"from": "22:00", "to": "06:00", "timezone": zone}}}
     with pytest.raises(ValidationError) as refused:
@@ -282,9 +282,9 @@ def test_a_schedule_names_a_time_zone_not_a_file(zone: str) -> None:
 
 
 def test_a_simulation_asks_as_the_caller_unless_it_names_a_key() -> None:
-    from tollgate.domain.models import Principal, Tenant, TenantStatus
-    from tollgate.domain.policies import simulation_request
-    from tollgate.domain.roles import Role
+    from tollgate.approvals.service_policy import simulation_request
+    from tollgate.core.models import Principal, Tenant, TenantStatus
+    from tollgate.core.roles import Role
 
     tenant = Tenant("tn_0000000000000001", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1)
     caller = Principal(tenant, "ak_0000000000000001", role=Role.AUDITOR)

@@ -5,29 +5,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.conftest import FakePayments
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import (
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import (
     IdempotencyKeyReused,
     InsufficientTokens,
     InvalidField,
     ProjectBudgetExhausted,
     TenantSuspended,
 )
-from tollgate.domain.models import Feature, LicenseKey, Principal, TenantStatus
-from tollgate.domain.pool import PoolService
-from tollgate.domain.projects import ProjectService
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Feature, LicenseKey, Principal, TenantStatus
+from tollgate.pool.service import PoolService
+from tollgate.tenancy.service import SignupRequest, TenantService
+from tollgate.tenancy.service_projects import ProjectService
 
 NOW = 1_800_000_000
 
 
 class World:
     def __init__(self) -> None:
-        from tollgate.store.catalog import DynamoCatalogRepository
-        from tollgate.store.pool import DynamoPoolRepository
-        from tollgate.store.projects import DynamoProjectRepository
-        from tollgate.store.tenants import DynamoTenantRepository
+        from tollgate.pool.store import DynamoPoolRepository
+        from tollgate.purchases.store_catalog import DynamoCatalogRepository
+        from tollgate.tenancy.store import DynamoTenantRepository
+        from tollgate.tenancy.store_projects import DynamoProjectRepository
 
         self.clock = FixedClock(NOW)
         self.tenants = TenantService(DynamoTenantRepository(), FakePayments(), self.clock, RANDOM_IDS, lambda: "p")

@@ -12,9 +12,9 @@ import pytest
 
 from tests.unit.handlers import call, load_function
 from tollgate import services
-from tollgate.domain.models import Principal, Tenant, TenantStatus
-from tollgate.domain.roles import Role
-from tollgate.http.contract.published import PUBLISHED
+from tollgate.core.models import Principal, Tenant, TenantStatus
+from tollgate.core.roles import Role
+from tollgate.edge.contract.published import PUBLISHED
 
 TENANT = Tenant("tn_0000000000000000", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1_800_000_000)
 BODIES: dict[tuple[str, str], Any] = {
@@ -101,7 +101,7 @@ def test_portal_route_refuses_a_principal_without_the_permission(
 ) -> None:
     caller = Principal(tenant=TENANT, key_id="lk_0000000000000000", role=role)
     monkeypatch.setattr(portal, "portal_principal", lambda _event: caller)
-    from tollgate.http import action_routes
+    from tollgate.approvals import routes as action_routes
 
     monkeypatch.setattr(action_routes, "any_principal", lambda _event: caller)
     if role is Role.APPROVER and path == "/v1/actions/{}/reviews":

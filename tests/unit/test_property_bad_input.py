@@ -33,12 +33,12 @@ from tests.conftest import TEMPLATE
 from tests.unit.conftest import FakePayments
 from tests.unit.licensing import signing_key_pem
 from tollgate import services
-from tollgate.clock import SYSTEM_CLOCK
-from tollgate.domain.license_keys import NewLicenseKey
-from tollgate.domain.models import Feature, Principal, TokenPack
-from tollgate.domain.roles import Role
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.clock import SYSTEM_CLOCK
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Feature, Principal, TokenPack
+from tollgate.core.roles import Role
+from tollgate.keys.service import NewLicenseKey
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 os.environ.setdefault("RECEIPT_SIGNING_KEY", signing_key_pem())
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -195,13 +195,13 @@ def world(standin: StandinServer) -> Iterator[World]:
 def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     import stripe
 
-    from tollgate.billing.stripe_checkout import StripeCheckout
-    from tollgate.billing.stripe_webhooks import StripeWebhookVerifier
-    from tollgate.domain.purchases import PurchaseService
-    from tollgate.store.models import TenantItem
-    from tollgate.store.projects import DynamoProjectRepository
-    from tollgate.store.purchases import DynamoPurchaseRepository
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.kernel.items import TenantItem
+    from tollgate.purchases.service import PurchaseService
+    from tollgate.purchases.store import DynamoPurchaseRepository
+    from tollgate.purchases.stripe_checkout import StripeCheckout
+    from tollgate.purchases.stripe_webhooks import StripeWebhookVerifier
+    from tollgate.tenancy.store import DynamoTenantRepository
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     client = stripe.StripeClient("sk_test_property", base_addresses={"api": standin.url})
     tenants = TenantService(DynamoTenantRepository(), FakePayments(), SYSTEM_CLOCK, RANDOM_IDS, lambda: "pepper")
@@ -237,7 +237,7 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     ids = {"ak": [member.key.id], "pj": [project.id], "lk": [key.key.id], "lease": [lease.id], "pu": [purchase.id]}
     ids["al"] = [allowance.id]
     ids["alr"] = [services.alert_service().create(owner, "balance_below", 100, None).id]
-    from tollgate.domain.action_service import Ask
+    from tollgate.approvals.service import Ask
 
     _, action = services.action_service().request(sdk_caller, Ask("run", feature="build", quantity=1), "action-1")
     ids["act"] = [action.id]

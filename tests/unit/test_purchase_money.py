@@ -9,11 +9,11 @@ import pytest
 from infra.local.stripe_standin import StandinServer
 from tests.unit.test_purchases import World, paid_purchase
 from tests.unit.test_purchases import standin as standin  # the module's stand-in fixture
-from tollgate.billing.stripe_checkout import StripeCheckout
-from tollgate.domain.errors import Conflict, InvalidField, NotFound
-from tollgate.domain.models import EntryKind, Principal, TokenPack
-from tollgate.domain.purchases import Outcome, PurchaseStatus, check_stripe_price
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.errors import Conflict, InvalidField, NotFound
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import EntryKind, Principal, TokenPack
+from tollgate.purchases.service import Outcome, PurchaseStatus, check_stripe_price
+from tollgate.purchases.stripe_checkout import StripeCheckout
 
 YEAR = 366 * 86400
 
@@ -24,7 +24,7 @@ def world(table: str, standin: StandinServer) -> World:
 
 
 def expire_lots(world: World, caller: Principal) -> None:
-    from tollgate.store.expiry import DynamoExpiry
+    from tollgate.pool.store_expiry import DynamoExpiry
 
     DynamoExpiry(world.clock, RANDOM_IDS).expire_due_lots(caller.tenant_id)
 

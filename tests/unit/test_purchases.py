@@ -17,29 +17,29 @@ import stripe
 from infra.local.stripe_standin import StandinServer, start_standin
 from infra.local.stripe_standin.webhooks import signature_header
 from tests.unit.conftest import FakePayments, raw_items
-from tollgate.billing.stripe_checkout import StripeCheckout
-from tollgate.billing.stripe_webhooks import StripeWebhookVerifier
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import (
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import (
     Forbidden,
     IdempotencyKeyReused,
     InsufficientTokens,
     InvalidField,
     NotFound,
 )
-from tollgate.domain.lots import allocate
-from tollgate.domain.models import EntryKind, Feature, Principal, TokenPack
-from tollgate.domain.pool import PoolService
-from tollgate.domain.purchases import (
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import EntryKind, Feature, Principal, TokenPack
+from tollgate.core.roles import Role
+from tollgate.pool.rules import allocate
+from tollgate.pool.service import PoolService
+from tollgate.purchases.service import (
     EVENT_DEDUPE_S,
     Outcome,
     PurchaseService,
     PurchaseStatus,
     WebhookSignatureInvalid,
 )
-from tollgate.domain.roles import Role
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.ids import RANDOM_IDS
+from tollgate.purchases.stripe_checkout import StripeCheckout
+from tollgate.purchases.stripe_webhooks import StripeWebhookVerifier
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 SECRET = "whsec_unit_current"
 OLD_SECRET = "whsec_unit_previous"
@@ -55,11 +55,11 @@ def standin() -> Iterator[StandinServer]:
 
 class World:
     def __init__(self, standin: StandinServer) -> None:
-        from tollgate.store.catalog import DynamoCatalogRepository
-        from tollgate.store.pool import DynamoPoolRepository
-        from tollgate.store.projects import DynamoProjectRepository
-        from tollgate.store.purchases import DynamoPurchaseRepository
-        from tollgate.store.tenants import DynamoTenantRepository
+        from tollgate.pool.store import DynamoPoolRepository
+        from tollgate.purchases.store import DynamoPurchaseRepository
+        from tollgate.purchases.store_catalog import DynamoCatalogRepository
+        from tollgate.tenancy.store import DynamoTenantRepository
+        from tollgate.tenancy.store_projects import DynamoProjectRepository
 
         self.standin = standin
         self.clock = FixedClock(NOW)
@@ -91,7 +91,7 @@ class World:
         issued = self.tenants.sign_up(SignupRequest("Acme", "ops@acme.example", "eu-west-1"), None).owner_key
         caller = self.tenants.authenticate(issued.secret)
         # point the tenant at a real stand-in customer
-        from tollgate.store.models import TenantItem
+        from tollgate.kernel.items import TenantItem
 
         TenantItem(f"T#{caller.tenant_id}", "TENANT").update(actions=[TenantItem.stripe_customer_id.set(customer.id)])
         return self.tenants.authenticate(issued.secret)
@@ -186,7 +186,7 @@ def test_bad_purchases_name_the_field_and_change_nothing(world: World) -> None:
     with pytest.raises(InvalidField) as unknown:
         world.service.create(caller, "nope", 1, None, None, "a")
     assert unknown.value.field == "pack_id"
-    from tollgate.domain.models import Project
+    from tollgate.core.models import Project
 
     world.projects.add(Project("pj_000000000000000t", other.tenant_id, "theirs", NOW))
     with pytest.raises(InvalidField) as project:

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tollgate import snapstart, validation_services
-from tollgate.domain.tenancy import LicenseKeySnapshot
+from tollgate import validation_services
+from tollgate.core import snapstart
+from tollgate.core.records import LicenseKeySnapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +106,7 @@ def test_validate_defers_the_signing_library_to_first_use_or_to_the_snapshot() -
     code = (
         "import sys; sys.path[:0] = ['functions/validate', 'shared']; import app; "
         "loaded = 'nacl.bindings' in sys.modules; "
-        "from tollgate import snapstart; snapstart.prepare(); "
+        "from tollgate.core import snapstart; snapstart.prepare(); "
         "print(loaded, 'nacl.bindings' in sys.modules, 'cryptography' in sys.modules)"
     )
     env = dict(os.environ, TOLLGATE_DDB_ENDPOINT="http://127.0.0.1:9")

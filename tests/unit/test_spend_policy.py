@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from tollgate.clock import FixedClock
-from tollgate.domain.decisions import DecisionDraft
-from tollgate.domain.errors import ActionDenied, ApprovalRequired, StoreBusy
-from tollgate.domain.models import LicenseKey, Principal, Tenant, TenantStatus
-from tollgate.domain.policy import Approval, Effect, Match, Policy, Principals, Rule
-from tollgate.domain.spend_policy import PolicyChanged, SpendPolicy, spend_under_policy
+from tollgate.approvals.rules import Approval, Effect, Match, Policy, Principals, Rule
+from tollgate.approvals.rules_decisions import DecisionDraft
+from tollgate.approvals.service_spend import PolicyChanged, SpendPolicy, spend_under_policy
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import ActionDenied, ApprovalRequired, StoreBusy
+from tollgate.core.models import LicenseKey, Principal, Tenant, TenantStatus
 
 TENANT = Tenant("tn_0000000000000001", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1_800_000_000)
 KEY = LicenseKey("lk_0000000000000001", TENANT.id, "ci", "tgk_…", "hash", ("eu-west-1",), 1, environment="production")

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.unit.test_pool import World
-from tollgate.domain.errors import StoreBusy
-from tollgate.http.errors import error_response
+from tollgate.core.errors import StoreBusy
+from tollgate.edge.errors import error_response
 
 _real_call = botocore.client.BaseClient._make_api_call
 

@@ -1,12 +1,12 @@
-"""Request bodies are read strictly (the shared decoder of ``tollgate.http.requests``)."""
+"""Request bodies are read strictly (the shared decoder of ``tollgate.edge.requests``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tollgate.domain.errors import MalformedRequest
-from tollgate.http.limits import MAX_JSON_DEPTH
-from tollgate.http.requests import strict_json
+from tollgate.core.errors import MalformedRequest
+from tollgate.core.limits import MAX_JSON_DEPTH
+from tollgate.edge.requests import strict_json
 
 
 @pytest.mark.parametrize(

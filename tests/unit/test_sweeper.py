@@ -6,12 +6,12 @@ import pytest
 
 from tests.unit.conftest import raw_items
 from tests.unit.leasing import DAY, HOUR, NOW, LeaseWorld
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import InsufficientTokens
-from tollgate.domain.expiry import first_due
-from tollgate.domain.models import Lot, Pool
-from tollgate.domain.sweeper import SweeperService
-from tollgate.store.expiry import DynamoDueIndex
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import InsufficientTokens
+from tollgate.core.models import Lot, Pool
+from tollgate.pool.rules_expiry import first_due
+from tollgate.pool.service_sweeper import SweeperService
+from tollgate.pool.store_expiry import DynamoDueIndex
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_nothing_due_is_one_query(world: LeaseWorld) -> None:
 
 
 def test_a_failing_record_is_logged_through_the_injected_logger_and_left_due() -> None:
-    from tollgate.domain.sweeper import DueKind, DuePage, DueRecord
+    from tollgate.pool.service_sweeper import DueKind, DuePage, DueRecord
 
     class OneDue:
         def due(self, now: int, cursor: object, limit: int) -> DuePage:

@@ -7,7 +7,7 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tollgate.domain.take_back_rules import dispute_take, expired_of_lot, refund_take, refunded_share
+from tollgate.purchases.rules_take_back import dispute_take, expired_of_lot, refund_take, refunded_share
 
 TOKENS = st.integers(min_value=1, max_value=10**15)
 AMOUNTS = st.integers(min_value=1, max_value=10**9)

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.conftest import FakePayments, raw_items
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, Unauthenticated
-from tollgate.domain.roles import Role
-from tollgate.domain.tenants import SignupRequest, TenantService
-from tollgate.ids import RANDOM_IDS
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, Unauthenticated
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.roles import Role
+from tollgate.tenancy.service import SignupRequest, TenantService
 
 NOW = 1_800_000_000
 
@@ -19,7 +19,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def service(table: str, clock: FixedClock) -> TenantService:
-    from tollgate.store.tenants import DynamoTenantRepository
+    from tollgate.tenancy.store import DynamoTenantRepository
 
     return TenantService(DynamoTenantRepository(), FakePayments(), clock, RANDOM_IDS, lambda: "pepper")
 

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from tests.unit.leasing import DAY, NOW, LeaseWorld
-from tollgate.domain.errors import Forbidden, InvalidField
-from tollgate.domain.forecast import burn_rate, forecast, project_lots
-from tollgate.domain.lots import LotView, allocate
-from tollgate.domain.models import EntryKind, LedgerEntry, Lot, Principal, Project
-from tollgate.domain.roles import Role
-from tollgate.domain.usage import (
+from tollgate.core.errors import Forbidden, InvalidField
+from tollgate.core.models import EntryKind, LedgerEntry, Lot, Principal, Project
+from tollgate.core.roles import Role
+from tollgate.pool.rules import LotView, allocate
+from tollgate.reports.rules import (
     Dimension,
     Granularity,
     UsageLine,
@@ -27,6 +26,7 @@ from tollgate.domain.usage import (
     report,
     rollups_of,
 )
+from tollgate.reports.rules_forecast import burn_rate, forecast, project_lots
 
 
 def entry(
@@ -180,13 +180,13 @@ def spend(world: LeaseWorld, caller: Principal, uses: int) -> None:
 
 
 def ledger(world: LeaseWorld, caller: Principal) -> list[LedgerEntry]:
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.reports.store import DynamoUsageRepository
 
     return DynamoUsageRepository().ledger(caller.tenant_id)
 
 
 def stored(caller: Principal) -> list[UsageLine]:
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.reports.store import DynamoUsageRepository
 
     lines = DynamoUsageRepository().lines(caller.tenant_id, day_range("2000-01-01", "2000-12-31", NOW))
     assert lines == []
@@ -195,7 +195,7 @@ def stored(caller: Principal) -> list[UsageLine]:
 
 
 def test_each_entry_counts_once_whatever_is_delivered_again(world: LeaseWorld) -> None:
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.reports.store import DynamoUsageRepository
 
     caller = world.tenant(10_000)
     spend(world, caller, 60)
@@ -212,10 +212,10 @@ def test_each_entry_counts_once_whatever_is_delivered_again(world: LeaseWorld) -
 
 
 def test_the_aggregator_reads_stream_records_and_reports_failures(world: LeaseWorld) -> None:
-    from tollgate.store import keys
-    from tollgate.store.models import LedgerEntryItem
-    from tollgate.store.usage import DynamoUsageRepository
-    from tollgate.store.usage_stream import UsageAggregator
+    from tollgate.kernel import keys
+    from tollgate.kernel.items import LedgerEntryItem
+    from tollgate.reports.store import DynamoUsageRepository
+    from tollgate.reports.store_stream import UsageAggregator
 
     caller = world.tenant(1000)
     spend(world, caller, 12)
@@ -238,7 +238,7 @@ def test_the_aggregator_reads_stream_records_and_reports_failures(world: LeaseWo
 
 
 def test_rebuild_counts_the_ledger_afresh_and_a_stale_batch_is_refused(world: LeaseWorld) -> None:
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.reports.store import DynamoUsageRepository
 
     caller = world.tenant(10_000)
     spend(world, caller, 30)
@@ -249,7 +249,7 @@ def test_rebuild_counts_the_ledger_afresh_and_a_stale_batch_is_refused(world: Le
     assert (rebuilt.old_generation, rebuilt.generation) == (0, 1)
     assert stored(caller) == sorted(rollups_of(entries), key=lambda line: line.identity)
     stale = usage._transaction(caller.tenant_id, 0, entries[:1], checked=True)
-    from tollgate.store.kernel import Refused
+    from tollgate.kernel.pool import Refused
 
     with pytest.raises(Refused):
         stale.commit()
@@ -261,10 +261,10 @@ def test_rebuild_counts_the_ledger_afresh_and_a_stale_batch_is_refused(world: Le
 
 
 def test_reports_are_for_owner_admin_billing_and_auditor(world: LeaseWorld) -> None:
-    from tollgate.domain.reports import ReportService
-    from tollgate.store.pool import DynamoPoolRepository
-    from tollgate.store.projects import DynamoProjectRepository
-    from tollgate.store.usage import DynamoUsageRepository
+    from tollgate.pool.store import DynamoPoolRepository
+    from tollgate.reports.service import ReportService
+    from tollgate.reports.store import DynamoUsageRepository
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     caller = world.tenant(100)
     purchases: Any = None

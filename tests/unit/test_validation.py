@@ -18,12 +18,12 @@ import pytest
 from tests.conftest import ROOT
 from tests.unit.conftest import _SESSION
 from tests.unit.licensing import NOW, Licensing, signing_key_pem
-from tollgate.domain import regions
-from tollgate.domain.credentials import format_license_key, hash_secret, parse_license_key
-from tollgate.domain.errors import InvalidField
-from tollgate.domain.models import LicenseKey, LicenseKeySnapshot, Tenant, TenantStatus
-from tollgate.domain.receipts import InvalidReceipt, ReceiptSigner, b64url, b64url_decode, verify_receipt
-from tollgate.domain.validation import Code, ValidationRequest, decide
+from tollgate.core.errors import InvalidField
+from tollgate.core.models import LicenseKey, LicenseKeySnapshot, Tenant, TenantStatus
+from tollgate.keys import rules as regions
+from tollgate.keys.rules_receipts import InvalidReceipt, ReceiptSigner, b64url, b64url_decode, verify_receipt
+from tollgate.keys.service_validation import Code, ValidationRequest, decide
+from tollgate.tenancy.rules import format_license_key, hash_secret, parse_license_key
 
 PLAIN = format_license_key("eu-west-1", "tn_aaaaaaaaaaaaaaaa", "lk_bbbbbbbbbbbbbbbb", "c" * 32)
 PRESENTED = parse_license_key(PLAIN)
@@ -154,7 +154,7 @@ def test_libsodium_signs_what_openssl_would_sign_for_the_same_key() -> None:
 def test_a_pem_the_hand_decoder_does_not_take_goes_through_cryptography_to_the_same_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from tollgate.domain import receipts
+    from tollgate.keys import rules_receipts as receipts
 
     pem = signing_key_pem()
     by_hand = receipts.private_seed_from_pem(pem)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tollgate.webhooks.sender import WebhookSender, bounded
-from tollgate.webhooks.signing import new_secret, signed_headers, webhook_id
+from tollgate.events.sender import WebhookSender, bounded
+from tollgate.events.signing import new_secret, signed_headers, webhook_id
 
 
 class Receiver:
@@ -143,7 +143,7 @@ def test_a_bounded_resolver_answers_what_the_resolver_answers() -> None:
 
 
 def test_logs_redact_endpoint_secrets_and_standard_webhooks_signatures_whole() -> None:
-    from tollgate.redaction import redact
+    from tollgate.core.redaction import redact
 
     secret = new_secret()
     headers = signed_headers("msg_1", int(time.time()), "{}", [secret, new_secret()])

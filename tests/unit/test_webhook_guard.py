@@ -6,8 +6,10 @@ import ipaddress
 
 import pytest
 
-from tollgate.domain.errors import InvalidField
-from tollgate.domain.webhooks import (
+from tollgate.core.errors import InvalidField
+from tollgate.events.guard import refusal
+from tollgate.events.sender import WebhookSender
+from tollgate.events.service_webhooks import (
     FIRST_RETRY_S,
     MAX_RETRY_S,
     RETRY_WINDOW_S,
@@ -16,8 +18,6 @@ from tollgate.domain.webhooks import (
     next_attempt,
     retry_delay_s,
 )
-from tollgate.webhooks.guard import refusal
-from tollgate.webhooks.sender import WebhookSender
 
 REFUSED = [
     "10.0.0.1",

@@ -10,11 +10,14 @@ from dataclasses import replace
 import pytest
 
 from tests.unit.conftest import raw_items
-from tollgate.clock import FixedClock
-from tollgate.domain.errors import Conflict, InvalidField, NotFound
-from tollgate.domain.models import Principal, Tenant, TenantStatus
-from tollgate.domain.roles import Role
-from tollgate.domain.webhooks import (
+from tollgate.core.clock import FixedClock
+from tollgate.core.errors import Conflict, InvalidField, NotFound
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import Principal, Tenant, TenantStatus
+from tollgate.core.roles import Role
+from tollgate.events.sealing import SecretBox
+from tollgate.events.sender import SendResult
+from tollgate.events.service_webhooks import (
     ROTATION_OVERLAP_S,
     AttemptOutcome,
     Delivery,
@@ -23,10 +26,7 @@ from tollgate.domain.webhooks import (
     WebhookEndpointService,
     signing_keys,
 )
-from tollgate.ids import RANDOM_IDS
-from tollgate.webhooks.sealing import SecretBox
-from tollgate.webhooks.sender import SendResult
-from tollgate.webhooks.signing import new_secret
+from tollgate.events.signing import new_secret
 
 T0 = 1_800_000_000
 
@@ -44,7 +44,7 @@ def caller(tenant_id: str = "tn_aaaaaaaaaaaaaaaa", role: Role = Role.ADMIN) -> P
 
 
 def endpoints_service(clock: FixedClock) -> WebhookEndpointService:
-    from tollgate.store.webhooks import DynamoWebhookEndpoints
+    from tollgate.events.store_webhooks import DynamoWebhookEndpoints
 
     box = SecretBox(lambda: "test-pepper")
     return WebhookEndpointService(
@@ -77,9 +77,9 @@ def test_an_endpoint_is_stored_with_its_secret_sealed_and_only_its_tenant_sees_i
 
 
 def test_the_endpoint_limit_is_kept_by_a_count_written_with_each_create_and_delete(table: str) -> None:
-    from tollgate.domain.webhooks import MAX_ENDPOINTS
-    from tollgate.store import keys
-    from tollgate.store.webhooks import WebhookEndpointCountItem
+    from tollgate.events.service_webhooks import MAX_ENDPOINTS
+    from tollgate.events.store_webhooks import WebhookEndpointCountItem
+    from tollgate.kernel import keys
 
     def stored_count(tenant_id: str) -> int:
         return int(WebhookEndpointCountItem.get(keys.tenant_pk(tenant_id), keys.WEBHOOK_ENDPOINT_COUNT_SK).endpoints)
@@ -100,9 +100,9 @@ def test_the_endpoint_limit_is_kept_by_a_count_written_with_each_create_and_dele
 
 
 def test_endpoints_made_before_the_count_are_counted_when_it_starts(table: str) -> None:
-    from tollgate.domain.webhooks import MAX_ENDPOINTS
-    from tollgate.store import keys
-    from tollgate.store.webhooks import WebhookEndpointCountItem
+    from tollgate.events.service_webhooks import MAX_ENDPOINTS
+    from tollgate.events.store_webhooks import WebhookEndpointCountItem
+    from tollgate.kernel import keys
 
     service = endpoints_service(FixedClock(T0))
     tenant_id = caller().tenant_id
@@ -118,7 +118,7 @@ def test_endpoints_made_before_the_count_are_counted_when_it_starts(table: str) 
 
 
 def test_roles_other_than_owner_and_admin_may_not_touch_endpoints(table: str) -> None:
-    from tollgate.domain.errors import Forbidden
+    from tollgate.core.errors import Forbidden
 
     service = endpoints_service(FixedClock(T0))
     for role in (Role.BILLING, Role.MEMBER, Role.AUDITOR, Role.APPROVER):
@@ -172,7 +172,7 @@ def attempt(tenant_id: str, endpoint_id: str, event_id: str, number: int, at: in
 
 
 def test_deliveries_are_due_while_pending_and_change_only_as_read(table: str) -> None:
-    from tollgate.store.webhooks import DynamoDeliveryStore
+    from tollgate.events.store_webhooks import DynamoDeliveryStore
 
     store = DynamoDeliveryStore()
     tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
@@ -192,7 +192,7 @@ def test_deliveries_are_due_while_pending_and_change_only_as_read(table: str) ->
 
 
 def test_attempts_are_listed_newest_first_with_a_cursor_bound_to_tenant_and_endpoint(table: str) -> None:
-    from tollgate.store.webhooks import DynamoDeliveryStore, DynamoWebhookEndpoints
+    from tollgate.events.store_webhooks import DynamoDeliveryStore, DynamoWebhookEndpoints
 
     store, endpoints = DynamoDeliveryStore(), DynamoWebhookEndpoints()
     tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
@@ -227,11 +227,11 @@ def test_the_notifier_on_the_real_store_retries_then_disables_with_an_outbox_eve
     """NotifierService over DynamoDeliveryStore (moto): a failing endpoint's delivery goes on ``by_due``, is
     claimed and retried, and five days of failure disable the endpoint with a ``webhook_endpoint.disabled``
     event written to the outbox in the same transaction, once."""
-    from tollgate.domain.events import Event
-    from tollgate.domain.notifier import NotifierService
-    from tollgate.store.events import list_events
-    from tollgate.store.webhooks import DynamoDeliveryStore
-    from tollgate.webhooks.signing import signed_headers
+    from tollgate.events.rules import Event
+    from tollgate.events.service_notifier import NotifierService
+    from tollgate.events.signing import signed_headers
+    from tollgate.events.store import list_events
+    from tollgate.events.store_webhooks import DynamoDeliveryStore
 
     clock = FixedClock(T0)
     issued = endpoints_service(clock).create(caller(), "https://hooks.example.com/t", ["purchase.paid"], None)

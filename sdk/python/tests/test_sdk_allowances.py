@@ -20,7 +20,7 @@ AL_ID = "al_0000000000000001"
 
 
 class AllowanceService:
-    """The server's rules (shared/tollgate/domain/allowances.py) for one allowance, with a log of reports."""
+    """The server's rules (shared/tollgate/holds/service_allowances.py) for one allowance, with a log of reports."""
 
     def __init__(self, cost_per_use: int = 1, ttl_s: int = 300) -> None:
         self.cost, self.ttl_s = cost_per_use, ttl_s

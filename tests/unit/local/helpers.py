@@ -73,7 +73,7 @@ Resources:
 ECHO_APP = """
 import json, os, time
 
-from tollgate.clock import SYSTEM_CLOCK
+from tollgate.core.clock import SYSTEM_CLOCK
 
 
 def handler(event, context):
@@ -124,7 +124,7 @@ def handler(event, context):
 """
 
 TICK_APP = """
-from tollgate.clock import SYSTEM_CLOCK
+from tollgate.core.clock import SYSTEM_CLOCK
 
 
 def handler(event, context):
@@ -135,8 +135,10 @@ def handler(event, context):
 def write_fake_app(root: Path) -> Path:
     """The fake app under ``root``; returns its template's path. Its layer holds the real tollgate clock."""
     (root / "shared" / "tollgate").mkdir(parents=True)
+    (root / "shared" / "tollgate" / "core").mkdir()
     (root / "shared" / "tollgate" / "__init__.py").write_text("")
-    shutil.copy(ROOT / "shared" / "tollgate" / "clock.py", root / "shared" / "tollgate" / "clock.py")
+    (root / "shared" / "tollgate" / "core" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "shared" / "tollgate" / "core" / "clock.py", root / "shared" / "tollgate" / "core" / "clock.py")
     for name, code in (("echo", ECHO_APP), ("sleepy", SLEEPY_APP), ("tick", TICK_APP)):
         (root / "functions" / name).mkdir(parents=True)
         (root / "functions" / name / "app.py").write_text(textwrap.dedent(code))

@@ -1,0 +1,382 @@
+"""The actions service: asking (``POST /v1/actions``), reading, the approver's queue, reviews, cancelling,
+redemption (``POST /v1/consume`` with ``action_id``) and the sweeper's entry. The rules themselves are the
+state machine of ``tollgate.approvals.rules_actions``; this module authorises, reads, applies the clock first (time
+is enforced when read) and writes each change through the repository, re-reading when it lost a race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from tollgate.approvals import rules_actions as act
+from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, ReviewDecision, Reviewer
+from tollgate.core.clock import Clock
+from tollgate.core.errors import ActionDenied, Forbidden, NotFound, StoreBusy, TenantSuspended
+from tollgate.core.ids import IdGenerator
+from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.core.roles import Permission, Role, authorize
+from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
+from tollgate.pool.service import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
+from tollgate.purchases.rules_catalog import CatalogRepository
+
+_ATTEMPTS = 8  # re-reads after losing a race for the action's version
+_PAGE_READS = 10  # reads a page may take to fill itself past actions the caller may not see or review
+READERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR})  # see every action of the tenant
+
+
+class PolicyMoved(Exception):
+    """The policy changed between the decision and its write: decide again under the new one."""
+
+
+class BreakGlassNotAllowed(Forbidden):
+    """The request asked for break-glass, but the matching rule does not allow it for this key."""
+
+    code = "BREAK_GLASS_NOT_ALLOWED"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the requester asks for (the body of ``POST /v1/actions``)."""
+
+    action: str
+    feature: str | None = None
+    quantity: int | None = None
+    project_id: str | None = None
+    environment: str | None = None
+    region: str | None = None
+    reason: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    break_glass: bool = False
+
+    def fingerprint(self) -> str:
+        return request_fingerprint(
+            "action",
+            self.action,
+            self.feature,
+            self.quantity,
+            self.project_id,
+            self.environment,
+            self.region,
+            self.reason,
+            self.attributes,
+            self.break_glass,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The tenant's policy on one ask (the policy module's decision, in the terms actions need)."""
+
+    effect: str  # "allow" | "deny" | "require_approval"
+    rule_id: str | None
+    policy_version: int
+    terms: ApprovalTerms | None = None  # require_approval: the rule's approval
+    break_glass_allowed: bool = False
+    grant_ttl_s: int = act.DEFAULT_GRANT_TTL_S  # allow: how long the approved action holds its tokens
+    context: Any = None  # what the store read with the policy (the decision log's head), handed back to it
+
+
+class PolicyJudge(Protocol):
+    def judge(self, caller: Principal, ask: Ask, tokens: int, now: int) -> Verdict: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An Idempotency-Key's first answer, written with the change it answers."""
+
+    scope: str
+    key: str
+    answer: StoredAnswer
+
+
+class ActionRepository(Protocol):
+    def create(self, change: ActionChange, answer: Answer, head: Any = None) -> None:
+        """``head``: the ``Verdict.context`` the policy was read with. Raises Replayed, InsufficientTokens,
+        ProjectBudgetExhausted, TenantSuspended or LotsDue."""
+        ...
+
+    def change(self, change: ActionChange, entry: LedgerEntry | None = None, answer: Answer | None = None) -> bool:
+        """False if the action changed since it was read."""
+        ...
+
+    def get(self, tenant_id: str, action_id: str) -> Action: ...
+
+    def page(
+        self, tenant_id: str, status: ActionStatus | None, cursor: str | None, limit: int
+    ) -> tuple[list[Action], str | None]: ...
+
+    def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None: ...
+
+
+def reviewer_of(caller: Principal) -> Reviewer:
+    """Only tenant API keys review (any of them may be named an approver); a license key never does."""
+    if caller.role is None:
+        raise Forbidden("only an API key named as an approver may review actions")
+    return Reviewer(caller.key_id, caller.role.value)
+
+
+class ActionService:
+    def __init__(
+        self,
+        actions: ActionRepository,
+        catalog: CatalogRepository,
+        judge: PolicyJudge,
+        clock: Clock,
+        ids: IdGenerator,
+        settler: LotSettler | None = None,
+    ) -> None:
+        self._actions = actions
+        self._catalog = catalog
+        self._judge = judge
+        self._clock = clock
+        self._ids = ids
+        self._settler = settler
+
+    # --- asking -----------------------------------------------------------------------------------------
+
+    def request(self, caller: Principal, ask: Ask, idempotency_key: str) -> tuple[int, Action]:
+        """200 approved, 202 pending; raises ActionDenied (403, after recording it), or 402 when its tokens
+        cannot be held. A retry with the same Idempotency-Key answers the first answer."""
+        authorize(caller, Permission.CONSUME)
+        ask = self._scoped(caller, ask)
+        fingerprint = ask.fingerprint()
+        scope = f"action:{caller.key_id}"
+        if caller.tenant.status is not TenantStatus.ACTIVE:
+            stored = self._actions.stored_answer(caller.tenant_id, scope, idempotency_key)
+            if stored is None:
+                raise TenantSuspended("this tenant is suspended; no action can be asked for")
+            return self._replay(caller.tenant_id, stored, fingerprint)
+        cost_per_use, quantity = 0, 0
+        if ask.feature is not None:
+            cost_per_use = entitled_feature(caller, self._catalog, ask.feature).cost_per_use
+            quantity = ask.quantity or 1
+        for _ in range(_ATTEMPTS):
+            try:
+                return self._decide_and_write(caller, ask, cost_per_use, quantity, fingerprint, scope, idempotency_key)
+            except PolicyMoved:
+                continue  # the policy changed under the decision: never act on the old one
+        raise StoreBusy("the policy kept changing; nothing was done. Retry later.")
+
+    def _decide_and_write(
+        self,
+        caller: Principal,
+        ask: Ask,
+        cost_per_use: int,
+        quantity: int,
+        fingerprint: str,
+        scope: str,
+        idempotency_key: str,
+    ) -> tuple[int, Action]:
+        now = self._clock.now()
+        verdict = self._judge.judge(caller, ask, cost_per_use * quantity, now)
+        action = Action(
+            id=self._ids.new_id("act"),
+            tenant_id=caller.tenant_id,
+            name=ask.action,
+            requester=caller.actor,
+            status=ActionStatus.PENDING,
+            created_at=now,
+            rule_id=verdict.rule_id,
+            policy_version=verdict.policy_version,
+            feature=ask.feature,
+            quantity=quantity,
+            cost_per_use=cost_per_use,
+            project_id=ask.project_id,
+            environment=ask.environment,
+            region=ask.region,
+            reason=ask.reason,
+            attributes=dict(ask.attributes),
+            idempotency_key=idempotency_key,
+        )
+        change = self._decide(action, ask, verdict, now)
+        status = {ActionStatus.APPROVED: 200, ActionStatus.PENDING: 202}.get(change.after.status, 403)
+        answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, status, {"action_id": action.id}, now))
+        try:
+            settling_lots_first(
+                self._settler, caller.tenant_id, lambda: self._actions.create(change, answer, verdict.context)
+            )
+        except Replayed as replay:
+            return self._replay(caller.tenant_id, replay.answer, fingerprint)
+        if status == 403:
+            raise _denied(change.after)
+        return status, change.after
+
+    @staticmethod
+    def _scoped(caller: Principal, ask: Ask) -> Ask:
+        """A license key asks within its own scope: its project and environment, unless the ask names the same."""
+        key = caller.license_key
+        if key is None:
+            return ask
+        for name, mine, asked in (
+            ("project", key.project_id, ask.project_id),
+            ("environment", key.environment, ask.environment),
+        ):
+            if mine is not None and asked is not None and asked != mine:
+                raise Forbidden(f"this license key is scoped to {name} {mine}")
+        return replace(ask, project_id=ask.project_id or key.project_id, environment=ask.environment or key.environment)
+
+    @staticmethod
+    def _decide(action: Action, ask: Ask, verdict: Verdict, now: int) -> ActionChange:
+        if verdict.effect == "deny":
+            return act.refused(action, now)
+        if verdict.effect == "require_approval":
+            assert verdict.terms is not None
+            if not ask.break_glass:
+                return act.pending(action, verdict.terms, now)
+            if not verdict.break_glass_allowed:
+                raise BreakGlassNotAllowed(f"rule {verdict.rule_id} does not allow break-glass for this key")
+            return act.broke_glass(action, verdict.terms, now)
+        return act.allowed(action, verdict.grant_ttl_s, now)
+
+    def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Action]:
+        check_replay(stored, fingerprint, self._clock.now())
+        action = self._actions.get(tenant_id, str(stored.body["action_id"]))
+        if stored.status_code == 403:
+            raise _denied(action)
+        return stored.status_code, act.as_of(action, self._clock.now())
+
+    # --- reading ----------------------------------------------------------------------------------------
+
+    def get(self, caller: Principal, action_id: str) -> Action:
+        action = self._actions.get(caller.tenant_id, action_id)
+        self._may_read(caller, action)
+        return self._settle_due(action)
+
+    def page(
+        self,
+        caller: Principal,
+        status: ActionStatus | None,
+        reviewable: bool,
+        cursor: str | None,
+        limit: int,
+    ) -> tuple[list[Action], str | None]:
+        """Newest first, as the clock has them now. ``reviewable``: only what the caller may review now. A page
+        is filled from the next ones when filters drop actions (up to ``_PAGE_READS`` reads), so a short page
+        with a cursor is rare, and an empty one with a cursor needs ten pages of nothing to show."""
+        reviewer = reviewer_of(caller) if reviewable else None
+        sees_all = caller.role in READERS or reviewer is not None
+        if caller.role is None:
+            authorize(caller, Permission.CONSUME)  # a license key lists its own actions
+        stored_status = None if status in (None, ActionStatus.EXPIRED) else status
+        if stored_status is ActionStatus.PENDING or reviewer is not None:
+            stored_status = ActionStatus.PENDING
+        now = self._clock.now()
+        shown: list[Action] = []
+        next_cursor = cursor
+        for _ in range(_PAGE_READS):  # what the clock, the review rights or the requester filter out is read past
+            found, next_cursor = self._actions.page(caller.tenant_id, stored_status, next_cursor, limit - len(shown))
+            for action in found:
+                current = act.as_of(action, now)
+                if status is not None and current.status is not status:
+                    continue
+                if reviewer is not None and not act.may_review(action, reviewer, now):
+                    continue
+                if not sees_all and action.requester != caller.actor:
+                    continue
+                shown.append(current)
+            if len(shown) >= limit or next_cursor is None:
+                break
+        return shown, next_cursor
+
+    @staticmethod
+    def _may_read(caller: Principal, action: Action) -> None:
+        if caller.actor == action.requester or caller.role in READERS:
+            return
+        terms = action.terms
+        if caller.role is not None and terms is not None:
+            named = [terms.approvers] + ([terms.escalate_to] if terms.escalate_to is not None else [])
+            if any(s.include(caller.key_id, caller.role.value) for s in named):
+                return
+        raise Forbidden("only the requester, its approvers and owner, admin, approver or auditor keys read an action")
+
+    # --- changes ----------------------------------------------------------------------------------------
+
+    def _settle_due(self, action: Action) -> Action:
+        """Apply what the clock changed (escalation, expiry, a grant lapsing), each once; re-read on a race."""
+        for _ in range(_ATTEMPTS):
+            change = act.due_change(action, self._clock.now())
+            if change is None:
+                return action
+            action = change.after if self._actions.change(change) else self._actions.get(action.tenant_id, action.id)
+        raise StoreBusy()
+
+    def review(self, caller: Principal, action_id: str, decision: ReviewDecision, comment: str) -> Action:
+        """One review; 409 when it comes after the action was resolved (the loser of a race gets that)."""
+        reviewer = reviewer_of(caller)
+        for _ in range(_ATTEMPTS):
+            action = self._settle_due(self._actions.get(caller.tenant_id, action_id))
+            change = act.reviewed(action, reviewer, decision, comment, self._clock.now())
+            if self._actions.change(change):
+                return change.after
+        raise StoreBusy()
+
+    def cancel(self, caller: Principal, action_id: str) -> Action:
+        for _ in range(_ATTEMPTS):
+            action = self._actions.get(caller.tenant_id, action_id)
+            may_keep(caller, action.requester, "action")
+            action = self._settle_due(action)
+            change = act.cancelled(action, caller.actor, self._clock.now())
+            if self._actions.change(change):
+                return change.after
+        raise StoreBusy()
+
+    def redeem(
+        self, caller: Principal, action_id: str, feature: str, quantity: int, idempotency_key: str, minimal: bool
+    ) -> tuple[int, dict[str, Any]]:
+        """Spend an approved action once, charged from its hold; not evaluated against the policy again.
+        The answer is consume's (``charged``, ``entry_id``, ``balance_after``) and the action's id."""
+        authorize(caller, Permission.CONSUME)
+        fingerprint = request_fingerprint("consume", feature, quantity, action_id)
+        scope = f"consume:{caller.key_id}"
+        for _ in range(_ATTEMPTS):
+            action = self._actions.get(caller.tenant_id, action_id)
+            may_keep(caller, action.requester, "action")
+            stored = self._actions.stored_answer(caller.tenant_id, scope, idempotency_key)
+            if stored is not None:
+                check_replay(stored, fingerprint, self._clock.now())
+                return stored.status_code, stored.body
+            if caller.tenant.status is not TenantStatus.ACTIVE:
+                raise TenantSuspended("this tenant is suspended; no tokens can be consumed")
+            action = self._settle_due(action)
+            now = self._clock.now()
+            entry_id = self._ids.new_id("le")
+            change = act.redeemed(action, feature, quantity, caller.actor, entry_id, now)
+            entry = LedgerEntry(
+                id=entry_id,
+                tenant_id=caller.tenant_id,
+                kind=EntryKind.CONSUMPTION,
+                amount=-change.charge,
+                created_at=now,
+                actor=caller.actor,
+                reason=f"{quantity} × {feature}, approved action {action.id}",
+                feature=feature,
+                quantity=quantity,
+                project_id=action.project_id,
+                idempotency_key=idempotency_key,
+                action_id=action.id,
+            )
+            body: dict[str, Any] = {"charged": change.charge, "entry_id": entry_id, "action_id": action.id}
+            if not minimal:
+                body["balance_after"] = caller.tenant.pool.balance - change.charge
+            answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, 200, body, now))
+            try:
+                if self._actions.change(change, entry, answer):
+                    return 200, body
+            except Replayed as replay:
+                check_replay(replay.answer, fingerprint, self._clock.now())
+                return replay.answer.status_code, replay.answer.body
+        raise StoreBusy()
+
+    def expire_if_due(self, tenant_id: str, action_id: str) -> bool:
+        """The sweeper's entry: apply what the clock changed. True if this call changed anything."""
+        try:
+            action = self._actions.get(tenant_id, action_id)
+        except NotFound:
+            return False
+        return self._settle_due(action) is not action
+
+
+def _denied(action: Action) -> ActionDenied:
+    rule = "the policy's default" if action.rule_id is None else f"rule {action.rule_id}"
+    return ActionDenied(f"{rule} denies action {action.name} (action {action.id})", action.rule_id)

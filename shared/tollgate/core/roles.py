@@ -1,0 +1,106 @@
+"""Roles of tenant API keys and what each may do: the permission matrix, documented in docs/api.md."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from tollgate.core.errors import Forbidden
+
+if TYPE_CHECKING:
+    from tollgate.core.models import Principal
+
+
+class Role(str, Enum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    BILLING = "billing"
+    APPROVER = "approver"
+    MEMBER = "member"
+    AUDITOR = "auditor"
+
+
+class Permission(str, Enum):
+    READ_TENANT = "tenant:read"
+    READ_API_KEYS = "api_keys:read"
+    MANAGE_API_KEYS = "api_keys:manage"
+    READ_CATALOG = "catalog:read"
+    READ_PURCHASES = "purchases:read"
+    BUY = "purchases:create"
+    READ_BALANCE = "balance:read"
+    READ_LEDGER = "ledger:read"
+    READ_PROJECTS = "projects:read"
+    MANAGE_PROJECTS = "projects:manage"
+    READ_LICENSE_KEYS = "license_keys:read"
+    MANAGE_LICENSE_KEYS = "license_keys:manage"
+    CONSUME = "tokens:consume"
+    READ_USAGE = "usage:read"
+    MANAGE_ALERTS = "alerts:manage"
+    READ_POLICY = "policy:read"  # the policy and its simulator
+    MANAGE_POLICY = "policy:manage"
+    READ_DECISIONS = "decisions:read"
+    READ_EVENTS = "events:read"
+    MANAGE_WEBHOOKS = "webhooks:manage"  # owner and admin: endpoints, their secrets, tests and deliveries
+
+
+_EVERYONE = frozenset(Role)
+_ALL = {Permission.READ_TENANT, Permission.READ_CATALOG, Permission.READ_BALANCE, Permission.READ_PROJECTS}
+
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission),
+    Role.BILLING: frozenset(
+        _ALL
+        | {
+            Permission.READ_PURCHASES,
+            Permission.BUY,
+            Permission.READ_LEDGER,
+            Permission.READ_USAGE,
+            Permission.MANAGE_ALERTS,
+            Permission.READ_EVENTS,
+        }
+    ),
+    Role.APPROVER: frozenset(_ALL | {Permission.READ_POLICY, Permission.READ_DECISIONS}),
+    Role.MEMBER: frozenset(_ALL | {Permission.READ_LICENSE_KEYS, Permission.CONSUME}),
+    Role.AUDITOR: frozenset(
+        _ALL
+        | {
+            Permission.READ_API_KEYS,
+            Permission.READ_PURCHASES,
+            Permission.READ_LEDGER,
+            Permission.READ_LICENSE_KEYS,
+            Permission.READ_USAGE,
+            Permission.READ_POLICY,
+            Permission.READ_DECISIONS,
+            Permission.READ_EVENTS,
+        }
+    ),
+}
+
+
+# What a license key (the vendor SDK's credential) may do; its feature, project and region scope narrow it.
+LICENSE_KEY_PERMISSIONS = frozenset({Permission.CONSUME})
+
+
+def authorize(caller: Principal, permission: Permission) -> None:
+    """Every service call states the permission it needs, and every kind of principal has an answer:
+    an API key by its role, a license key by ``LICENSE_KEY_PERMISSIONS``; anything else is refused."""
+    if caller.role is not None:
+        require(caller.role, permission)
+    elif caller.license_key is not None:
+        if permission not in LICENSE_KEY_PERMISSIONS:
+            raise Forbidden(f"a license key may not {permission.value}")
+    else:
+        raise Forbidden(f"this credential may not {permission.value}")
+
+
+def require(role: Role, permission: Permission) -> None:
+    if permission not in PERMISSIONS[role]:
+        raise Forbidden(f"role {role.value} may not {permission.value}")
+
+
+def may_grant(creator: Role, new_role: Role) -> bool:
+    """Only an owner creates owners; admins create every other role; nobody else creates keys."""
+    if creator is Role.OWNER:
+        return True
+    return creator is Role.ADMIN and new_role is not Role.OWNER

@@ -1,1 +1,0 @@
-"""The HTTP edge: the resolver, request parsing, authentication and the one error-to-status map."""

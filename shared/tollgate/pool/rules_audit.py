@@ -1,0 +1,200 @@
+"""The audit: every invariant of a tenant's pool checked against its records, as stored.
+
+``audit_tenant`` is pure: it takes what the store read (``TenantBooks``) and lists each mismatch in words.
+``tollgate audit`` runs it for one tenant or all, and the integration tests run it after every concurrent
+test: zero mismatches, or the test fails.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tollgate.approvals.rules_actions import HOLDING, Action, ActionStatus, ReviewDecision
+from tollgate.core.models import EntryKind, LedgerEntry, Lot
+from tollgate.holds.service_allowances import Allowance, AllowanceStatus
+from tollgate.holds.service_leases import Lease, LeaseStatus
+
+_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT})
+_SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE, EntryKind.ALLOWANCE_CHARGE})
+_Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StoredPool:
+    balance: int
+    reserved: int
+    available: int  # as stored: the kernel keeps it equal to balance − reserved
+    next_lot_expiry: int | None
+
+
+@dataclass(frozen=True)
+class StoredBudget:
+    project_id: str
+    budget: int | None
+    spent: int
+    committed: int
+    budget_left: int | None
+
+
+@dataclass(frozen=True)
+class TenantBooks:
+    """Everything of one tenant that the invariants speak about, read at one time (quiescent)."""
+
+    tenant_id: str
+    pool: StoredPool
+    ledger: list[LedgerEntry]
+    lots: list[Lot]
+    leases: list[Lease]
+    budgets: list[StoredBudget] = field(default_factory=list)
+    allowances: list[Allowance] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+
+def audit_tenant(books: TenantBooks) -> list[str]:
+    """Every mismatch between the tenant's records and the invariants; empty when the books are right."""
+    found: list[str] = []
+
+    def mismatch(text: str) -> None:
+        found.append(f"{books.tenant_id}: {text}")
+
+    pool = books.pool
+    ledger_sum = sum(entry.amount for entry in books.ledger)
+    if ledger_sum != pool.balance:
+        mismatch(f"the ledger sums to {ledger_sum} but the balance is {pool.balance} (invariant 2)")
+    if pool.available != pool.balance - pool.reserved:
+        mismatch(f"available is {pool.available}, not balance − reserved = {pool.balance - pool.reserved}")
+    open_leases = [lease for lease in books.leases if lease.status is LeaseStatus.OPEN]
+    open_allowances = [a for a in books.allowances if a.status is AllowanceStatus.OPEN]
+    open_actions = [a for a in books.actions if a.status in HOLDING]
+    held = (
+        sum(lease.reserved for lease in open_leases)
+        + sum(a.held for a in open_allowances)
+        + sum(a.held for a in open_actions)
+    )
+    if pool.reserved != held:
+        mismatch(f"reserved is {pool.reserved} but open holds sum to {held} (invariant 9)")
+    _audit_holds(books, mismatch)
+    _audit_lots(books, mismatch)
+    _audit_allowances(books, mismatch)
+    _audit_actions(books, mismatch)
+    _audit_budgets(books, open_leases, open_allowances + open_actions, mismatch)
+    ids = [entry.id for entry in books.ledger]
+    if len(ids) != len(set(ids)):
+        mismatch("a ledger entry id appears twice (invariant 3)")
+    return found
+
+
+def _audit_holds(books: TenantBooks, mismatch: _Report) -> None:
+    entries = {entry.id: entry for entry in books.ledger}
+    for lease in books.leases:
+        if lease.status is LeaseStatus.OPEN:
+            continue
+        entry = entries.get(lease.charge_entry_id or "")
+        if entry is None:
+            mismatch(f"lease {lease.id} ended without its charge in the ledger")
+        elif lease.charged is None or -entry.amount != lease.charged:
+            mismatch(f"lease {lease.id} charged {lease.charged} but its ledger entry says {-entry.amount}")
+        if lease.charged is not None and lease.charged > lease.reserved:
+            mismatch(f"lease {lease.id} charged {lease.charged}, more than the {lease.reserved} it held")
+    charges = [e for e in books.ledger if e.kind is EntryKind.LEASE_CHARGE]
+    per_lease: dict[str | None, int] = defaultdict(int)
+    for entry in charges:
+        per_lease[entry.lease_id] += 1
+    for lease_id, count in per_lease.items():
+        if count > 1:
+            mismatch(f"lease {lease_id} was charged {count} times (a hold ends once)")
+
+
+def _audit_lots(books: TenantBooks, mismatch: _Report) -> None:
+    for lot in books.lots:
+        if not 0 <= lot.remaining <= lot.tokens:
+            mismatch(f"lot {lot.id} has {lot.remaining} remaining of {lot.tokens}")
+        if lot.purchase_id is None and not (lot.grant_reason or "").strip():
+            mismatch(f"lot {lot.id} has neither a purchase nor a grant reason (invariant 4)")
+    for entry in books.ledger:
+        if entry.kind in _CREDITS and entry.purchase_id is None and not entry.reason.strip():
+            mismatch(f"credit {entry.id} has neither a purchase nor a reason (invariant 4)")
+    live_ends = [lot.expires_at for lot in books.lots if not lot.expired and lot.expires_at is not None]
+    soonest = min(live_ends, default=None)
+    recorded = books.pool.next_lot_expiry
+    if soonest is not None and (recorded is None or recorded > soonest):
+        mismatch(f"the pool's soonest lot end is {recorded}, later than lot end {soonest}: a lot could outlive it")
+
+
+def _audit_allowances(books: TenantBooks, mismatch: _Report) -> None:
+    charged: dict[str | None, int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind is EntryKind.ALLOWANCE_CHARGE:
+            charged[entry.allowance_id] -= entry.amount
+    for allowance in books.allowances:
+        if charged[allowance.id] != allowance.charged:
+            mismatch(
+                f"allowance {allowance.id} charged {allowance.charged}; its ledger entries say {charged[allowance.id]}"
+            )
+        if allowance.status is not AllowanceStatus.OPEN and allowance.held != 0:
+            mismatch(f"allowance {allowance.id} has {allowance.status.value} but still holds {allowance.held}")
+
+
+def _audit_actions(books: TenantBooks, mismatch: _Report) -> None:
+    """Each action's hold ends once: a holding action holds its tokens; an ended one holds nothing; only a
+    redeemed one was charged, by exactly one ledger entry, at most what it held."""
+    entries: dict[str | None, list[LedgerEntry]] = defaultdict(list)
+    for entry in books.ledger:
+        if entry.action_id is not None:
+            entries[entry.action_id].append(entry)
+    for action in books.actions:
+        name = f"action {action.id} ({action.status.value})"
+        charges = entries.get(action.id, [])
+        if action.status in HOLDING and action.held != action.tokens:
+            mismatch(f"{name} holds {action.held}, not its {action.tokens} tokens")
+        if action.status not in HOLDING and action.held != 0:
+            mismatch(f"{name} has ended but still holds {action.held} (invariant 9)")
+        if action.status is ActionStatus.REDEEMED:
+            if len(charges) != 1 or charges[0].id != action.entry_id:
+                mismatch(f"{name} has {len(charges)} ledger entries, not its one redemption")
+            elif -charges[0].amount != action.charged:
+                mismatch(f"{name} charged {action.charged}; its ledger entry says {-charges[0].amount}")
+            if action.charged > action.tokens:
+                mismatch(f"{name} charged {action.charged}, more than the {action.tokens} it held (invariant 9)")
+        elif charges or action.charged:
+            mismatch(f"{name} was charged without being redeemed")
+        _audit_approval(action, name, mismatch)
+
+
+def _audit_approval(action: Action, name: str, mismatch: _Report) -> None:
+    """Invariant 10: nothing is approved without its quorum of distinct approvers other than the requester,
+    or a flagged break-glass."""
+    approvers = {r.key_id for r in action.reviews if r.decision is ReviewDecision.APPROVE}
+    if any(f"api_key:{key_id}" == action.requester for key_id in approvers | {r.key_id for r in action.reviews}):
+        mismatch(f"{name} was reviewed by its own requester (invariant 10)")
+    was_granted = action.grant_expires_at is not None
+    if action.terms is not None and was_granted and not action.break_glass and len(approvers) < action.terms.quorum:
+        mismatch(f"{name} was approved by {len(approvers)} of a quorum of {action.terms.quorum} (invariant 10)")
+
+
+def _audit_budgets(
+    books: TenantBooks, open_leases: list[Lease], open_allowances: list[Allowance | Action], mismatch: _Report
+) -> None:
+    held: dict[str, int] = defaultdict(int)
+    for lease in open_leases:
+        if lease.project_id is not None:
+            held[lease.project_id] += lease.reserved
+    for allowance in open_allowances:
+        if allowance.project_id is not None:
+            held[allowance.project_id] += allowance.held
+    spent: dict[str, int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind in _SPENDING and entry.project_id is not None:
+            spent[entry.project_id] -= entry.amount
+    for budget in books.budgets:
+        name = f"project {budget.project_id}"
+        if budget.spent != spent[budget.project_id]:
+            mismatch(f"{name} has spent {budget.spent} but its ledger debits sum to {spent[budget.project_id]}")
+        if budget.committed != budget.spent + held[budget.project_id]:
+            mismatch(
+                f"{name} has committed {budget.committed}, not spent {budget.spent} + held {held[budget.project_id]}"
+            )
+        if budget.budget is not None and budget.budget_left != budget.budget - budget.committed:
+            mismatch(f"{name} has {budget.budget_left} left, not budget − committed")

@@ -1,0 +1,156 @@
+"""The token pool, its ledger and lots, and idempotent answers, stored with pynamodb transactions."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist
+
+from tollgate.approvals.service_spend import PolicyChanged
+from tollgate.approvals.store_policy import POLICY, check_policy_version
+from tollgate.core.errors import NotFound, StoreBusy, Unauthenticated
+from tollgate.core.models import Lot, Pool
+from tollgate.kernel import keys
+from tollgate.kernel import pool as kernel
+from tollgate.kernel.cursors import CURSORS, LEDGER_CURSOR, integer_at, text_at
+from tollgate.kernel.errors import busy_as_store_busy
+from tollgate.kernel.items import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
+from tollgate.kernel.pool import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
+from tollgate.kernel.records import to_entry, to_lot
+from tollgate.pool.service import Credit, Debit, LedgerPage, Replayed, StoredAnswer
+
+
+def credit_delta(amount: int, lot: Lot | None, current_next_expiry: int | None) -> PoolDelta:
+    """The pool side of a credit: balance (and so available) up by ``amount``; when the new lot ends sooner
+    than every live lot, it becomes ``next_lot_expiry``. Conditioned on the end read (``current_next_expiry``)
+    being still in place, so two concurrent credits cannot leave a later end standing."""
+    if lot is None or lot.expires_at is None:
+        return PoolDelta(balance=amount)
+    sooner = current_next_expiry is None or lot.expires_at < current_next_expiry
+    return PoolDelta(
+        balance=amount,
+        next_lot_expiry=lot.expires_at if sooner else KEEP,
+        next_lot_expiry_was=current_next_expiry,
+    )
+
+
+class DynamoPoolRepository:
+    def debit(self, debit: Debit) -> None:
+        version = debit.policy_version
+        parts = ("debit", debit.entry.id) if version is None else ("debit", debit.entry.id, f"policy-{version}")
+        tx = PoolTransaction(debit.tenant_id, kernel.token(*parts))
+        if debit.license_key_check is not None:
+            key_id, secret_hash = debit.license_key_check
+            tx.check(
+                "license_key",
+                LicenseKeyItem,
+                keys.tenant_pk(debit.tenant_id),
+                keys.license_key_sk(key_id),
+                (LicenseKeyItem.secret_hash == secret_hash) & LicenseKeyItem.revoked_at.does_not_exist(),
+            )
+        if debit.policy_version is not None:
+            check_policy_version(tx, debit.tenant_id, debit.policy_version)
+        tx.pool(PoolDelta(balance=-debit.amount, active=True, covers=debit.amount, live_at=debit.now))
+        if debit.project_id is not None:
+            tx.budget(BudgetDelta(debit.project_id, committed=debit.amount, spent=debit.amount, covers=debit.amount))
+        tx.entry(debit.entry).answer(debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
+        try:
+            tx.commit()
+        except Refused as refused:
+            if "license_key" in refused:
+                raise Unauthenticated("this license key was revoked or rotated") from refused
+            if kernel.ANSWER in refused:
+                stored = self.stored_answer(debit.tenant_id, debit.idempotency_scope, debit.idempotency_key)
+                if stored is not None:
+                    raise Replayed(stored) from refused
+            if POLICY in refused:
+                raise PolicyChanged() from refused
+            kernel.explain_pool(refused, debit.amount, debit.now)
+            kernel.explain_budget(refused, debit.amount)
+            raise
+
+    def credit(self, credit: Credit) -> None:
+        for _ in range(5):
+            if self._try_credit(credit):
+                return
+        raise StoreBusy()
+
+    def _try_credit(self, credit: Credit) -> bool:
+        """False when the pool's soonest lot end moved under us; the caller reads again and retries."""
+        lot = credit.lot
+        current = self.pool(credit.tenant_id).next_lot_expiry if lot is not None and lot.expires_at else None
+        tx = PoolTransaction(credit.tenant_id, kernel.token("credit", credit.entry.id))
+        tx.pool(credit_delta(credit.entry.amount, lot, current))
+        tx.entry(credit.entry)
+        if lot is not None:
+            tx.new_lot(lot)
+        if credit.answer is not None:
+            scope, key, answer = credit.answer
+            tx.answer(scope, key, answer, answer.created_at)
+        try:
+            tx.commit()
+        except Refused as refused:
+            if kernel.ANSWER in refused and credit.answer is not None:
+                stored = self.stored_answer(credit.tenant_id, credit.answer[0], credit.answer[1])
+                if stored is not None:
+                    raise Replayed(stored) from refused
+            if kernel.ENTRY in refused:
+                return True  # this entry was written before: a credit is applied once
+            if kernel.POOL in refused:
+                self.pool(credit.tenant_id)  # NotFound if the tenant is gone; else the end moved
+                return False
+            raise
+        return True
+
+    def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
+        try:
+            with busy_as_store_busy():
+                item = IdempotencyItem.get(
+                    keys.tenant_pk(tenant_id), keys.idempotency_sk(scope, key), consistent_read=True
+                )
+        except DoesNotExist:
+            return None
+        return StoredAnswer(item.request_hash, int(item.status_code), dict(item.response), int(item.created_at))
+
+    def pool(self, tenant_id: str) -> Pool:
+        try:
+            with busy_as_store_busy():
+                item = TenantItem.get(keys.tenant_pk(tenant_id), keys.TENANT_SK, consistent_read=True)
+        except DoesNotExist as exc:
+            raise NotFound(f"no tenant {tenant_id}") from exc
+        expiry = None if item.next_lot_expiry is None else int(item.next_lot_expiry)
+        return Pool(balance=int(item.balance), reserved=int(item.reserved), next_lot_expiry=expiry)
+
+    def lots(self, tenant_id: str) -> list[Lot]:
+        with busy_as_store_busy():
+            items = LotItem.query(keys.tenant_pk(tenant_id), LotItem.sk.startswith("LOT#"), consistent_read=True)
+            return [to_lot(tenant_id, item) for item in items]
+
+    def ledger_page(self, tenant_id: str, cursor: str | None, limit: int) -> LedgerPage:
+        """Newest first. ``balance_after`` is reconstructed from the balance read first, walking back;
+        the cursor carries the running balance to the next page."""
+        start_key, running = _decode_cursor(cursor, tenant_id) if cursor else (None, self.pool(tenant_id).balance)
+        with busy_as_store_busy():
+            result = LedgerEntryItem.query(
+                keys.ledger_pk(tenant_id),
+                scan_index_forward=False,
+                limit=limit,
+                last_evaluated_key=start_key,
+                consistent_read=True,
+            )
+            entries = []
+            for item in result:
+                entries.append(to_entry(tenant_id, item, running))
+                running -= int(item.amount)
+            last = result.last_evaluated_key
+        return LedgerPage(entries, _encode_cursor(tenant_id, last, running) if last else None)
+
+
+def _encode_cursor(tenant_id: str, last_key: dict[str, dict[str, str]], running: int) -> str:
+    return CURSORS.seal(LEDGER_CURSOR, tenant_id, {"sk": last_key["sk"]["S"], "b": running})
+
+
+def _decode_cursor(cursor: str, tenant_id: str) -> tuple[dict[str, dict[str, str]], int]:
+    """The partition always comes from the authenticated tenant, never from the cursor; the running balance
+    is trusted because the cursor is sealed (``tollgate.kernel.cursors``)."""
+    position = CURSORS.open(LEDGER_CURSOR, tenant_id, cursor)
+    sk, running = text_at(position, "sk"), integer_at(position, "b")
+    return {"pk": {"S": keys.ledger_pk(tenant_id)}, "sk": {"S": sk}}, running

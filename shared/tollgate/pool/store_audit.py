@@ -1,0 +1,80 @@
+"""Reading a tenant's books for the audit: the pool as stored, the whole ledger, lots, leases and budgets."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist
+
+from tollgate.approvals.store import to_action
+from tollgate.core.errors import NotFound
+from tollgate.holds.store_allowances import to_allowance
+from tollgate.holds.store_leases import to_lease
+from tollgate.kernel import keys
+from tollgate.kernel.errors import busy_as_store_busy
+from tollgate.kernel.items import (
+    ActionItem,
+    AllowanceItem,
+    LeaseItem,
+    LedgerEntryItem,
+    LotItem,
+    ProjectItem,
+    TenantItem,
+)
+from tollgate.kernel.records import to_entry, to_lot
+from tollgate.pool.rules_audit import StoredBudget, StoredPool, TenantBooks
+
+
+def _optional(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+class DynamoBooks:
+    def tenant_ids(self) -> list[str]:
+        with busy_as_store_busy():
+            return [item.tenant_id for item in TenantItem.by_kind.query(keys.KIND_TENANT)]
+
+    def books(self, tenant_id: str) -> TenantBooks:
+        pk = keys.tenant_pk(tenant_id)
+        with busy_as_store_busy():
+            try:
+                tenant = TenantItem.get(pk, keys.TENANT_SK, consistent_read=True)
+            except DoesNotExist as exc:
+                raise NotFound(f"no tenant {tenant_id}") from exc
+            pool = StoredPool(
+                balance=int(tenant.balance),
+                reserved=int(tenant.reserved),
+                available=int(tenant.available),
+                next_lot_expiry=_optional(tenant.next_lot_expiry),
+            )
+            ledger = [
+                to_entry(tenant_id, item, None)
+                for item in LedgerEntryItem.query(keys.ledger_pk(tenant_id), consistent_read=True)
+            ]
+            lots = [
+                to_lot(tenant_id, item)
+                for item in LotItem.query(pk, LotItem.sk.startswith(keys.LOT_SK_PREFIX), consistent_read=True)
+            ]
+            leases = [
+                to_lease(tenant_id, item)
+                for item in LeaseItem.query(pk, LeaseItem.sk.startswith(keys.LEASE_SK_PREFIX), consistent_read=True)
+            ]
+            budgets = [
+                StoredBudget(
+                    project_id=item.project_id,
+                    budget=_optional(item.budget),
+                    spent=int(item.spent or 0),
+                    committed=int(item.committed or 0),
+                    budget_left=_optional(item.budget_left),
+                )
+                for item in ProjectItem.query(pk, ProjectItem.sk.startswith("PROJECT#"), consistent_read=True)
+            ]
+            allowances = [
+                to_allowance(tenant_id, item)
+                for item in AllowanceItem.query(
+                    pk, AllowanceItem.sk.startswith(keys.ALLOWANCE_SK_PREFIX), consistent_read=True
+                )
+            ]
+            actions = [
+                to_action(tenant_id, item)
+                for item in ActionItem.query(pk, ActionItem.sk.startswith(keys.ACTION_SK_PREFIX), consistent_read=True)
+            ]
+        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances, actions)

@@ -1,0 +1,72 @@
+"""Signup, the tenant's profile and its API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from tollgate.core import limits
+from tollgate.core.models import TenantStatus
+from tollgate.core.roles import Role
+from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp
+
+TenantName = Annotated[str, Field(min_length=1, max_length=limits.TENANT_NAME_MAX, pattern=limits.TEXT_PATTERN)]
+Email = Annotated[str, Field(min_length=3, max_length=limits.EMAIL_MAX, pattern=limits.EMAIL_PATTERN)]
+Region = Annotated[
+    str, Field(min_length=6, max_length=limits.REGION_MAX, pattern=limits.REGION_PATTERN, examples=["eu-west-1"])
+]
+
+
+class SignupBody(RequestModel):
+    name: TenantName
+    email: Email
+    home_region: Region | None = None
+
+
+class Tenant(AnswerModel):
+    id: str
+    name: str
+    email: str
+    home_region: str
+    status: TenantStatus
+    created_at: Timestamp | None
+
+
+class ApiKey(AnswerModel):
+    id: str
+    name: str
+    role: Role
+    display: str = Field(description="The first characters of the key, to recognise it; never the secret.")
+    created_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class NewApiKey(ApiKey):
+    secret: str = Field(description="The key itself (`tg_…`), shown in this answer only.")
+
+
+class SignupAnswer(AnswerModel):
+    tenant: Tenant
+    api_key: NewApiKey
+
+
+class TenantAnswer(AnswerModel):
+    tenant: Tenant
+
+
+class ApiKeyBody(RequestModel):
+    name: Name
+    role: Role = Field(strict=False)  # strict mode takes only Role instances; JSON sends its value
+
+
+class NewApiKeyAnswer(AnswerModel):
+    api_key: NewApiKey
+
+
+class ApiKeyAnswer(AnswerModel):
+    api_key: ApiKey
+
+
+class ApiKeysAnswer(AnswerModel):
+    api_keys: list[ApiKey]
