@@ -13,11 +13,12 @@ from tollgate.approvals import rules_actions as act
 from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, ReviewDecision, Reviewer
 from tollgate.core.clock import Clock
 from tollgate.core.errors import ActionDenied, Forbidden, NotFound, StoreBusy, TenantSuspended
+from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Permission, Role, authorize
 from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
-from tollgate.pool.service import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 _ATTEMPTS = 8  # re-reads after losing a race for the action's version

@@ -21,6 +21,7 @@ from tollgate.approvals.rules_decisions import ChainHead, DecisionDraft
 from tollgate.approvals.service import Answer, PolicyMoved
 from tollgate.approvals.store_policy import POLICY, check_policy_version, read_policy
 from tollgate.core.errors import NotFound
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
 from tollgate.events.rules import new_event
 from tollgate.kernel import keys
@@ -30,7 +31,6 @@ from tollgate.kernel.cursors import CURSORS, text_at
 from tollgate.kernel.errors import busy_as_store_busy, with_retries
 from tollgate.kernel.items import ActionItem, DecisionHeadItem, PolicyItem
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
 from tollgate.pool.store import DynamoPoolRepository
 
 LABEL = "action"

@@ -163,3 +163,7 @@ class ApprovalRequired(PolicyRefusal):
     """A rule requires approval: ask with ``POST /v1/actions``, then redeem the approved action."""
 
     code = "APPROVAL_REQUIRED"
+
+
+class LotsDue(Exception):
+    """A lot of this pool has reached its end and must be settled before anything is debited."""

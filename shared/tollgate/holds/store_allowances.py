@@ -11,13 +11,13 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.approvals.service_spend import PolicyChanged
 from tollgate.approvals.store_policy import POLICY, check_policy_version
 from tollgate.core.errors import NotFound
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.holds.service_allowances import Allowance, AllowanceChange, AllowanceOpening, AllowanceStatus
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import AllowanceItem
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
 from tollgate.pool.store import DynamoPoolRepository
 
 LABEL = "allowance"

@@ -11,6 +11,7 @@ from pynamodb.expressions.condition import Condition
 from tollgate.approvals.service_spend import PolicyChanged
 from tollgate.approvals.store_policy import POLICY, check_policy_version
 from tollgate.core.errors import NotFound
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
 from tollgate.events.rules import new_event
 from tollgate.holds.service_leases import Lease, LeaseOpening, LeaseStatus
@@ -19,7 +20,6 @@ from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import LeaseItem
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
 from tollgate.pool.store import DynamoPoolRepository
 
 

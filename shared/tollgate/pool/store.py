@@ -7,6 +7,7 @@ from pynamodb.exceptions import DoesNotExist
 from tollgate.approvals.service_spend import PolicyChanged
 from tollgate.approvals.store_policy import POLICY, check_policy_version
 from tollgate.core.errors import NotFound, StoreBusy, Unauthenticated
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot, Pool
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
@@ -15,7 +16,7 @@ from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
 from tollgate.kernel.pool import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
 from tollgate.kernel.records import to_entry, to_lot
-from tollgate.pool.service import Credit, Debit, LedgerPage, Replayed, StoredAnswer
+from tollgate.pool.service import Credit, Debit, LedgerPage
 
 
 def credit_delta(amount: int, lot: Lot | None, current_next_expiry: int | None) -> PoolDelta:
