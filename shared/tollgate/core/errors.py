@@ -167,3 +167,8 @@ class ApprovalRequired(PolicyRefusal):
 
 class LotsDue(Exception):
     """A lot of this pool has reached its end and must be settled before anything is debited."""
+
+
+class PolicyChanged(Exception):
+    """The stored policy is no longer the version the change was decided under; nothing was written. The
+    caller reads the policy again and decides again (a spend, an action alike)."""

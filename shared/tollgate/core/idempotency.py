@@ -27,6 +27,15 @@ class StoredAnswer:
     created_at: int
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An Idempotency-Key's first answer, written with the change it answers."""
+
+    scope: str
+    key: str
+    answer: StoredAnswer
+
+
 class Replayed(Exception):
     """The debit's Idempotency-Key was used before; ``answer`` is what the first call got."""
 
