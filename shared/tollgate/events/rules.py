@@ -21,6 +21,20 @@ from tollgate.core.roles import Permission, authorize
 EVENT_ID_PREFIX = "ev"
 
 
+@dataclass(frozen=True)
+class SendResult:
+    """What one webhook attempt got (the notifier's ``Sender`` port answers with it; ``sender.WebhookSender`` is
+    the real one): an HTTP status, or an error (refused, timeout, connection, TLS)."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
 def event_id(*identity: str) -> str:
     """A deterministic event id from the identity of the change it reports (``ev_`` + 24 hex characters)."""
     digest = hashlib.sha256("|".join(identity).encode()).hexdigest()[:24]
