@@ -57,6 +57,7 @@ lint: setup $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared functions infra
+	PYTHONPATH=shared:. $(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy --config-file sdk/python/pyproject.toml sdk/python/src sdk/python/tests
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules --template template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml

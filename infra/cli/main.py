@@ -224,8 +224,8 @@ class AuditFailed(Exception):
 
 
 def _audit(tenant_id: str | None) -> dict[str, Any]:
-    from tollgate.pool.rules_audit import audit_tenant
-    from tollgate.pool.store_audit import DynamoBooks
+    from infra.audit.books import DynamoBooks
+    from infra.audit.rules import audit_tenant
 
     books = DynamoBooks()
     tenants = [tenant_id] if tenant_id else books.tenant_ids()
@@ -241,9 +241,9 @@ class ChainBroken(AuditFailed):
 
 
 def _verify_decisions(tenant_id: str | None) -> dict[str, Any]:
+    from infra.audit.books import DynamoBooks
     from tollgate.approvals.rules_decisions import verify_chain
     from tollgate.approvals.store_decisions import all_records, read_head
-    from tollgate.pool.store_audit import DynamoBooks
 
     tenants = [tenant_id] if tenant_id else DynamoBooks().tenant_ids()
     broken, records = [], 0

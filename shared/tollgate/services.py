@@ -179,9 +179,12 @@ def allowance_service() -> AllowanceService:
 @cache
 def policy_service() -> PolicyService:
     from tollgate.approvals.service_policy import PolicyService
-    from tollgate.approvals.store_policy import DynamoKeyDirectory, DynamoPolicyRepository
+    from tollgate.approvals.store_policy import ActiveKeyDirectory, DynamoPolicyRepository
+    from tollgate.keys.store import DynamoLicenseKeyRepository
+    from tollgate.tenancy.store import DynamoTenantRepository
 
-    return PolicyService(DynamoPolicyRepository(), DynamoKeyDirectory(), SYSTEM_CLOCK)
+    keys = ActiveKeyDirectory(DynamoTenantRepository(), DynamoLicenseKeyRepository())
+    return PolicyService(DynamoPolicyRepository(), keys, SYSTEM_CLOCK)
 
 
 @cache
@@ -267,8 +270,9 @@ def alert_repository() -> DynamoAlertRepository:
 def alert_service() -> AlertService:
     from tollgate.events.service_alerts import AlertService
     from tollgate.events.store_alerts import DynamoLevels
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
-    return AlertService(alert_repository(), DynamoLevels(), SYSTEM_CLOCK, RANDOM_IDS)
+    return AlertService(alert_repository(), DynamoLevels(DynamoProjectRepository()), SYSTEM_CLOCK, RANDOM_IDS)
 
 
 @cache
@@ -279,9 +283,10 @@ def alert_evaluator() -> AlertEvaluator:
     from tollgate.events.store_alerts import DynamoLevels
     from tollgate.pool.rules import allocate
     from tollgate.pool.store import DynamoPoolRepository
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     logger = get_logger()
-    levels, pools = DynamoLevels(), DynamoPoolRepository()
+    levels, pools = DynamoLevels(DynamoProjectRepository()), DynamoPoolRepository()
 
     def forecast_of(tenant_id: str) -> Any:
         return report_service().forecast_of(tenant_id, levels.created_at(tenant_id))

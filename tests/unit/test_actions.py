@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.audit.books import DynamoBooks
+from infra.audit.rules import audit_tenant
 from tests.unit.leasing import LeaseWorld
 from tollgate.approvals.rules_actions import (
     ActionNotApproved,
@@ -22,9 +24,7 @@ from tollgate.core.errors import ActionDenied, IdempotencyKeyReused, Insufficien
 from tollgate.core.ids import RANDOM_IDS
 from tollgate.core.models import Principal
 from tollgate.core.roles import Role
-from tollgate.pool.rules_audit import audit_tenant
 from tollgate.pool.service_sweeper import SweeperService
-from tollgate.pool.store_audit import DynamoBooks
 
 COST = 3  # feature "build"
 TERMS = ApprovalTerms(Approvers(roles=frozenset({"approver"})), quorum=2, timeout_s=900, grant_ttl_s=300)

@@ -195,7 +195,7 @@ def test_terms_and_reviews_survive_their_stored_form() -> None:
 def test_the_audit_finds_an_approval_without_its_quorum_or_by_its_requester() -> None:
     from dataclasses import replace
 
-    from tollgate.pool.rules_audit import StoredPool, TenantBooks, audit_tenant
+    from infra.audit.rules import StoredPool, TenantBooks, audit_tenant
 
     def books(action: Action) -> TenantBooks:
         return TenantBooks("tn_1", StoredPool(0, action.held, -action.held, None), [], [], [], [], [], [action])

@@ -73,8 +73,9 @@ def world(table: str) -> LeaseWorld:
 
 def service(world: LeaseWorld) -> AlertService:
     from tollgate.events.store_alerts import DynamoAlertRepository, DynamoLevels
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
 
-    return AlertService(DynamoAlertRepository(), DynamoLevels(), world.clock, RANDOM_IDS)
+    return AlertService(DynamoAlertRepository(), DynamoLevels(DynamoProjectRepository()), world.clock, RANDOM_IDS)
 
 
 def test_create_list_delete_and_the_first_state(world: LeaseWorld) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from infra.audit.books import DynamoBooks
+from infra.audit.rules import audit_tenant
 from tests.unit.leasing import NOW, LeaseWorld
 from tollgate.core.errors import (
     AllowanceEnded,
@@ -16,8 +18,6 @@ from tollgate.core.errors import (
 from tollgate.core.ids import RANDOM_IDS
 from tollgate.core.models import LicenseKey, Principal
 from tollgate.holds.service_allowances import AllowanceService, AllowanceStatus
-from tollgate.pool.rules_audit import audit_tenant
-from tollgate.pool.store_audit import DynamoBooks
 
 COST = 3  # feature "build" costs 3 tokens a use (tests/unit/leasing.py)
 

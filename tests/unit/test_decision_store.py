@@ -10,11 +10,12 @@ from tests.unit.leasing import LeaseWorld
 from tollgate.approvals import store_decisions as decisions
 from tollgate.approvals.rules import Effect
 from tollgate.approvals.rules_decisions import ChainHead, DecisionDraft, verify_chain
-from tollgate.approvals.store_policy import CachedPolicySource, check_policy_version, put_policy, read_policy
+from tollgate.approvals.store_policy import CachedPolicySource, put_policy, read_policy
 from tollgate.core.errors import PreconditionFailed
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.items import ProjectItem
+from tollgate.kernel.policy_check import check_policy_version
 from tollgate.kernel.pool import PoolTransaction, Refused
 
 DRAFT = DecisionDraft(1_800_000_000, "api_key:ak_0000000000000001", "spend.denied", None, "freeze", 1)

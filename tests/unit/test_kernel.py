@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from infra.audit.books import DynamoBooks
+from infra.audit.rules import audit_tenant
 from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
 from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField
 from tollgate.core.models import LicenseKey, Principal
 from tollgate.kernel import keys
 from tollgate.kernel.items import LeaseItem, ProjectItem, TenantItem
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.rules_audit import audit_tenant
-from tollgate.pool.store_audit import DynamoBooks
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from dataclasses import replace
 from standardwebhooks.webhooks import Webhook
 
 from tollgate.core.clock import FixedClock
-from tollgate.events.rules import Event
-from tollgate.events.sender import SendResult
+from tollgate.events.rules import Event, SendResult
 from tollgate.events.service_notifier import DeliveryStore, DueDelivery, NotifierService
 from tollgate.events.service_webhooks import (
     DISABLE_AFTER_S,

@@ -10,9 +10,9 @@ import pytest
 
 from tollgate.approvals.rules import Approval, Effect, Match, Policy, Principals, Rule
 from tollgate.approvals.rules_decisions import DecisionDraft
-from tollgate.approvals.service_spend import PolicyChanged, SpendPolicy, spend_under_policy
+from tollgate.approvals.service_spend import SpendPolicy, spend_under_policy
 from tollgate.core.clock import FixedClock
-from tollgate.core.errors import ActionDenied, ApprovalRequired, StoreBusy
+from tollgate.core.errors import ActionDenied, ApprovalRequired, PolicyChanged, StoreBusy
 from tollgate.core.models import LicenseKey, Principal, Tenant, TenantStatus
 
 TENANT = Tenant("tn_0000000000000001", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1_800_000_000)

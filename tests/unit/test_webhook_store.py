@@ -15,8 +15,8 @@ from tollgate.core.errors import Conflict, InvalidField, NotFound
 from tollgate.core.ids import RANDOM_IDS
 from tollgate.core.models import Principal, Tenant, TenantStatus
 from tollgate.core.roles import Role
+from tollgate.events.rules import SendResult
 from tollgate.events.sealing import SecretBox
-from tollgate.events.sender import SendResult
 from tollgate.events.service_webhooks import (
     ROTATION_OVERLAP_S,
     AttemptOutcome,

@@ -158,10 +158,6 @@ class Decision:
     trace: tuple[RuleTrace, ...] = ()
 
 
-class ConditionError(Exception):
-    """A condition could not be evaluated to a boolean."""
-
-
 def evaluate(policy: Policy, request: ActionRequest, now: int) -> Decision:
     """The decision of ``policy`` on ``request`` at ``now`` (seconds since the epoch, UTC)."""
     traces: list[RuleTrace] = []
@@ -172,9 +168,9 @@ def evaluate(policy: Policy, request: ActionRequest, now: int) -> Decision:
             continue
         value: bool | None = None
         if rule.condition:
-            try:
-                from tollgate.approvals.rules_conditions import evaluate_condition  # celpy loads only here
+            from tollgate.approvals.rules_conditions import ConditionError, evaluate_condition  # celpy loads here
 
+            try:
                 value = evaluate_condition(rule.condition, condition_variables(request, now))
             except ConditionError as error:
                 trace = RuleTrace(rule.id, True, checks, None, str(error))

@@ -19,10 +19,13 @@ from typing import Any
 import celpy
 from celpy import celtypes
 
-from tollgate.approvals.rules import ConditionError
-
 VARIABLES = ("action", "feature", "tokens", "project", "environment", "region", "attributes", "key", "now")
 _MESSAGE_MAX = 200
+
+
+class ConditionError(Exception):
+    """A condition could not be evaluated to a boolean (defined here, where it is raised, so that ``rules``
+    imports this module and not the other way round)."""
 
 
 class ConditionSyntaxError(ValueError):

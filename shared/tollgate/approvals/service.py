@@ -12,21 +12,18 @@ from typing import Any, Protocol
 from tollgate.approvals import rules_actions as act
 from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, ReviewDecision, Reviewer
 from tollgate.core.clock import Clock
-from tollgate.core.errors import ActionDenied, Forbidden, NotFound, StoreBusy, TenantSuspended
+from tollgate.core.errors import ActionDenied, Forbidden, NotFound, PolicyChanged, StoreBusy, TenantSuspended
+from tollgate.core.idempotency import Answer, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Permission, Role, authorize
 from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
-from tollgate.pool.service import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 _ATTEMPTS = 8  # re-reads after losing a race for the action's version
 _PAGE_READS = 10  # reads a page may take to fill itself past actions the caller may not see or review
 READERS = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR})  # see every action of the tenant
-
-
-class PolicyMoved(Exception):
-    """The policy changed between the decision and its write: decide again under the new one."""
 
 
 class BreakGlassNotAllowed(Forbidden):
@@ -79,15 +76,6 @@ class Verdict:
 
 class PolicyJudge(Protocol):
     def judge(self, caller: Principal, ask: Ask, tokens: int, now: int) -> Verdict: ...
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An Idempotency-Key's first answer, written with the change it answers."""
-
-    scope: str
-    key: str
-    answer: StoredAnswer
 
 
 class ActionRepository(Protocol):
@@ -154,7 +142,7 @@ class ActionService:
         for _ in range(_ATTEMPTS):
             try:
                 return self._decide_and_write(caller, ask, cost_per_use, quantity, fingerprint, scope, idempotency_key)
-            except PolicyMoved:
+            except PolicyChanged:
                 continue  # the policy changed under the decision: never act on the old one
         raise StoreBusy("the policy kept changing; nothing was done. Retry later.")
 

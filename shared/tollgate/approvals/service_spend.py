@@ -23,15 +23,11 @@ from typing import NoReturn, Protocol, TypeVar
 from tollgate.approvals.rules import ActionRequest, Decision, Effect, Policy, evaluate
 from tollgate.approvals.rules_decisions import SPEND_APPROVAL_REQUIRED, SPEND_DENIED, DecisionDraft
 from tollgate.core.clock import Clock
-from tollgate.core.errors import ActionDenied, ApprovalRequired, StoreBusy
+from tollgate.core.errors import ActionDenied, ApprovalRequired, PolicyChanged, StoreBusy
 from tollgate.core.models import Principal
 
 T = TypeVar("T")
 ATTEMPTS = 3  # decisions per spend when the policy keeps changing under it
-
-
-class PolicyChanged(Exception):
-    """The stored policy is no longer the version the spend was decided under; nothing was written."""
 
 
 class PolicySource(Protocol):

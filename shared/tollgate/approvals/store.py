@@ -18,9 +18,9 @@ from tollgate.approvals import store_decisions as decisions
 from tollgate.approvals.rules import Policy, policy_from_document
 from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, Review
 from tollgate.approvals.rules_decisions import ChainHead, DecisionDraft
-from tollgate.approvals.service import Answer, PolicyMoved
-from tollgate.approvals.store_policy import POLICY, check_policy_version, read_policy
-from tollgate.core.errors import NotFound
+from tollgate.approvals.store_policy import read_policy
+from tollgate.core.errors import NotFound, PolicyChanged
+from tollgate.core.idempotency import Answer, Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
 from tollgate.events.rules import new_event
 from tollgate.kernel import keys
@@ -29,9 +29,9 @@ from tollgate.kernel.connection import shared_connection
 from tollgate.kernel.cursors import CURSORS, text_at
 from tollgate.kernel.errors import busy_as_store_busy, with_retries
 from tollgate.kernel.items import ActionItem, DecisionHeadItem, PolicyItem
+from tollgate.kernel.policy_check import POLICY, check_policy_version
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
-from tollgate.pool.store import DynamoPoolRepository
+from tollgate.kernel.records import stored_answer
 
 LABEL = "action"
 ACTIONS_CURSOR = "actions"
@@ -164,9 +164,6 @@ def drafts(change: ActionChange) -> list[DecisionDraft]:
 
 
 class DynamoActionRepository:
-    def __init__(self) -> None:
-        self._pools = DynamoPoolRepository()
-
     def create(self, change: ActionChange, answer: Answer, head: Any = None) -> None:
         """A new action with its hold (if any), answer, records and events. Raises Replayed,
         InsufficientTokens, ProjectBudgetExhausted, TenantSuspended or LotsDue; changes nothing then."""
@@ -191,7 +188,7 @@ class DynamoActionRepository:
                 if stored is not None:
                     raise Replayed(stored) from refused
             if POLICY in refused:
-                raise PolicyMoved() from refused
+                raise PolicyChanged() from refused
             kernel.explain_pool(refused, action.held, change.now, "this action needs to hold")
             kernel.explain_budget(refused, action.held)
             raise
@@ -300,4 +297,4 @@ class DynamoActionRepository:
             ]
 
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
-        return self._pools.stored_answer(tenant_id, scope, key)
+        return stored_answer(tenant_id, scope, key)

@@ -3,8 +3,8 @@
 - ``read_policy``: the stored policy; version 0, no rules and ``default_effect: allow`` when there is none.
 - ``put_policy``: conditioned on the stored version being ``if_match`` (0: no item yet), writes version
   ``if_match + 1``; ``PreconditionFailed`` otherwise (HTTP 412).
-- ``policy_check``: the condition a spend's transaction carries so that it commits only while the policy is
-  still the version the container evaluated (SPEC.md: "the debit is conditioned on the policy version").
+- the condition a spend's transaction carries so that it commits only while the policy is still the version
+  the container evaluated is the kernel's (``tollgate.kernel.policy_check``): every spending store uses it.
 """
 
 from __future__ import annotations
@@ -13,16 +13,14 @@ import time
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.expressions.condition import Condition
 
 from tollgate.approvals.rules import Policy, policy_from_document
 from tollgate.core.errors import PreconditionFailed
+from tollgate.core.ports import LicenseKeyRepository, TenantRepository
 from tollgate.kernel import keys
 from tollgate.kernel.errors import busy_as_store_busy, with_retries
 from tollgate.kernel.items import PolicyItem
-from tollgate.kernel.pool import PoolTransaction
-
-POLICY = "policy"  # the label of the policy check in a kernel transaction
+from tollgate.kernel.policy_check import version_is
 
 
 def read_policy(tenant_id: str) -> Policy:
@@ -38,13 +36,6 @@ def _read(tenant_id: str) -> PolicyItem | None:
             return PolicyItem.get(keys.tenant_pk(tenant_id), keys.POLICY_SK, consistent_read=True)
     except DoesNotExist:
         return None
-
-
-def version_is(version: int) -> Condition:
-    """The stored policy is ``version`` (0: there is none)."""
-    if version == 0:
-        return PolicyItem.pk.does_not_exist()
-    return PolicyItem.version == version
 
 
 def put_policy(tenant_id: str, document: dict[str, Any], if_match: int, now: int, actor: str) -> Policy:
@@ -79,12 +70,6 @@ def put_policy(tenant_id: str, document: dict[str, Any], if_match: int, now: int
     return policy_from_document(if_match + 1, document)
 
 
-def check_policy_version(tx: PoolTransaction, tenant_id: str, version: int) -> None:
-    """Make ``tx`` commit only while the tenant's policy is ``version``; a cancellation then names
-    ``POLICY`` (``Refused``) and the caller reads the policy again and decides again."""
-    tx.check(POLICY, PolicyItem, keys.tenant_pk(tenant_id), keys.POLICY_SK, version_is(version))
-
-
 class DynamoPolicyRepository:
     """``tollgate.approvals.service_policy.PolicyRepository`` on the table."""
 
@@ -95,19 +80,20 @@ class DynamoPolicyRepository:
         return put_policy(tenant_id, document, if_match, now, actor)
 
 
-class DynamoKeyDirectory:
-    """``tollgate.approvals.service_policy.KeyDirectory``: the tenant's keys that are not revoked."""
+class ActiveKeyDirectory:
+    """``tollgate.approvals.service_policy.KeyDirectory``: the tenant's keys that are not revoked, read through
+    the tenancy and keys capabilities' repositories (handed in by the composition root, so that approvals
+    imports neither capability's store)."""
+
+    def __init__(self, tenants: TenantRepository, license_keys: LicenseKeyRepository) -> None:
+        self._tenants = tenants
+        self._license_keys = license_keys
 
     def api_key_ids(self, tenant_id: str) -> set[str]:
-        from tollgate.tenancy.store import DynamoTenantRepository
-
-        return {key.id for key in DynamoTenantRepository().list_api_keys(tenant_id) if key.revoked_at is None}
+        return {key.id for key in self._tenants.list_api_keys(tenant_id) if key.revoked_at is None}
 
     def license_key_ids(self, tenant_id: str) -> set[str]:
-        from tollgate.keys.store import DynamoLicenseKeyRepository
-
-        keys_ = DynamoLicenseKeyRepository().list_license_keys(tenant_id)
-        return {key.id for key in keys_ if key.revoked_at is None}
+        return {key.id for key in self._license_keys.list_license_keys(tenant_id) if key.revoked_at is None}
 
 
 class CachedPolicySource:

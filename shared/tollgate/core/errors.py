@@ -163,3 +163,12 @@ class ApprovalRequired(PolicyRefusal):
     """A rule requires approval: ask with ``POST /v1/actions``, then redeem the approved action."""
 
     code = "APPROVAL_REQUIRED"
+
+
+class LotsDue(Exception):
+    """A lot of this pool has reached its end and must be settled before anything is debited."""
+
+
+class PolicyChanged(Exception):
+    """The stored policy is no longer the version the change was decided under; nothing was written. The
+    caller reads the policy again and decides again (a spend, an action alike)."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from tollgate.core.records import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
-from tollgate.core.roles import Role
+from tollgate.core.roles import Principal, Role
 
 __all__ = [
     "ApiKey",
@@ -41,28 +41,6 @@ class ApiKey:
     @property
     def active(self) -> bool:
         return self.revoked_at is None
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the authenticated tenant and the credential's role (or license-key scope)."""
-
-    tenant: Tenant
-    key_id: str
-    role: Role | None = None
-    license_key: LicenseKey | None = None
-    # True when the key's scope came from this container's recent read instead of a read for this call: the
-    # write must then prove the key (same hash, not revoked) and the tenant (active) itself; ``tenant.pool``
-    # is not current.
-    key_from_memory: bool = False
-
-    @property
-    def tenant_id(self) -> str:
-        return self.tenant.id
-
-    @property
-    def actor(self) -> str:
-        return f"{'license_key' if self.license_key else 'api_key'}:{self.key_id}"
 
 
 KEY_ACTORS = ("license_key:", "api_key:")

@@ -74,3 +74,9 @@ class LicenseKeyReader(Protocol):
     single strongly consistent round trip, so a revoked key or a suspended tenant shows at once."""
 
     def snapshot(self, tenant_id: str, key_id: str, project_id: str | None = None) -> LicenseKeySnapshot: ...
+
+
+class LotSettler(Protocol):
+    def settle_due_lots(self, tenant_id: str) -> None:
+        """Expire this tenant's lots past their end now (the sweeper's work, done on demand)."""
+        ...

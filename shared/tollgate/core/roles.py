@@ -1,14 +1,14 @@
-"""Roles of tenant API keys and what each may do: the permission matrix, documented in docs/api.md."""
+"""Who calls and what each may do: the principal, the roles of tenant API keys and the permission matrix
+(documented in docs/api.md). ``Principal`` lives beside ``Role`` so that neither module imports the other
+(``models`` re-exports it)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from tollgate.core.errors import Forbidden
-
-if TYPE_CHECKING:
-    from tollgate.core.models import Principal
+from tollgate.core.records import LicenseKey, Tenant
 
 
 class Role(str, Enum):
@@ -18,6 +18,28 @@ class Role(str, Enum):
     APPROVER = "approver"
     MEMBER = "member"
     AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the authenticated tenant and the credential's role (or license-key scope)."""
+
+    tenant: Tenant
+    key_id: str
+    role: Role | None = None
+    license_key: LicenseKey | None = None
+    # True when the key's scope came from this container's recent read instead of a read for this call: the
+    # write must then prove the key (same hash, not revoked) and the tenant (active) itself; ``tenant.pool``
+    # is not current.
+    key_from_memory: bool = False
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id
+
+    @property
+    def actor(self) -> str:
+        return f"{'license_key' if self.license_key else 'api_key'}:{self.key_id}"
 
 
 class Permission(str, Enum):

@@ -9,54 +9,30 @@ outbox's conditional put keeps one event per change whatever repeats.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tollgate.core.clock import Clock
 from tollgate.core.errors import InvalidField
+from tollgate.core.events import EVENT_TYPES, RETENTION_S, Event
 from tollgate.core.models import Principal
 from tollgate.core.roles import Permission, authorize
 
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "purchase.paid",
-        "purchase.refunded",
-        "purchase.disputed",
-        "purchase.needs_review",
-        "balance.low",
-        "balance.depleted",
-        "balance.recovered",
-        "forecast.depletion_soon",
-        "lot.expiring",
-        "lot.expired",
-        "lease.expired",
-        "key.expiring",
-        "action.pending",
-        "action.escalated",
-        "action.approved",
-        "action.denied",
-        "action.expired",
-        "webhook.test",  # POST /v1/webhook-endpoints/{id}/test: to that endpoint only
-        "webhook_endpoint.disabled",  # an endpoint whose every attempt failed for 5 days
-    }
-)
 EVENT_ID_PREFIX = "ev"
-RETENTION_S = 30 * 86_400  # listed for 30 days; DynamoDB's TTL cleans up after that
 
 
 @dataclass(frozen=True)
-class Event:
-    """One event of one tenant. ``data`` is the event's JSON object (ids and amounts, never a secret)."""
+class SendResult:
+    """What one webhook attempt got (the notifier's ``Sender`` port answers with it; ``sender.WebhookSender`` is
+    the real one): an HTTP status, or an error (refused, timeout, connection, TLS)."""
 
-    id: str
-    tenant_id: str
-    type: str
-    at: int
-    data: dict[str, Any] = field(default_factory=dict)
+    status_code: int | None
+    error: str | None
+    duration_ms: int
 
-    def __post_init__(self) -> None:
-        if self.type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {self.type!r}")
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def event_id(*identity: str) -> str:

@@ -14,30 +14,17 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urlsplit
 
 from tollgate.events.guard import IPAddress, parse_literal, refusal
+from tollgate.events.rules import SendResult
 
 CONNECT_TIMEOUT_S = 2.0
 TOTAL_TIMEOUT_S = 5.0
 USER_AGENT = "Tollgate-Webhooks/1"
 
 Resolver = Callable[[str, int], list[IPAddress]]
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """What one attempt got: an HTTP status, or an error (refused, timeout, connection, TLS)."""
-
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 RESOLVE_TIMEOUT_S = 2.0  # the system resolver has no timeout of its own (getaddrinfo blocks)

@@ -24,8 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from tollgate.core.clock import Clock
-from tollgate.events.rules import Event, event_id
-from tollgate.events.sender import SendResult
+from tollgate.events.rules import Event, SendResult, event_id
 from tollgate.events.service_webhooks import (
     CLAIM_S,
     DISABLED_EVENT,

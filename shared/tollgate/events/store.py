@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
-from tollgate.events.rules import RETENTION_S, Event, EventPage
+from tollgate.events.rules import Event, EventPage
 from tollgate.kernel import keys
 from tollgate.kernel.cursors import CURSORS, EVENT_CURSOR, text_at
 from tollgate.kernel.errors import busy_as_store_busy, cause_code, with_retries
 from tollgate.kernel.items import EventItem
-
-
-def event_item(event: Event) -> EventItem:
-    return EventItem(
-        keys.events_pk(event.tenant_id),
-        keys.event_sk(event.at, event.id),
-        event_id=event.id,
-        type=event.type,
-        at=event.at,
-        data=event.data,
-        purge_at=event.at + RETENTION_S,
-    )
+from tollgate.kernel.records import event_item
 
 
 def to_event(tenant_id: str, item: EventItem) -> Event:

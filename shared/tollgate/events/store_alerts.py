@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
 from tollgate.core.errors import Conflict, NotFound
@@ -10,7 +12,6 @@ from tollgate.events.service_alerts import TIMED, Alert, AlertKind, AlertState
 from tollgate.kernel import keys
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import AlertItem, TenantItem
-from tollgate.tenancy.store_projects import DynamoProjectRepository
 
 
 def to_alert(tenant_id: str, item: AlertItem) -> Alert:
@@ -88,8 +89,18 @@ class DynamoAlertRepository:
         return alert
 
 
+class ProjectReader(Protocol):
+    def get(self, tenant_id: str, project_id: str) -> Project:
+        """``NotFound`` when there is no such project."""
+        ...
+
+
 class DynamoLevels:
-    """The levels an alert's first state is measured against."""
+    """The levels an alert's first state is measured against (projects read through tenancy's repository,
+    handed in by the composition root)."""
+
+    def __init__(self, projects: ProjectReader) -> None:
+        self._projects = projects
 
     def available(self, tenant_id: str) -> int:
         try:
@@ -108,4 +119,4 @@ class DynamoLevels:
         return int(item.created_at)
 
     def project(self, tenant_id: str, project_id: str) -> Project:
-        return DynamoProjectRepository().get(tenant_id, project_id)
+        return self._projects.get(tenant_id, project_id)

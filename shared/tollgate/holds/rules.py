@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from tollgate.core.errors import Forbidden, InvalidField
+from tollgate.core.errors import Forbidden, InvalidField, LotsDue
 from tollgate.core.models import Feature, Principal
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Role
-from tollgate.pool.service import LotsDue, LotSettler
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 T = TypeVar("T")

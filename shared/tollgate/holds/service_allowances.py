@@ -24,14 +24,16 @@ from tollgate.core.clock import Clock
 from tollgate.core.errors import (
     AllowanceEnded,
     InvalidField,
+    LotsDue,
     StoreBusy,
     TenantSuspended,
 )
+from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Permission, authorize
 from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
-from tollgate.pool.service import LotsDue, LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 MIN_TTL_S = 10

@@ -32,11 +32,12 @@ from tollgate.core.errors import (
     StoreBusy,
     TenantSuspended,
 )
+from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Permission, authorize
 from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
-from tollgate.pool.service import LotSettler, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 T = TypeVar("T")

@@ -8,17 +8,16 @@ import secrets
 
 from pynamodb.exceptions import DoesNotExist
 
-from tollgate.approvals.service_spend import PolicyChanged
-from tollgate.approvals.store_policy import POLICY, check_policy_version
-from tollgate.core.errors import NotFound
+from tollgate.core.errors import NotFound, PolicyChanged
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.holds.service_allowances import Allowance, AllowanceChange, AllowanceOpening, AllowanceStatus
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import AllowanceItem
+from tollgate.kernel.policy_check import POLICY, check_policy_version
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
-from tollgate.pool.store import DynamoPoolRepository
+from tollgate.kernel.records import stored_answer
 
 LABEL = "allowance"
 
@@ -71,9 +70,6 @@ def to_allowance(tenant_id: str, item: AllowanceItem) -> Allowance:
 
 
 class DynamoAllowanceRepository:
-    def __init__(self) -> None:
-        self._pools = DynamoPoolRepository()
-
     def open(self, opening: AllowanceOpening) -> None:
         allowance = opening.allowance
         version = opening.policy_version
@@ -149,4 +145,4 @@ class DynamoAllowanceRepository:
         return True
 
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
-        return self._pools.stored_answer(tenant_id, scope, key)
+        return stored_answer(tenant_id, scope, key)

@@ -8,9 +8,8 @@ import secrets
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 
-from tollgate.approvals.service_spend import PolicyChanged
-from tollgate.approvals.store_policy import POLICY, check_policy_version
-from tollgate.core.errors import NotFound
+from tollgate.core.errors import NotFound, PolicyChanged
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
 from tollgate.events.rules import new_event
 from tollgate.holds.service_leases import Lease, LeaseOpening, LeaseStatus
@@ -18,9 +17,9 @@ from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import LeaseItem
+from tollgate.kernel.policy_check import POLICY, check_policy_version
 from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.pool.service import Replayed, StoredAnswer
-from tollgate.pool.store import DynamoPoolRepository
+from tollgate.kernel.records import stored_answer
 
 
 def lease_item(lease: Lease) -> LeaseItem:
@@ -78,9 +77,6 @@ def _unchanged(lease: Lease) -> Condition:
 
 
 class DynamoLeaseRepository:
-    def __init__(self) -> None:
-        self._pools = DynamoPoolRepository()
-
     def open(self, opening: LeaseOpening) -> None:
         lease = opening.lease
         version = opening.policy_version
@@ -183,4 +179,4 @@ class DynamoLeaseRepository:
         return True
 
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
-        return self._pools.stored_answer(tenant_id, scope, key)
+        return stored_answer(tenant_id, scope, key)

@@ -27,15 +27,15 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from tollgate.core.errors import InsufficientTokens, ProjectBudgetExhausted, TenantSuspended
+from tollgate.core.errors import InsufficientTokens, LotsDue, ProjectBudgetExhausted, TenantSuspended
+from tollgate.core.events import Event
+from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import LedgerEntry, Lot, Pool
-from tollgate.events.rules import Event
 from tollgate.kernel import keys
 from tollgate.kernel.connection import shared_connection
 from tollgate.kernel.errors import cancellation_codes, with_retries
 from tollgate.kernel.items import EventItem, IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
-from tollgate.kernel.records import answer_item, ledger_item, lot_item
-from tollgate.pool.service import LotsDue, StoredAnswer
+from tollgate.kernel.records import answer_item, event_item, ledger_item, lot_item
 
 POOL, BUDGET, ENTRY, ANSWER, LOT, OUTBOX = "pool", "budget", "entry", "answer", "lot", "outbox"
 _FAILED = "ConditionalCheckFailed"
@@ -183,7 +183,6 @@ class PoolTransaction:
         change's identity: a duplicate refuses the transaction under the event's label."""
         if event.tenant_id != self.tenant_id:
             raise ValueError("an event belongs to the tenant whose records the transaction changes")
-        from tollgate.events.store import event_item  # deferred: the validate path never writes events
 
         taken = sum(1 for label, _, _ in self._puts if label.startswith(OUTBOX))
         label = OUTBOX if taken == 0 else f"{OUTBOX}{taken + 1}"

@@ -1,11 +1,15 @@
-"""Converting between domain records and stored items: ledger entries, lots and idempotent answers."""
+"""Converting between domain records and stored items: ledger entries, lots, idempotent answers and events."""
 
 from __future__ import annotations
 
+from pynamodb.exceptions import DoesNotExist
+
+from tollgate.core.events import RETENTION_S, Event
+from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import EntryKind, LedgerEntry, Lot
 from tollgate.kernel import keys
-from tollgate.kernel.items import IdempotencyItem, LedgerEntryItem, LotItem
-from tollgate.pool.service import StoredAnswer
+from tollgate.kernel.errors import busy_as_store_busy
+from tollgate.kernel.items import EventItem, IdempotencyItem, LedgerEntryItem, LotItem
 
 PURGE_AFTER_S = 7 * 86400  # idempotent answers are honoured 24 h; DynamoDB TTL removes them later
 
@@ -102,3 +106,25 @@ def to_lot(tenant_id: str, item: LotItem) -> Lot:
         expired=bool(item.expired),
         expired_tokens=None if item.expired_tokens is None else int(item.expired_tokens),
     )
+
+
+def event_item(event: Event) -> EventItem:
+    return EventItem(
+        keys.events_pk(event.tenant_id),
+        keys.event_sk(event.at, event.id),
+        event_id=event.id,
+        type=event.type,
+        at=event.at,
+        data=event.data,
+        purge_at=event.at + RETENTION_S,
+    )
+
+
+def stored_answer(tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
+    """The first answer given to an Idempotency-Key of ``scope``, or None (read consistently)."""
+    try:
+        with busy_as_store_busy():
+            item = IdempotencyItem.get(keys.tenant_pk(tenant_id), keys.idempotency_sk(scope, key), consistent_read=True)
+    except DoesNotExist:
+        return None
+    return StoredAnswer(item.request_hash, int(item.status_code), dict(item.response), int(item.created_at))

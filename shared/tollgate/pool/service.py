@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tollgate.approvals.service_spend import SpendPolicy, spend_under_policy
 from tollgate.core.clock import Clock
-from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField, TenantSuspended
+from tollgate.core.errors import Forbidden, InvalidField, LotsDue, TenantSuspended
+from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.limits import CONTROL_CHARACTERS, IDEMPOTENCY_KEY, MAX_TOKENS, MAX_VALID_DAYS, REASON_MAX
 from tollgate.core.models import EntryKind, LedgerEntry, Lot, Pool, Principal, TenantStatus
+from tollgate.core.ports import LotSettler
 from tollgate.core.roles import Permission, authorize
 from tollgate.pool.rules import LotView, allocate
 from tollgate.purchases.rules_catalog import CatalogRepository
 
-IDEMPOTENCY_WINDOW_S = 24 * 3600
 GRANT_SCOPE = "grant"  # operator grants' Idempotency-Keys
-
-
-@dataclass(frozen=True)
-class StoredAnswer:
-    """The first answer given to an Idempotency-Key, returned again to every retry."""
-
-    request_hash: str
-    status_code: int
-    body: dict[str, Any]
-    created_at: int
 
 
 @dataclass(frozen=True)
@@ -60,18 +49,6 @@ class LedgerPage:
     cursor: str | None
 
 
-class Replayed(Exception):
-    """The debit's Idempotency-Key was used before; ``answer`` is what the first call got."""
-
-    def __init__(self, answer: StoredAnswer) -> None:
-        super().__init__("replayed")
-        self.answer = answer
-
-
-class LotsDue(Exception):
-    """A lot of this pool has reached its end and must be settled before anything is debited."""
-
-
 class PoolRepository(Protocol):
     def debit(self, debit: Debit) -> None:
         """One atomic write: pool (and project budget), ledger entry, idempotency record.
@@ -91,24 +68,6 @@ class PoolRepository(Protocol):
     def ledger_page(self, tenant_id: str, cursor: str | None, limit: int) -> LedgerPage: ...
 
     def pool(self, tenant_id: str) -> Pool: ...
-
-
-class LotSettler(Protocol):
-    def settle_due_lots(self, tenant_id: str) -> None:
-        """Expire this tenant's lots past their end now (the sweeper's work, done on demand)."""
-        ...
-
-
-def check_replay(stored: StoredAnswer, fingerprint: str, now: int) -> None:
-    """A first answer may be given again only to the same request, within the idempotency window."""
-    if stored.request_hash != fingerprint:
-        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
-    if now - stored.created_at > IDEMPOTENCY_WINDOW_S:
-        raise IdempotencyKeyReused("this Idempotency-Key was used more than 24 hours ago")
-
-
-def request_fingerprint(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from tollgate.approvals.service_spend import PolicyChanged
-from tollgate.approvals.store_policy import POLICY, check_policy_version
-from tollgate.core.errors import NotFound, StoreBusy, Unauthenticated
+from tollgate.core.errors import NotFound, PolicyChanged, StoreBusy, Unauthenticated
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot, Pool
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.cursors import CURSORS, LEDGER_CURSOR, integer_at, text_at
 from tollgate.kernel.errors import busy_as_store_busy
-from tollgate.kernel.items import IdempotencyItem, LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
+from tollgate.kernel.items import LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
+from tollgate.kernel.policy_check import POLICY, check_policy_version
 from tollgate.kernel.pool import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
-from tollgate.kernel.records import to_entry, to_lot
-from tollgate.pool.service import Credit, Debit, LedgerPage, Replayed, StoredAnswer
+from tollgate.kernel.records import stored_answer, to_entry, to_lot
+from tollgate.pool.service import Credit, Debit, LedgerPage
 
 
 def credit_delta(amount: int, lot: Lot | None, current_next_expiry: int | None) -> PoolDelta:
@@ -101,14 +101,7 @@ class DynamoPoolRepository:
         return True
 
     def stored_answer(self, tenant_id: str, scope: str, key: str) -> StoredAnswer | None:
-        try:
-            with busy_as_store_busy():
-                item = IdempotencyItem.get(
-                    keys.tenant_pk(tenant_id), keys.idempotency_sk(scope, key), consistent_read=True
-                )
-        except DoesNotExist:
-            return None
-        return StoredAnswer(item.request_hash, int(item.status_code), dict(item.response), int(item.created_at))
+        return stored_answer(tenant_id, scope, key)
 
     def pool(self, tenant_id: str) -> Pool:
         try:

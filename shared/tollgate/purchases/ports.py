@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import LedgerEntry, Lot
 from tollgate.events.rules import Event
-from tollgate.pool.service import StoredAnswer
 from tollgate.purchases.rules_payment_facts import (
     ChargeFacts,
     CheckoutRequest,

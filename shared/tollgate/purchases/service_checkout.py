@@ -8,11 +8,11 @@ from dataclasses import replace
 
 from tollgate.core.clock import Clock
 from tollgate.core.errors import InvalidField, NotFound, StoreBusy
+from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.limits import MAX_PURCHASE_QUANTITY
 from tollgate.core.models import Principal, TokenPack
 from tollgate.core.roles import Permission, authorize
-from tollgate.pool.service import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.purchases.ports import Applied, Checkout, ProjectLookup, PurchaseChange, PurchaseRepository
 from tollgate.purchases.rules_catalog import CatalogRepository
 from tollgate.purchases.rules_payment_facts import CheckoutRequest, PriceFacts

@@ -15,6 +15,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from tollgate.core.errors import InvalidField, NotFound
+from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
@@ -29,7 +30,6 @@ from tollgate.kernel.items import (
 )
 from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.records import answer_item, to_lot
-from tollgate.pool.service import Replayed, StoredAnswer
 from tollgate.pool.store import credit_delta
 from tollgate.purchases.ports import Applied, EventMark, PurchaseChange
 from tollgate.purchases.rules_records import Purchase, PurchasePage, PurchaseStatus

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
+from infra.audit.rules import StoredBudget, StoredPool, TenantBooks
 from tollgate.approvals.store import to_action
 from tollgate.core.errors import NotFound
 from tollgate.holds.store_allowances import to_allowance
@@ -20,7 +21,6 @@ from tollgate.kernel.items import (
     TenantItem,
 )
 from tollgate.kernel.records import to_entry, to_lot
-from tollgate.pool.rules_audit import StoredBudget, StoredPool, TenantBooks
 
 
 def _optional(value: object) -> int | None:
