@@ -13,6 +13,7 @@ The wrappers cost about a microsecond each; the totals are for reading side by s
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import statistics
 import sys
@@ -59,16 +60,17 @@ def measure(endpoint: str, calls: int, tight: bool) -> dict[str, tuple[float, fl
     import tollgate.keys.store_validation as reader_module
     from tollgate.keys.store_validation import new_client
 
+    routes: Any = importlib.import_module("tollgate.keys.routes_validation")  # the handler's steps live there
     spent: dict[str, list[float]] = defaultdict(list)
     service = app.validation
     reader = service._reader
     reader._client.batch_get_item = _timed(spent, "read (BatchGetItem)", reader._client.batch_get_item)
     service._signer.sign = _timed(spent, "receipt (JSON, Ed25519, base64)", service._signer.sign)
-    app.presented_key = _timed(spent, "credential (parse, SHA-256)", app.presented_key)
-    app._request = _timed(spent, "body (JSON, fields)", app._request)
-    app.logger.info = _timed(spent, "log line", app.logger.info)
-    app._answer = _timed(spent, "answer (dict)", app._answer)
-    app._json = _timed(spent, "answer (JSON)", app._json)
+    routes.presented_key = _timed(spent, "credential (parse, SHA-256)", routes.presented_key)
+    routes._request = _timed(spent, "body (JSON, fields)", routes._request)
+    routes.logger.info = _timed(spent, "log line", routes.logger.info)
+    routes._answer = _timed(spent, "answer (dict)", routes._answer)
+    routes._json = _timed(spent, "answer (JSON)", routes._json)
     reader_module.tenant_from_item = _timed(spent, "tenant record", reader_module.tenant_from_item)
     reader_module.license_key_from_item = _timed(spent, "license key record", reader_module.license_key_from_item)
     validation.decide = _timed(spent, "decision", validation.decide)

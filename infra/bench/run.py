@@ -327,7 +327,8 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
     variants["floor + validate's modules"] = (
         ["functions/validate", "shared"],
         floor
-        + "\nimport tollgate.validation_services, tollgate.core.jsonlog, tollgate.edge.errors, tollgate.edge.routes",
+        + "\nimport tollgate.validation_services, tollgate.core.jsonlog, tollgate.edge.errors, tollgate.edge.routes"
+        + "\nimport tollgate.keys.routes_validation",
     )
     timings = time_imports(variants, args.import_runs, ROOT, os.environ)
     base = timings["floor"]

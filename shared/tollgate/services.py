@@ -1,7 +1,9 @@
 """The composition root: builds each service once per cold start with the real adapters, importing each
 service's module only when it is first asked for (a function loads what its routes use, not every service).
 
-Handlers ask here for what they need; tests build services themselves with fakes.
+The HTTP functions hand this module to their resolver (``tollgate.edge.app.build_resolver``): the routes
+call the services through it, and the edge authenticates through ``credentials()``. Nothing in ``edge`` or
+a capability imports it. Tests build services themselves with fakes, or replace one here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from tollgate.approvals.service import ActionService
     from tollgate.approvals.service_policy import PolicyService
     from tollgate.approvals.service_spend import SpendPolicy
+    from tollgate.core.models import Principal
     from tollgate.events.rules import EventService
     from tollgate.events.service_alerts import AlertService
     from tollgate.events.service_notifier import NotifierService
@@ -52,6 +55,28 @@ def tenant_service() -> TenantService:
         ids=RANDOM_IDS,
         pepper=lambda: secret("CREDENTIAL_PEPPER"),
     )
+
+
+class _Credentials:
+    """The edge's authenticators (``tollgate.edge.auth.Credentials``), over the tenant and license key
+    services as this module has them when a request comes (so a test that replaces one replaces both)."""
+
+    def api_key(self, token: str | None) -> Principal:
+        return tenant_service().authenticate(token)
+
+    def license_key(self, token: str, region: str | None, from_memory: bool) -> Principal:
+        keys = license_key_service()
+        if from_memory:
+            return keys.authenticate_from_memory(token, client_region=region)
+        return keys.authenticate(token, client_region=region)
+
+
+_CREDENTIALS = _Credentials()
+
+
+def credentials() -> _Credentials:
+    """Who calls: the edge's gate asks here for every route that takes a credential."""
+    return _CREDENTIALS
 
 
 def default_region() -> str:

@@ -299,12 +299,15 @@ def test_the_fallback_function_answers_in_the_envelope(fallback: Any) -> None:
 
 def test_the_powertools_resolvers_answer_no_route_in_the_envelope() -> None:
     from tollgate.edge.app import build_resolver, json_response
+    from tollgate.edge.routing import PUBLIC, CapabilityRouter
 
-    app = build_resolver(_powertools_logger("edge-resolver-test")[0])
+    router: CapabilityRouter[object] = CapabilityRouter()
 
-    @app.get("/v1/balance")
+    @router.get("/v1/balance", permission=PUBLIC)
     def balance() -> Any:
         return json_response(200, {})
+
+    app = build_resolver(_powertools_logger("edge-resolver-test")[0], routers=[router])
 
     for method, path, status in (("POST", "/v1/balance", 405), ("GET", "/v1/nowhere", 404)):
         answer = app.resolve(_event(method, path), None)  # type: ignore[arg-type]

@@ -18,7 +18,10 @@ from tests.unit.licensing import signing_key_pem
 from tollgate import services
 from tollgate.core import limits
 from tollgate.core.errors import InvalidField, MalformedRequest, RateLimited
+from tollgate.core.models import Principal, Tenant, TenantStatus
+from tollgate.core.roles import Role
 from tollgate.edge.contract import sdk
+from tollgate.keys import routes_validation
 
 os.environ.setdefault("RECEIPT_SIGNING_KEY", signing_key_pem())
 
@@ -89,7 +92,8 @@ def body_schema(path: str, method: str = "post") -> dict[str, Any]:
 
 @pytest.fixture
 def validate_app(table: str) -> ModuleType:
-    return load_function("validate")
+    load_function("validate")
+    return routes_validation  # the function's handler and its parser
 
 
 @pytest.mark.parametrize(("what", "body", "refused"), list(cases(body_schema("/v1/validate"))))
@@ -125,8 +129,10 @@ class Reached(RateLimited):
 @pytest.fixture
 def usage_app(table: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_function("usage")
-    caller = type("Caller", (), {"key_from_memory": False})()
-    monkeypatch.setattr(module, "sdk_principal", lambda *_, **__: caller)
+    tenant = Tenant("tn_0000000000000000", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1)
+    caller = Principal(tenant=tenant, key_id="ak_0000000000000000", role=Role.OWNER)
+    credentials = type("Credentials", (), {"api_key": lambda *_: caller, "license_key": lambda *_: caller})()
+    monkeypatch.setattr(services, "credentials", lambda: credentials)
 
     def reached(*_: Any, **__: Any) -> Any:
         raise Reached("reached")

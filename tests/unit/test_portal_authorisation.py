@@ -64,6 +64,19 @@ def portal_routes() -> list[tuple[str, str]]:
     ]
 
 
+class Always:
+    """Credentials that authenticate every request as one caller (the edge's gate still authorises it)."""
+
+    def __init__(self, caller: Principal) -> None:
+        self.caller = caller
+
+    def api_key(self, _token: str | None) -> Principal:
+        return self.caller
+
+    def license_key(self, _token: str, _region: str | None, _from_memory: bool) -> Principal:
+        return self.caller
+
+
 @pytest.fixture
 def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:
     module = load_function(function_of(method, path))
@@ -100,10 +113,7 @@ def test_portal_route_refuses_a_principal_without_the_permission(
     portal: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str, role: Role | None
 ) -> None:
     caller = Principal(tenant=TENANT, key_id="lk_0000000000000000", role=role)
-    monkeypatch.setattr(portal, "portal_principal", lambda _event: caller)
-    from tollgate.approvals import routes as action_routes
-
-    monkeypatch.setattr(action_routes, "any_principal", lambda _event: caller)
+    monkeypatch.setattr(services, "credentials", lambda: Always(caller))
     if role is Role.APPROVER and path == "/v1/actions/{}/reviews":
         pytest.skip("any API key may review what a rule names it for: the rule decides, not the role")
     if role is Role.APPROVER and (method, path) in {("GET", "/v1/tenant"), ("GET", "/v1/projects")}:

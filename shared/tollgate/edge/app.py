@@ -1,9 +1,12 @@
-"""Builds the Powertools resolver every HTTP function uses, with the error map wired in once."""
+"""Builds the Powertools resolver every HTTP function uses, with the error map wired in once, the services
+its routes call, and the capability routers it serves; a route without a stated access is refused at
+registration (``tollgate.edge.routing``)."""
 
 from __future__ import annotations
 
 import binascii
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -18,6 +21,7 @@ from tollgate.core.limits import MAX_BODY_BYTES
 from tollgate.edge.errors import error_response, internal_error_response, refusal
 from tollgate.edge.requests import strict_json
 from tollgate.edge.routes import no_route
+from tollgate.edge.routing import CapabilityRouter, gate_of, serving
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -43,13 +47,37 @@ def body_json(text: str) -> Any:
     return strict_json(text)
 
 
-def build_resolver(logger: Logger, validation: bool = False) -> APIGatewayHttpResolver:
-    """``validation``: Powertools validates requests and answers against the routes' pydantic models (portal,
-    signup). Its refusals come out in the error envelope, as every other refusal does."""
-    if validation:
-        app = APIGatewayHttpResolver(strip_prefixes=None, enable_validation=True, json_body_deserializer=body_json)
-    else:
-        app = APIGatewayHttpResolver(strip_prefixes=None)
+class Resolver(APIGatewayHttpResolver):
+    """The HTTP API resolver, holding the services its routes call and refusing any route without a gate."""
+
+    def __init__(self, logger: Logger, services: Any, validation: bool) -> None:
+        if validation:
+            super().__init__(strip_prefixes=None, enable_validation=True, json_body_deserializer=body_json)
+        else:
+            super().__init__(strip_prefixes=None)
+        self.logger = logger
+        self.services = services
+
+    def route(self, rule: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        if gate_of(kwargs.get("middlewares")) is None:
+            raise TypeError(f"{method} {rule} states no access: register it on a CapabilityRouter")
+        return super().route(rule, method, *args, **kwargs)
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        with serving(self.services):
+            return super().resolve(event, context)
+
+
+def build_resolver(
+    logger: Logger, services: Any = None, routers: Sequence[CapabilityRouter[Any]] = (), validation: bool = False
+) -> Resolver:
+    """``services``: what the routes call (the composition root, ``tollgate.services``); ``routers``: the
+    capabilities' routes this function serves. ``validation``: Powertools validates requests and answers
+    against the routes' pydantic models (portal, signup, approvals). Its refusals come out in the error
+    envelope, as every other refusal does."""
+    app = Resolver(logger, services, validation)
+    for router in routers:
+        app.include_router(router.router)
 
     @app.exception_handler(TollgateError)
     def _domain_error(error: TollgateError) -> Response:

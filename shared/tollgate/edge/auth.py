@@ -1,52 +1,58 @@
-"""Who is calling. Every route resolves its caller here, and only here.
+"""Who is calling. Every route's caller is resolved here, and only here, through the ``Credentials`` the
+composition root hands the resolver (the edge imports no service).
 
 - Portal routes: a tenant API key (``tg_…``), resolved to a tenant and a role.
-- SDK routes (consume, leases): a license key (``tgk_…``) with its scope, or, for operators' scripts and
-  until every caller has a license key, a tenant API key whose role may consume.
+- SDK routes (consume, leases, allowances): a license key (``tgk_…``) with its scope, or, for operators'
+  scripts and until every caller has a license key, a tenant API key whose role may consume.
+- Routes both the SDK and the portal call (actions): either key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from enum import Enum
+from typing import Any, Protocol
 
-from tollgate import services
 from tollgate.core.errors import Unauthenticated
 from tollgate.core.models import Principal
-from tollgate.core.roles import Permission, authorize
 from tollgate.edge.requests import bearer_token, header
 from tollgate.tenancy.rules import LICENSE_KEY_PREFIX
 
-
-def bearer(event: Mapping[str, Any]) -> str | None:
-    return bearer_token(event)
+REGION_HEADER = "x-tollgate-region"
 
 
-def portal_principal(event: Mapping[str, Any]) -> Principal:
-    return services.tenant_service().authenticate(bearer(event))
+class Credentials(Protocol):
+    """What the edge needs to know who calls (``tollgate.services.credentials`` builds it)."""
+
+    def api_key(self, token: str | None) -> Principal:
+        """The tenant and role of a tenant API key; Unauthenticated otherwise."""
+        ...
+
+    def license_key(self, token: str, region: str | None, from_memory: bool) -> Principal:
+        """The tenant and scope of a license key. ``from_memory``: a key this container read recently is
+        taken without a read; the write that follows must then prove the key and the tenant itself."""
+        ...
 
 
-def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Principal:
-    """``from_memory``: a license key this container read recently is taken without a read; the write that
-    follows must then prove the key and the tenant itself (see ``LicenseKeyService.authenticate_from_memory``)."""
-    token = bearer(event)
-    if token is None:
+class Credential(Enum):
+    """The credential a route takes."""
+
+    API_KEY = "a tenant API key"
+    SDK = "a license key, or an API key whose role may consume"
+    SDK_REMEMBERED = "as SDK; a license key read recently is taken from memory when the caller prefers minimal"
+    EITHER = "a license key or an API key"
+
+
+def authenticate(
+    credential: Credential, event: Mapping[str, Any], credentials: Credentials, from_memory: bool = False
+) -> Principal:
+    """The caller of ``event``, by the credential its route takes (authorisation is the gate's next step)."""
+    token = bearer_token(event)
+    if credential is Credential.API_KEY:
+        return credentials.api_key(token)
+    if token is None and credential is not Credential.EITHER:
         raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
-    if token.startswith(LICENSE_KEY_PREFIX):
-        keys = services.license_key_service()
-        region = header(event, "x-tollgate-region")
-        if from_memory:
-            return keys.authenticate_from_memory(token, client_region=region)
-        return keys.authenticate(token, client_region=region)
-    caller = services.tenant_service().authenticate(token)
-    authorize(caller, Permission.CONSUME)
-    return caller
-
-
-def any_principal(event: Mapping[str, Any]) -> Principal:
-    """Routes that both the SDK and the portal call (actions): a license key with its scope, or an API key
-    with its role; each service call then states the permission it needs."""
-    token = bearer(event)
     if token is not None and token.startswith(LICENSE_KEY_PREFIX):
-        return services.license_key_service().authenticate(token, client_region=header(event, "x-tollgate-region"))
-    return portal_principal(event)
+        remembered = from_memory and credential is Credential.SDK_REMEMBERED
+        return credentials.license_key(token, header(event, REGION_HEADER), remembered)
+    return credentials.api_key(token)
