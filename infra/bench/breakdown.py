@@ -58,7 +58,7 @@ def measure(endpoint: str, calls: int, tight: bool) -> dict[str, tuple[float, fl
 
     import tollgate.keys.service_validation as validation
     import tollgate.keys.store_validation as reader_module
-    from tollgate.keys.store_validation import new_client
+    from tollgate.kernel.client import new_client
 
     routes: Any = importlib.import_module("tollgate.keys.routes_validation")  # the handler's steps live there
     spent: dict[str, list[float]] = defaultdict(list)

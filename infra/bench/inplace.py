@@ -59,7 +59,7 @@ def measure(endpoint: str, calls: int, tight_calls: int = 3000) -> dict[str, tup
     os.environ.update(run._environment(endpoint, table))
     from infra.local.dynamodb_local import dynamodb_client
     from infra.local.tables import create_table
-    from tollgate.keys.store_validation import new_client
+    from tollgate.kernel.client import new_client
 
     create_table(dynamodb_client(endpoint), table, run.TEMPLATE)
     license_key, tenant_id = run._seed()

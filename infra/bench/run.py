@@ -250,7 +250,7 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         """The SDK's hot path: ``Prefer: return=minimal``; the key is taken from this container's memory."""
         consume(prefer="return=minimal")
 
-    from tollgate.keys.store_validation import new_client
+    from tollgate.kernel.client import new_client
 
     bare_client = new_client(endpoint)
     bare_keys = bare_read_keys(tenant_id, license_key)

@@ -372,7 +372,7 @@ def notifier_service() -> NotifierService:
     from tollgate.events.sender import WebhookSender
     from tollgate.events.service_notifier import NotifierService
     from tollgate.events.signing import signed_headers
-    from tollgate.events.store_webhooks import DynamoDeliveryStore
+    from tollgate.events.store_deliveries import DynamoDeliveryStore
 
     return NotifierService(
         DynamoDeliveryStore(),

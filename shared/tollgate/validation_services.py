@@ -9,9 +9,10 @@ from functools import cache
 from tollgate.core import snapstart
 from tollgate.core.clock import SYSTEM_CLOCK
 from tollgate.core.settings import secret, settings
+from tollgate.kernel.client import new_client
 from tollgate.keys.rules_receipts import ReceiptSigner
 from tollgate.keys.service_validation import ValidationService
-from tollgate.keys.store_validation import DynamoLicenseKeyReader, new_client
+from tollgate.keys.store_validation import DynamoLicenseKeyReader
 
 
 @cache

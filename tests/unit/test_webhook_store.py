@@ -78,7 +78,7 @@ def test_an_endpoint_is_stored_with_its_secret_sealed_and_only_its_tenant_sees_i
 
 def test_the_endpoint_limit_is_kept_by_a_count_written_with_each_create_and_delete(table: str) -> None:
     from tollgate.events.service_webhooks import MAX_ENDPOINTS
-    from tollgate.events.store_webhooks import WebhookEndpointCountItem
+    from tollgate.events.store_webhook_items import WebhookEndpointCountItem
     from tollgate.kernel import keys
 
     def stored_count(tenant_id: str) -> int:
@@ -101,7 +101,7 @@ def test_the_endpoint_limit_is_kept_by_a_count_written_with_each_create_and_dele
 
 def test_endpoints_made_before_the_count_are_counted_when_it_starts(table: str) -> None:
     from tollgate.events.service_webhooks import MAX_ENDPOINTS
-    from tollgate.events.store_webhooks import WebhookEndpointCountItem
+    from tollgate.events.store_webhook_items import WebhookEndpointCountItem
     from tollgate.kernel import keys
 
     service = endpoints_service(FixedClock(T0))
@@ -172,7 +172,7 @@ def attempt(tenant_id: str, endpoint_id: str, event_id: str, number: int, at: in
 
 
 def test_deliveries_are_due_while_pending_and_change_only_as_read(table: str) -> None:
-    from tollgate.events.store_webhooks import DynamoDeliveryStore
+    from tollgate.events.store_deliveries import DynamoDeliveryStore
 
     store = DynamoDeliveryStore()
     tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
@@ -192,7 +192,8 @@ def test_deliveries_are_due_while_pending_and_change_only_as_read(table: str) ->
 
 
 def test_attempts_are_listed_newest_first_with_a_cursor_bound_to_tenant_and_endpoint(table: str) -> None:
-    from tollgate.events.store_webhooks import DynamoDeliveryStore, DynamoWebhookEndpoints
+    from tollgate.events.store_deliveries import DynamoDeliveryStore
+    from tollgate.events.store_webhooks import DynamoWebhookEndpoints
 
     store, endpoints = DynamoDeliveryStore(), DynamoWebhookEndpoints()
     tenant, endpoint_id = "tn_aaaaaaaaaaaaaaaa", "we_aaaaaaaaaaaaaaaa"
@@ -231,7 +232,7 @@ def test_the_notifier_on_the_real_store_retries_then_disables_with_an_outbox_eve
     from tollgate.events.service_notifier import NotifierService
     from tollgate.events.signing import signed_headers
     from tollgate.events.store import list_events
-    from tollgate.events.store_webhooks import DynamoDeliveryStore
+    from tollgate.events.store_deliveries import DynamoDeliveryStore
 
     clock = FixedClock(T0)
     issued = endpoints_service(clock).create(caller(), "https://hooks.example.com/t", ["purchase.paid"], None)

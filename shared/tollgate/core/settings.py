@@ -19,8 +19,8 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: see domain/tenancy.p
     dynamodb_endpoint: str | None
     stripe_api_base: str | None
     portal_base_url: str
-    dynamodb_read_timeout_s: float = 2.0  # a kernel write's read timeout (seconds)
-    dynamodb_retry_budget_s: float = 2.5  # all attempts of one kernel write, then 503 with Retry-After
+    dynamodb_read_timeout_s: float = 2.0  # every DynamoDB request's read timeout (seconds; kernel/client.py)
+    dynamodb_retry_budget_s: float = 4.0  # one call, all its attempts (the last one whole), then 503
     # Webhooks may also go to http://127.0.0.0/8: set by the local stack alone (never by template.yaml)
     webhooks_allow_loopback: bool = False
 
@@ -42,7 +42,7 @@ def settings() -> Settings:
         stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
         portal_base_url=os.environ.get("PORTAL_BASE_URL", "https://portal.example.com").rstrip("/"),
         dynamodb_read_timeout_s=float(os.environ.get("TOLLGATE_DDB_READ_TIMEOUT_S", "2")),
-        dynamodb_retry_budget_s=float(os.environ.get("TOLLGATE_DDB_RETRY_BUDGET_S", "2.5")),
+        dynamodb_retry_budget_s=float(os.environ.get("TOLLGATE_DDB_RETRY_BUDGET_S", "4")),
         webhooks_allow_loopback=os.environ.get("TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
     )
 

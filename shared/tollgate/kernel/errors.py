@@ -1,9 +1,7 @@
-"""Turning DynamoDB's failures into domain errors, and retrying what DynamoDB says to retry."""
+"""Turning DynamoDB's failures into domain errors (the retries happen in the one client, ``kernel.client``)."""
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -13,21 +11,9 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from tollgate.core.errors import NotFound, StoreBusy
+from tollgate.kernel.client import BUSY_CODES, BUSY_REASONS, LOST_ERRORS
 
 T = TypeVar("T")
-
-_BUSY_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-_BUSY_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 def cause_code(exc: PynamoDBException) -> str | None:
@@ -45,58 +31,28 @@ def cancellation_codes(exc: TransactWriteError) -> list[str | None]:
 
 
 def is_busy(exc: PynamoDBException) -> bool:
-    if cause_code(exc) in _BUSY_CODES:
+    if cause_code(exc) in BUSY_CODES:
         return True
     if isinstance(exc, TransactWriteError):
-        return any(code in _BUSY_REASONS for code in cancellation_codes(exc))
+        return any(code in BUSY_REASONS for code in cancellation_codes(exc))
     return False
 
 
-def with_retries(
-    operation: Callable[[], T], attempts: int = 6, base_delay_s: float = 0.02, budget_s: float | None = None
-) -> T:
-    """Run ``operation``; on throttling, a transaction conflict or a lost answer (a timeout or a dropped
-    connection after DynamoDB may have committed), back off (full jitter) and try again, within ``budget_s``.
+def with_retries(operation: Callable[[], T]) -> T:
+    """Run ``operation`` (one DynamoDB call that is safe to repeat: every write here is conditional or
+    carries a ClientRequestToken); ``StoreBusy`` (HTTP 503, Retry-After) when it still fails busy or lost.
 
-    The operation must be safe to repeat: every write here is conditional and carries a ClientRequestToken,
-    so a repeat of a committed transaction is answered as the first was. After the last attempt the caller
-    gets ``StoreBusy`` (HTTP 503, Retry-After)."""
-    if budget_s is None:
-        from tollgate.core.settings import settings
-
-        budget_s = settings().dynamodb_retry_budget_s  # the functions time out at 10 s (template.yaml)
-    started = time.monotonic()
-    for attempt in range(attempts):
-        try:
-            return operation()
-        except PynamoDBException as exc:
-            if not (is_busy(exc) or is_lost(exc)):
-                raise
-            delay = random.uniform(0, base_delay_s * (2**attempt))  # noqa: S311 (jitter, not security)
-            if attempt == attempts - 1 or time.monotonic() - started + delay > budget_s:
-                raise StoreBusy() from exc
-            time.sleep(delay)
-    raise AssertionError("unreachable")
+    The retries themselves happen for every call, in the one client (``tollgate.kernel.client``: backoff
+    with full jitter inside ``Settings.dynamodb_retry_budget_s``), so this adds none of its own: retrying
+    here again would multiply the attempts and overrun the function's time."""
+    with busy_as_store_busy():
+        return operation()
 
 
 def is_lost(exc: PynamoDBException) -> bool:
     """The request may or may not have reached DynamoDB: a timeout, a dropped connection, a 5xx."""
     cause = exc.cause
-    return cause is not None and type(cause).__name__ in _LOST_ERRORS
-
-
-_LOST_ERRORS = frozenset(
-    {
-        "ReadTimeoutError",
-        "ConnectTimeoutError",
-        "EndpointConnectionError",
-        "ConnectionClosedError",
-        "ProxyConnectionError",
-        "ConnectionError",
-        "HTTPClientError",
-        "ResponseParserError",
-    }
-)
+    return cause is not None and type(cause).__name__ in LOST_ERRORS
 
 
 def update_existing(item: Model, actions: Sequence[Action], missing: str) -> None:

@@ -1,5 +1,6 @@
 """The license-key read of the SDK's hot path: tenant, key and (optionally) project in ONE strongly
-consistent BatchGetItem, through a plain botocore client.
+consistent BatchGetItem, through a plain botocore client (``tollgate.kernel.client.new_client``: the one
+settings and retry layer).
 
 Deliberately not pynamodb: the validation function must load in about the time botocore and one DynamoDB
 client take (docs/performance.md), and pynamodb adds ~200 ms of imports. Keys still come from
@@ -14,8 +15,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import botocore.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tollgate.core.errors import StoreBusy
@@ -23,33 +22,9 @@ from tollgate.core.limits import is_id
 from tollgate.core.records import LicenseKey, LicenseKeySnapshot, Pool, Tenant, TenantStatus
 from tollgate.core.settings import settings
 from tollgate.kernel import keys
+from tollgate.kernel.client import BUSY_CODES
 
-_BUSY_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
 _UNPROCESSED_ATTEMPTS = 3
-
-
-def new_client(endpoint: str | None = None, region: str | None = None) -> Any:
-    """A low-level DynamoDB client; create one per process (module level) and reuse it."""
-    config = settings()
-    return botocore.session.get_session().create_client(
-        "dynamodb",
-        region_name=region or config.region,
-        endpoint_url=endpoint or config.dynamodb_endpoint,
-        config=Config(
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=1,
-            read_timeout=2,
-            tcp_keepalive=True,
-        ),
-    )
 
 
 def _value(attribute: Mapping[str, Any]) -> Any:
@@ -165,10 +140,10 @@ class DynamoLicenseKeyReader:
                     RequestItems={self._table: {"Keys": pending, "ConsistentRead": True}}
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _BUSY_CODES:
+                if exc.response.get("Error", {}).get("Code") in BUSY_CODES:
                     raise StoreBusy() from exc
                 raise
-            except BotoCoreError as exc:  # connection failures after botocore's own retries
+            except BotoCoreError as exc:  # connection failures after the client's retries (kernel.client)
                 raise StoreBusy() from exc
             for item in response.get("Responses", {}).get(self._table, []):
                 found[item["sk"]["S"]] = item

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 
 from tollgate.core.clock import Clock
@@ -23,7 +22,7 @@ from tollgate.events.rules import new_event
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
-from tollgate.kernel.items import LotItem, TenantItem
+from tollgate.kernel.items import LotItem
 from tollgate.kernel.pool import PoolDelta, PoolTransaction, Refused
 from tollgate.kernel.table import TableModel
 from tollgate.pool.rules import next_expiry
@@ -91,7 +90,6 @@ class DynamoExpiry:
         self._clock = clock
         self._ids = ids
         self._pools = DynamoPoolRepository()
-        self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
 
     def settle_due_lots(self, tenant_id: str) -> None:
         self.expire_due_lots(tenant_id)

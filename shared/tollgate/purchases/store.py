@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
@@ -19,6 +18,7 @@ from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
+from tollgate.kernel.connection import shared_connection
 from tollgate.kernel.cursors import CURSORS, PURCHASE_CURSOR, text_at
 from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, with_retries
 from tollgate.kernel.items import (
@@ -114,14 +114,11 @@ def _token(change: PurchaseChange) -> str:
 
 
 class DynamoPurchaseRepository:
-    def __init__(self) -> None:
-        self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
-
     def create(self, purchase: Purchase, idempotency_key: str, answer: StoredAnswer, now: int) -> None:
         stored = answer_item(purchase.tenant_id, IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
 
         def write() -> None:
-            with TransactWrite(connection=self._connection) as tx:
+            with TransactWrite(connection=shared_connection()) as tx:
                 tx.save(purchase_item(purchase), condition=PurchaseItem.pk.does_not_exist())
                 tx.save(stored, condition=IdempotencyItem.pk.does_not_exist())
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactGet, TransactWrite
 
@@ -11,6 +10,7 @@ from tollgate.core.models import ApiKey, Pool, Tenant, TenantStatus
 from tollgate.core.ports import AlreadyExists
 from tollgate.core.roles import Role
 from tollgate.kernel import keys
+from tollgate.kernel.connection import shared_connection
 from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, update_existing, with_retries
 from tollgate.kernel.items import ApiKeyItem, TenantItem
 
@@ -61,9 +61,6 @@ def _api_key_item(key: ApiKey) -> ApiKeyItem:
 
 
 class DynamoTenantRepository:
-    def __init__(self) -> None:
-        self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
-
     def create_tenant(self, tenant: Tenant, owner_key: ApiKey, signup_hash: str) -> None:
         item = TenantItem(
             keys.tenant_pk(tenant.id),
@@ -84,7 +81,7 @@ class DynamoTenantRepository:
         )
 
         def write() -> None:
-            with TransactWrite(connection=self._connection) as transaction:
+            with TransactWrite(connection=shared_connection()) as transaction:
                 transaction.save(item, condition=TenantItem.pk.does_not_exist())
                 transaction.save(_api_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
 
@@ -111,7 +108,7 @@ class DynamoTenantRepository:
     def get_credential(self, tenant_id: str, key_id: str) -> tuple[Tenant, ApiKey] | None:
         pk = keys.tenant_pk(tenant_id)
         try:
-            with busy_as_store_busy(), TransactGet(connection=self._connection) as transaction:
+            with busy_as_store_busy(), TransactGet(connection=shared_connection()) as transaction:
                 tenant_future = transaction.get(TenantItem, pk, keys.TENANT_SK)
                 key_future = transaction.get(ApiKeyItem, pk, keys.api_key_sk(key_id))
             tenant_item, key_item = tenant_future.get(), key_future.get()
