@@ -23,14 +23,20 @@ setup: $(VENV)/.installed node_modules/.package-lock.json
 run: setup
 	$(PY) -m infra.local.stack
 
+# Tests run in parallel workers (pytest-xdist), one per core by default (TEST_WORKERS=1 runs them in one
+# process). Each worker that runs integration tests starts its own local stack on its own free ports; whole
+# files go to one worker (--dist loadfile), so a file's own extra stack (faults, the stream app) starts once.
+TEST_WORKERS ?= auto
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 unit: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+	$(PYTEST) tests/unit
 
 integration: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+	$(PYTEST) tests/integration
 
 # The fuzzer: schemathesis from /v1/openapi.json against a fresh local stack (infra/fuzz.py), a few minutes.
 fuzz: setup

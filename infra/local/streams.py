@@ -18,7 +18,8 @@ with the mapping's own settings:
 
 Local controls (served by the gateway): ``POST /_local/streams/redeliver {"function", "records"}`` invokes
 a function again with the last N records it was delivered (to prove a consumer idempotent), and
-``POST /_local/streams/drain`` waits until every mapping has read the stream to its end and delivered it.
+``POST /_local/streams/drain`` waits until every mapping has read the stream to its end and delivered it, and
+what the consumers wrote meanwhile too (until a pass finds the stream quiet).
 Records are shaped as Lambda shapes them (``ApproximateCreationDateTime`` in epoch seconds, images in
 DynamoDB JSON; binary values base64-encoded).
 """
@@ -148,6 +149,7 @@ class _Mapping:
         self.iterators: dict[str, str | None] = {}  # shard id -> next iterator (None: shard closed and read)
         self.delivered: collections.deque[dict[str, Any]] = collections.deque(maxlen=KEEP_DELIVERED)
         self.idle_rounds = 0  # rounds that found nothing new, since start
+        self.busy_rounds = 0  # rounds that read records (and delivered what matched), since start
         self.started = False  # the shards present at start were opened at the mapping's starting position
 
 
@@ -206,18 +208,25 @@ class StreamRunner:
     # ------------------------------------------------------------------ controls
 
     def drain(self, timeout_s: float = 30.0) -> bool:
-        """Wait until every mapping has finished two rounds with nothing new (so everything written before the
-        call was read and delivered); False on timeout."""
+        """Wait until the stream is quiet: every mapping has finished two rounds with nothing new, and no
+        mapping read anything meanwhile; False on timeout.
+
+        Two idle rounds mean everything written before the pass began was read and delivered. A consumer's
+        own writes (the alert evaluator's events, which the notifier reads) happen inside a round that read
+        records, so a pass in which any mapping read something is followed by another: when ``drain``
+        answers True, whatever the consumers wrote because of what came before has been delivered too."""
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            targets = {id(m): m.idle_rounds + 2 for m in self._mappings}
             while True:
-                if all(m.idle_rounds >= targets[id(m)] for m in self._mappings):
+                idle = {id(m): m.idle_rounds + 2 for m in self._mappings}
+                busy = {id(m): m.busy_rounds for m in self._mappings}
+                while not all(m.idle_rounds >= idle[id(m)] for m in self._mappings):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self._stopping.is_set():
+                        return False
+                    self._changed.wait(min(remaining, 0.5))
+                if all(m.busy_rounds == busy[id(m)] for m in self._mappings):
                     return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping.is_set():
-                    return False
-                self._changed.wait(min(remaining, 0.5))
 
     def redeliver(self, function_id: str, count: int) -> dict[str, Any]:
         """Invoke ``function_id`` again with the last ``count`` records it was delivered, in its batch size."""
@@ -240,10 +249,12 @@ class StreamRunner:
             except Exception:  # DynamoDB Local went away, or a bug: say so, keep polling
                 LOG.exception("stream mapping %s: a polling round failed", mapping.spec.function_id)
                 found = 0
-            if found == 0:
-                with self._changed:
+            with self._changed:
+                if found == 0:
                     mapping.idle_rounds += 1
-                    self._changed.notify_all()
+                else:
+                    mapping.busy_rounds += 1
+                self._changed.notify_all()
             self._stopping.wait(POLL_INTERVAL_S)
 
     def _round(self, mapping: _Mapping) -> int:

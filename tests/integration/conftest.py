@@ -20,7 +20,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +33,19 @@ TABLE = "tollgate-local"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: each socket stays bound until all are chosen, so one call never gets
+    the same port twice (parallel test workers each ask the kernel, which hands out different ones)."""
+    with ExitStack() as sockets:
+        ports = []
+        for _ in range(count):
+            sock = sockets.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 @dataclass
@@ -130,11 +140,12 @@ class Stack:
         )
 
     def settle(self) -> None:
-        """Wait until the stream consumers (usage aggregator, alerts, notifier) have caught up: they write
-        after the request that caused it has answered. Twice, as a consumer's write feeds another."""
-        for _ in range(2):
-            answer = http("POST", self.api + "/_local/streams/drain", {"timeout_s": 60})
-            assert answer.status == 200, answer.body
+        """Wait until the stream consumers (usage aggregator, alert evaluator, notifier) have caught up: they
+        write after the request that caused it has answered. The drain also waits for what a consumer's
+        write feeds to another (an alert's event to the notifier). Call it before reading anything a
+        consumer writes (events, usage, deliveries, the whole table): never wait a fixed time instead."""
+        answer = http("POST", self.api + "/_local/streams/drain", {"timeout_s": 120})
+        assert answer.status == 200 and answer.body == {"drained": True}, answer.body
 
     def items(self) -> list[dict[str, Any]]:
         """The whole table, at rest (the stream consumers caught up first)."""
@@ -181,9 +192,39 @@ def stack() -> Iterator[Stack]:
 
 @contextmanager
 def running_stack(warm: bool = True, **settings: str) -> Iterator[Stack]:
-    """A whole local stack on free ports, as ``make run`` starts it, with ``settings`` in its environment."""
-    ports = {"TOLLGATE_API_PORT": free_port(), "TOLLGATE_DDB_PORT": free_port(), "TOLLGATE_STRIPE_PORT": free_port()}
-    env = {name: str(port) for name, port in ports.items()}
+    """A whole local stack on free ports, as ``make run`` starts it, with ``settings`` in its environment.
+    Parallel test workers each start their own; a start that fails (a port another process took between
+    choosing it and binding it) is tried again on new ports."""
+    for attempt in range(3):
+        process, lines, env = _start_stack(settings)
+        if process is not None:
+            break
+        if attempt == 2:
+            pytest.fail("the local stack did not start:\n" + "".join(lines[-60:]))
+    stack = Stack(
+        api=f"http://127.0.0.1:{env['TOLLGATE_API_PORT']}",
+        stripe_url=f"http://127.0.0.1:{env['TOLLGATE_STRIPE_PORT']}",
+        ddb_endpoint=f"http://127.0.0.1:{env['TOLLGATE_DDB_PORT']}",
+        env=env,
+    )
+    try:
+        if warm:
+            warm_up(stack)
+        yield stack
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _start_stack(settings: dict[str, str]) -> tuple[Any, list[str], dict[str, str]]:
+    """Start ``infra.local.stack`` and wait (at most 180 s) for it to say it is ready: (the process, its
+    output, its ports), or (None, its output, …) when it exited or never got ready."""
+    names = ("TOLLGATE_API_PORT", "TOLLGATE_DDB_PORT", "TOLLGATE_STRIPE_PORT")
+    env = {name: str(port) for name, port in zip(names, free_ports(len(names)), strict=True)}
     process_env = dict(
         os.environ,
         **env,
@@ -208,23 +249,9 @@ def running_stack(warm: bool = True, **settings: str) -> Iterator[Stack]:
     deadline = time.monotonic() + 180
     while not any("TOLLGATE READY" in line for line in lines):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the local stack did not start:\n" + "".join(lines[-60:]))
-        time.sleep(0.2)
-    stack = Stack(
-        api=f"http://127.0.0.1:{ports['TOLLGATE_API_PORT']}",
-        stripe_url=f"http://127.0.0.1:{ports['TOLLGATE_STRIPE_PORT']}",
-        ddb_endpoint=f"http://127.0.0.1:{ports['TOLLGATE_DDB_PORT']}",
-        env=env,
-    )
-    try:
-        if warm:
-            warm_up(stack)
-        yield stack
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            return None, lines, env
+        time.sleep(0.2)  # polling the output for the ready line, bounded by the deadline above
+    return process, lines, env

@@ -9,15 +9,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from tollgate_sdk import ActionNotApproved, PollBackoff
+from tollgate_sdk import ActionNotApproved, HttpResponse, PollBackoff, Timeout
+from tollgate_sdk.transport import Urllib3Transport
 
 from tests.integration.conftest import Response, Stack
-from tests.integration.test_sdk import license_key, sdk
+from tests.integration.test_sdk import BOUND_S, license_key, sdk
 from tollgate.approvals.rules_decisions import DecisionRecord, verify_chain
 
 pytestmark = pytest.mark.integration
@@ -104,6 +105,24 @@ class Tenant:
         records = [DecisionRecord(**record) for record in self.decisions()]
         assert records, "every action decision is recorded"
         assert verify_chain(records) is None
+
+
+class PollSeen(Urllib3Transport):
+    """The SDK's own transport, telling when the SDK first polls an action (``GET /v1/actions/{id}``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = threading.Event()
+        self.count = 0
+
+    def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: Timeout
+    ) -> HttpResponse:
+        answer = super().request(method, url, headers, body, timeout)
+        if method == "GET" and "/v1/actions/" in url:
+            self.count += 1
+            self.first.set()
+        return answer
 
 
 def approval(approvers: dict[str, Any], quorum: int = 2, **extra: Any) -> dict[str, Any]:
@@ -371,19 +390,21 @@ def test_the_sdk_asks_waits_for_its_approvers_and_redeems_once(stack: Stack) -> 
         ]
     )
     poll = PollBackoff(first_s=0.2, factor=1.5, cap_s=1.0)
-    tg = sdk(license_key(stack, tenant.owner), stack.api, stack, action_poll=poll)
+    polled = PollSeen()
+    tg = sdk(license_key(stack, tenant.owner), stack.api, stack, action_poll=poll, transport=polled)
     action = tg.request_action("deploy", feature="deploy", quantity=3, reason="release 4.2")
     assert (action.status, action.view["held"]) == ("pending", 15)
 
-    def approve() -> None:
-        time.sleep(0.5)
+    def approve() -> None:  # once the SDK has polled and seen it pending: the approvals come while it waits
+        assert polled.first.wait(BOUND_S), "the SDK never polled"
         assert tenant.review(alice, action.id, "approve").status == 200
         assert tenant.review(bob, action.id, "approve").status == 200
 
     approving = threading.Thread(target=approve)
     approving.start()
-    assert action.wait(timeout_s=120) == "approved"
-    approving.join()
+    assert action.wait(timeout_s=BOUND_S) == "approved"
+    approving.join(BOUND_S)
+    assert polled.count >= 2, "polled while pending, then saw it approved"
     spent = action.redeem()
     assert (spent["charged"], spent["action_id"]) == (15, action.id)
     with pytest.raises(ActionNotApproved):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack, http
-from tests.integration.test_usage_reports import consume, drain, license_key
+from tests.integration.test_usage_reports import consume, license_key
 
 pytestmark = pytest.mark.integration
 EVALUATOR = "AlertsFunction"
@@ -51,27 +51,27 @@ def test_a_balance_alert_fires_once_under_concurrent_debits_and_recovers_once(st
     with ThreadPoolExecutor(8) as pool:  # 70 debits of 10 tokens: available crosses 500 once, ends at 300
         statuses = list(pool.map(lambda _: consume(stack, key, "scan", 5), range(70)))
     assert set(statuses) == {200}, statuses
-    drain(stack)
+    stack.settle()
     redeliver(stack, 100)
-    drain(stack)
+    stack.settle()
     low = [e for e in events(stack, owner, "balance.low") if e["data"]["alert_id"] == alert["id"]]
     assert len(low) == 1, low
     listed = stack.call("GET", "/v1/alerts", key=billing).body["alerts"]
     assert [a["state"] for a in listed if a["id"] == alert["id"]] == ["fired"]
 
     stack.grant(tenant_id, 400)  # available 700: recovered
-    drain(stack)
+    stack.settle()
     redeliver(stack, 100)
-    drain(stack)
+    stack.settle()
     recovered = [e for e in events(stack, owner, "balance.recovered") if e["data"]["alert_id"] == alert["id"]]
     assert len(recovered) == 1, recovered
     assert len([e for e in events(stack, owner, "balance.low") if e["data"]["alert_id"] == alert["id"]]) == 1
 
     with ThreadPoolExecutor(8) as pool:  # spend it all: available reaches 0 once
         list(pool.map(lambda _: consume(stack, key, "scan", 5), range(80)))
-    drain(stack)
+    stack.settle()
     redeliver(stack, 100)
-    drain(stack)
+    stack.settle()
     assert len(events(stack, owner, "balance.depleted")) == 1
     fired_again = [e for e in events(stack, owner, "balance.low") if e["data"]["alert_id"] == alert["id"]]
     assert len(fired_again) == 2  # crossed a second time after recovering: fires again, once
@@ -89,7 +89,7 @@ def test_project_budget_and_lot_expiry_alerts(stack: Stack) -> None:
     key = license_key(stack, owner, project_id=project["id"])
     for _ in range(9):
         assert consume(stack, key, "build", 10) == 200
-    drain(stack)
+    stack.settle()
     fired = [e for e in events(stack, owner, "balance.low") if e["data"]["alert_id"] == used["id"]]
     assert len(fired) == 1 and fired[0]["data"]["project_id"] == project["id"], fired
     for _ in range(2):  # the schedule, twice: the lot ends within 7 days, fired once
@@ -114,7 +114,7 @@ def test_a_depletion_alert_fires_once_when_the_forecast_comes_within_its_days_an
         for _ in range(days):
             assert consume(stack, key, "build", 100) == 200
             stack.advance(86_400)
-        drain(stack)
+        stack.settle()
         for _ in range(2):  # the schedule, twice: a crossing raises one event
             assert stack.invoke(EVALUATOR, {"source": "aws.scheduler"}).status == 200
 
@@ -127,7 +127,7 @@ def test_a_depletion_alert_fires_once_when_the_forecast_comes_within_its_days_an
     fired = told("forecast.depletion_soon")
     assert len(fired) == 1, fired
     stack.grant(tenant_id, 20_000, "top-up")
-    drain(stack)
+    stack.settle()
     for _ in range(2):
         assert stack.invoke(EVALUATOR, {"source": "aws.scheduler"}).status == 200
     assert len(told("balance.recovered")) == 1

@@ -104,9 +104,13 @@ def test_an_allowance_nobody_settles_is_charged_in_full_at_its_end(stack: Stack)
     assert opened.status == 201, opened.body
     stack.advance(61)  # the process holding it died: nobody settles
     swept = stack.invoke("SweeperFunction")
-    assert swept.status == 200 and swept.body["allowances_expired"] == 1, swept.body
+    # at least this one: the sweeper sweeps every tenant, and earlier tests on this stack may have left theirs
+    assert swept.status == 200 and swept.body["allowances_expired"] >= 1, swept.body
     now = balance(stack, owner)
     assert (now["balance"], now["reserved"]) == (300, 0)
+    entries = stack.call("GET", "/v1/ledger", key=owner).body["entries"]
+    charged = [(e["amount"], e["allowance_id"]) for e in entries if e["kind"] == "allowance_charge"]
+    assert charged == [(-200, opened.body["allowance"]["id"])]
     stack.audit(tenant_id)
 
 

@@ -69,10 +69,25 @@ Resources:
             DestinationConfig:
               OnFailure:
                 Destination: !GetAtt DeadLetters.Arn
+  ForwarderFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: functions/forwarder/
+      Handler: app.handler
+      Events:
+        Stream:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt TollgateTable.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"dynamodb": {"NewImage": {"kind": {"S": ["forward"]}}}}'
 """
 
 RECORDER = """
-import json, os
+import json, os, time
 
 def handler(event, context):
     log = os.environ["RECORD_FILE"]
@@ -83,6 +98,8 @@ def handler(event, context):
         mode = image.get("fail", {}).get("S")
         if mode == "raise":
             raise RuntimeError("this record always fails: " + pk)
+        if "slow" in image:  # a consumer that takes its time over this record
+            time.sleep(float(image["slow"]["S"]))
         marker = log + "." + pk
         if mode == "once" and not os.path.exists(marker):
             open(marker, "w").close()
@@ -97,6 +114,23 @@ def handler(event, context):
 """
 
 
+FORWARDER = """
+import os
+
+import boto3
+
+
+def handler(event, context):
+    # what a consumer writes because of what it read (Tollgate's alert evaluator writes events the notifier reads)
+    client = boto3.client("dynamodb", endpoint_url=os.environ["DDB_ENDPOINT"], region_name="us-east-1")
+    for record in event["Records"]:
+        pk = record["dynamodb"]["NewImage"]["pk"]["S"]
+        item = {"pk": {"S": pk + "-forwarded"}, "kind": {"S": "event"}, "slow": {"S": "2"}}
+        client.put_item(TableName=os.environ["TABLE"], Item=item)
+    return {"batchItemFailures": []}
+"""
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Any, Path]]:
     root = tmp_path_factory.mktemp("stream-app")
@@ -107,6 +141,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Any
     shutil.copy(ROOT / "shared" / "tollgate" / "core" / "clock.py", root / "shared" / "tollgate" / "core" / "clock.py")
     (root / "functions" / "recorder").mkdir(parents=True)
     (root / "functions" / "recorder" / "app.py").write_text(textwrap.dedent(RECORDER))
+    (root / "functions" / "forwarder").mkdir(parents=True)
+    (root / "functions" / "forwarder" / "app.py").write_text(textwrap.dedent(FORWARDER))
     (root / "template.yaml").write_text(TEMPLATE)
     record_file = root / "records.jsonl"
     with dynamodb_local.start(free_port(), root=ROOT) as ddb:
@@ -118,7 +154,13 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Any
             template,
             workers=2,
             schedules=False,
-            environment={"RECORD_FILE": str(record_file)},
+            environment={
+                "RECORD_FILE": str(record_file),
+                "DDB_ENDPOINT": ddb.endpoint,
+                "TABLE": TABLE,
+                "AWS_ACCESS_KEY_ID": dynamodb_local.DUMMY_CREDENTIALS["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": dynamodb_local.DUMMY_CREDENTIALS["aws_secret_access_key"],
+            },
             stream_clients=(client, streams),
             table_name=TABLE,
         )
@@ -195,6 +237,15 @@ def test_redeliver_hands_the_last_records_over_again(app: tuple[Gateway, Any, Pa
     got = [r for r in recorded(record_file) if r["pk"].startswith("d")]
     assert [r["pk"] for r in got] == ["d0", "d1", "d0", "d1"]
     assert got[0]["seq"] == got[2]["seq"]  # the same records, not new ones
+
+
+def test_drain_waits_for_what_a_consumer_writes_for_another(app: tuple[Gateway, Any, Path]) -> None:
+    """The forwarder writes an item the recorder reads, and the recorder takes 2 s over it. The drain answers
+    only after the recorder has delivered it: the forwarder's mapping going quiet is not enough."""
+    gateway, client, record_file = app
+    put(client, "f0", kind="forward")
+    drain(gateway)
+    assert [r["pk"] for r in recorded(record_file) if r["pk"].startswith("f")] == ["f0-forwarded"]
 
 
 def test_stream_controls_refuse_what_they_cannot_do(app: tuple[Gateway, Any, Path]) -> None:

@@ -26,11 +26,6 @@ SPENDING = {"consumption", "lease_charge", "allowance_charge"}
 AGGREGATOR = "UsageAggregatorFunction"
 
 
-def drain(stack: Stack) -> None:
-    answer = http("POST", stack.api + "/_local/streams/drain", {})
-    assert answer.status == 200 and answer.body.get("drained") is True, answer.body
-
-
 def redeliver(stack: Stack, records: int) -> None:
     answer = http("POST", stack.api + "/_local/streams/redeliver", {"function": AGGREGATOR, "records": records})
     assert answer.status == 200, answer.body
@@ -97,7 +92,7 @@ def test_usage_equals_the_ledger_after_a_concurrent_run_and_a_redelivery(stack: 
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(work, range(120)))
     assert set(statuses) == {200}, statuses
-    drain(stack)
+    stack.settle()
     entries = ledger(stack, owner)
     truth = spent_by_day(entries)
     today = max(truth)
@@ -108,7 +103,7 @@ def test_usage_equals_the_ledger_after_a_concurrent_run_and_a_redelivery(stack: 
     assert len({row["key_id"] for row in report["rows"]}) == 3
 
     redeliver(stack, 100)  # the aggregator sees its last 100 records again
-    drain(stack)
+    stack.settle()
     again = usage(stack, owner, f"?from={today}&to={today}&group_by=feature,project,key")
     assert again == report
 
@@ -170,7 +165,7 @@ def test_forecast_of_a_steady_burn_is_within_a_day_of_the_truth(stack: Stack) ->
     for _ in range(8):
         assert consume(stack, key, "build", per_day) == 200
         stack.advance(DAY)
-    drain(stack)
+    stack.settle()
     answer = stack.call("GET", "/v1/usage/forecast", key=owner)
     assert answer.status == 200, answer.body
     forecast = answer.body

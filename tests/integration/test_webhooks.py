@@ -36,11 +36,6 @@ def verify(stack: Stack, secret: str, received: dict[str, Any]) -> Any:
         return Webhook(secret).verify(received["body"], received["headers"])
 
 
-def drain(stack: Stack) -> None:
-    answer = http("POST", stack.api + "/_local/streams/drain", {})
-    assert answer.status == 200 and answer.body == {"drained": True}, answer.body
-
-
 def inbox(stack: Stack, name: str) -> list[dict[str, Any]]:
     answer = http("GET", f"{stack.api}/_local/webhooks/{name}")
     assert answer.status == 200, answer.body
@@ -119,7 +114,7 @@ def test_a_paid_purchase_reaches_the_receiver_once_signed_and_a_redelivery_keeps
     endpoint = create_endpoint(stack, owner, name, ["purchase.paid"])
     record = buy(stack, owner)["purchase"]
     pay(stack, record["stripe_session_id"])
-    drain(stack)
+    stack.settle()
 
     [got] = of_type(inbox(stack, name), "purchase.paid")
     payload = verify(stack, endpoint["secret"], got)
@@ -130,7 +125,7 @@ def test_a_paid_purchase_reaches_the_receiver_once_signed_and_a_redelivery_keeps
 
     redelivered = http("POST", stack.api + "/_local/streams/redeliver", {"function": NOTIFIER, "records": 20})
     assert redelivered.status == 200, redelivered.body
-    drain(stack)
+    stack.settle()
     again = of_type(inbox(stack, name), "purchase.paid")
     assert {r["headers"]["webhook-id"] for r in again} == {webhook_id}  # a receiver dedupes by webhook-id
     assert len({r["body"] for r in again}) == 1
@@ -146,7 +141,7 @@ def test_the_test_event_and_a_rotation_sign_with_both_secrets_during_the_overlap
     endpoint = create_endpoint(stack, owner, name, ["lot.expired"])
     sent = stack.call("POST", f"/v1/webhook-endpoints/{endpoint['id']}/test", key=owner)
     assert sent.status == 202 and sent.body["event"]["type"] == "webhook.test", sent.body
-    drain(stack)
+    stack.settle()
     [first] = of_type(inbox(stack, name), "webhook.test")
     assert verify(stack, endpoint["secret"], first)["data"]["endpoint_id"] == endpoint["id"]
 
@@ -155,7 +150,7 @@ def test_the_test_event_and_a_rotation_sign_with_both_secrets_during_the_overlap
     new_secret = rotated.body["endpoint"]["secret"]
     assert new_secret != endpoint["secret"] and rotated.body["endpoint"]["previous_secret_expires_at"]
     assert stack.call("POST", f"/v1/webhook-endpoints/{endpoint['id']}/test", key=owner).status == 202
-    drain(stack)
+    stack.settle()
     _, second = of_type(inbox(stack, name), "webhook.test")
     assert len(second["headers"]["webhook-signature"].split(" ")) == 2
     for secret in (endpoint["secret"], new_secret):
@@ -168,7 +163,7 @@ def test_a_failing_receiver_is_retried_on_schedule_and_a_redirect_is_not_followe
     endpoint = create_endpoint(stack, owner, name, ["purchase.paid"])
     behave(stack, name, status=302, location=f"{stack.api}/_local/webhooks/{elsewhere}")
     assert stack.call("POST", f"/v1/webhook-endpoints/{endpoint['id']}/test", key=owner).status == 202
-    drain(stack)
+    stack.settle()
     [first] = deliveries(stack, owner, endpoint["id"])
     assert first["outcome"] == "failed" and first["status_code"] == 302 and first["next_attempt_at"]
     assert inbox(stack, elsewhere) == []  # the redirect was not followed
@@ -304,14 +299,13 @@ def test_a_balance_crossing_its_alert_reaches_the_receiver_once_signed(stack: St
     key = license_key(stack, owner)
     for _ in range(6):  # 100 → 40: crossed once, by the fifth debit
         assert consume(stack, key, "build", 10) == 200
-    for _ in range(2):  # the alert's event is written by a stream consumer, then carried to the notifier
-        drain(stack)
+    stack.settle()  # the alert's event is written by a stream consumer, then carried to the notifier
     [low] = of_type(inbox(stack, name), "balance.low")
     payload = verify(stack, endpoint["secret"], low)
     assert payload["data"]["alert_id"] == answer.body["alert"]["id"]
     redelivered = http("POST", stack.api + "/_local/streams/redeliver", {"function": NOTIFIER, "records": 50})
     assert redelivered.status == 200, redelivered.body
-    drain(stack)
+    stack.settle()
     again = of_type(inbox(stack, name), "balance.low")
     assert {r["headers"]["webhook-id"] for r in again} == {low["headers"]["webhook-id"]}
     assert of_type(inbox(stack, name), "balance.recovered") == []

@@ -11,6 +11,7 @@ import pytest
 from sdk_fakes import FakeClock, FakeTransport, Sent, answer, client, error, refused
 
 import tollgate_sdk as sdk
+from tollgate_sdk.background import THREAD_NAME
 from tollgate_sdk.transport import HttpResponse
 
 
@@ -46,24 +47,31 @@ class LeaseService:
         raise AssertionError(path)
 
 
-def wait_for(condition: Any, timeout_s: float = 5.0) -> None:
+def wait_for(condition: Any, timeout_s: float = 60.0) -> None:
+    """Wait for ``condition`` with a generous bound (a loaded machine is slow, never wrong)."""
     end = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.005)
 
 
+def loop_ended(before: set[threading.Thread]) -> bool:
+    """The background thread started since ``before`` has ended: nothing more can be sent from it."""
+    return not [t for t in threading.enumerate() if t.name == THREAD_NAME and t not in before and t.is_alive()]
+
+
 def test_a_lease_heartbeats_in_the_background_and_checks_in_on_exit() -> None:
     clock = FakeClock()
     service = LeaseService()
     transport = FakeTransport(clock, handler=service)
+    before = set(threading.enumerate())
     with client(transport, clock).lease("build", 3600, heartbeat_interval_s=0.01) as lease:
         wait_for(lambda: lease.heartbeats >= 3)
         assert not lease.lost.is_set()
     assert service.log[0] == "open" and service.log[-1] == "close"
     assert service.log.count("heartbeat") >= 3
     assert (lease.status, lease.charged) == ("closed", 10)
-    time.sleep(0.05)
+    wait_for(lambda: loop_ended(before))
     assert service.log[-1] == "close", "no heartbeat after check-in"
     opened = transport.sent[0]
     assert opened.body == {"feature": "build", "duration_s": 3600}
@@ -87,15 +95,16 @@ def test_a_lease_the_server_says_is_over_is_lost_and_the_program_is_told() -> No
         told.append(lease)
         told_event.set()
 
+    before = set(threading.enumerate())
     with client(FakeTransport(clock, handler=service), clock).lease(
         "build", 60, heartbeat_interval_s=0.01, on_lost=on_lost
     ) as lease:
-        assert told_event.wait(5)
+        assert told_event.wait(60)
         assert lease.lost.is_set()
         assert isinstance(lease.lost_error, sdk.LeaseExpired)
         with pytest.raises(sdk.LeaseExpired):
             lease.raise_if_lost()
-        time.sleep(0.05)
+        wait_for(lambda: loop_ended(before))  # the lost lease's job is over, and it was the only one
     assert told == [lease]
     assert service.log.count("heartbeat") == 1, "heartbeats stop once the lease is lost"
     assert service.log[-1] == "close", "a lost lease is still checked in"
@@ -116,7 +125,7 @@ def test_heartbeats_that_never_get_through_lose_the_lease_at_its_end() -> None:
         wait_for(lambda: service.log.count("heartbeat") >= 2)
         assert not lease.lost.is_set(), "a failed heartbeat or two before the end costs nothing"
         clock.wall = 1_800_000_061.0
-        assert lease.lost.wait(5)
+        assert lease.lost.wait(60)
         assert isinstance(lease.lost_error, sdk.LeaseExpired)
 
 

@@ -67,21 +67,21 @@ def test_calls_reuse_one_connection(server: tuple[str, type[Handler]]) -> None:
 
 def test_a_read_timeout_is_real(server: tuple[str, type[Handler]]) -> None:
     url, handler = server
-    handler.delay_s = 2.0
+    handler.delay_s = 60.0  # far longer than any stall of a loaded machine: only the timeout ends the wait
     transport = Urllib3Transport()
     started = time.monotonic()
     with pytest.raises(sdk.TransportError):
         transport.request("POST", url + "/v1/consume", {}, b"{}", Timeout(connect_s=1.0, read_s=0.2))
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 30.0
 
 
 def test_a_silent_server_fails_the_call_by_its_deadline(server: tuple[str, type[Handler]]) -> None:
     url, handler = server
-    handler.delay_s = 3.0
+    handler.delay_s = 60.0  # without the deadline: ten attempts of a 10 s read timeout each
     started = time.monotonic()
     with pytest.raises(sdk.ConnectionFailed), sdk.Tollgate("tgk_x", url, max_retries=10, deadline_s=0.6) as tg:
         tg.consume("build")
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 30.0
 
 
 def test_a_refused_connection_is_retried_then_reported() -> None:
@@ -94,4 +94,4 @@ def test_a_refused_connection_is_retried_then_reported() -> None:
         sdk.Tollgate("tgk_x", f"http://127.0.0.1:{port}", max_retries=2, backoff=sdk.Backoff(base_s=0.01)) as tg,
     ):
         tg.consume("build")
-    assert time.monotonic() - clock_start < 2.0
+    assert time.monotonic() - clock_start < 30.0  # refused at once, three times: no wait for a timeout

@@ -83,8 +83,12 @@ def handler(event, context):
     if route == "GET /bare":
         return {"bare": True, "n": 1}
     started = time.time()
-    if route == "GET /slow":
-        time.sleep(int(event["queryStringParameters"]["ms"]) / 1000)
+    if route == "GET /slow":  # wait (at most 4 s) until `peers` invocations have started: a rendezvous
+        query = event["queryStringParameters"]
+        open(os.path.join(query["dir"], str(os.getpid())), "w").close()
+        until = time.monotonic() + 4
+        while len(os.listdir(query["dir"])) < int(query["peers"]) and time.monotonic() < until:
+            time.sleep(0.01)
     body = {
         "event": event,
         "module": __name__,
@@ -119,7 +123,7 @@ import time
 
 
 def handler(event, context):
-    time.sleep(3)
+    time.sleep(60)  # far past its 1 s timeout, whatever the machine's speed
     return {"statusCode": 200, "body": "too late"}
 """
 

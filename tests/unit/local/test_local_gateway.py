@@ -7,6 +7,7 @@ import dataclasses
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,21 +98,22 @@ def test_a_function_past_its_timeout_is_a_500_and_the_pool_recovers(gateway: Gat
     started = time.monotonic()
     status, _, raw = call(gateway.url, "GET", "/sleepy")
     assert (status, json.loads(raw)) == (500, {"message": "Internal Server Error"})
-    assert time.monotonic() - started < 2.9  # Timeout: 1 (the handler sleeps 3 s), plus a cold start
+    assert time.monotonic() - started < 30  # Timeout: 1 (the handler sleeps 60 s), plus a cold start's init
     assert call(gateway.url, "GET", "/echo/after")[0] == 200
 
 
-def test_slow_invocations_run_in_parallel_processes(gateway: Gateway) -> None:
+def test_slow_invocations_run_in_parallel_processes(gateway: Gateway, tmp_path: Path) -> None:
+    """Each invocation waits until both have started: only two processes at once can both see the other."""
     results: list[dict[str, Any]] = []
 
     def slow() -> None:
-        results.append(_json(gateway, "GET", "/slow?ms=700")[1])
+        results.append(_json(gateway, "GET", f"/slow?peers=2&dir={tmp_path}")[1])
 
     threads = [threading.Thread(target=slow) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=20)
+        thread.join(timeout=60)
     first, second = results
     assert first["pid"] != second["pid"]
     assert max(first["started"], second["started"]) < min(first["ended"], second["ended"])  # they overlapped
@@ -120,14 +122,14 @@ def test_slow_invocations_run_in_parallel_processes(gateway: Gateway) -> None:
 def test_clock_advances_and_the_handler_sees_the_offset(gateway: Gateway) -> None:
     status, before = _json(gateway, "GET", "/_local/clock")
     assert status == 200
-    assert abs(before["now"] - (time.time() + before["offset_s"])) < 2
+    assert abs(before["now"] - (time.time() + before["offset_s"])) < 30  # the same clock, give or take a stall
     status, after = _json(gateway, "POST", "/_local/clock", {"advance_s": 3600})
     assert status == 200
     assert after["offset_s"] == before["offset_s"] + 3600
     assert after["now"] >= before["now"] + 3600
     _, body = _json(gateway, "GET", "/echo/clock")
     assert body["offset_s"] == after["offset_s"]
-    assert abs(body["now"] - (time.time() + after["offset_s"])) < 2
+    assert abs(body["now"] - (time.time() + after["offset_s"])) < 30
     assert body["event"]["requestContext"]["timeEpoch"] >= (before["now"] + 3600) * 1000
 
 
@@ -194,6 +196,6 @@ def test_schedules_run_on_their_rate_unless_turned_off(fake_template: Any, monke
     with Gateway(template, workers=1, schedules=True) as on:
         monkeypatch.setattr(on, "invoke", record)
         started = time.monotonic()
-        assert fired.wait(5)
-        assert 0.8 < time.monotonic() - started < 2.5  # after one period, not at once
+        assert fired.wait(60)
+        assert time.monotonic() - started > 0.8  # after one period, not at once
     assert calls[0] == ("TickFunction", {"job": "tick"})

@@ -2,8 +2,9 @@
 
 ``with tg.allowance("build", block=100) as a: a.spend()`` opens an allowance (``POST /v1/allowances``, a
 hold of ``block`` tokens). ``spend`` only counts, under a lock: no request. When fewer than ``renew_below``
-of the block's uses are left, or the hold's end comes near, a background thread reports the uses spent so
-far and takes the next block in ONE request (``POST /v1/allowances/{id}/settle {used, renew: true}``).
+of the block's uses are left, or the hold's end comes near, the client's background loop (one thread for
+every lease and allowance of the client: ``tollgate_sdk.background``) reports the uses spent so far and
+takes the next block in ONE request (``POST /v1/allowances/{id}/settle {used, renew: true}``).
 Reports are cumulative (the uses since the allowance opened), so a report whose answer was lost is simply
 sent again by the client's retry layer and charges nothing twice. ``close`` (the end of the ``with`` block,
 or the interpreter's exit) reports the last count with ``final``, which releases the rest of the hold.
@@ -27,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from tollgate_sdk.api import ApiCaller
+from tollgate_sdk.background import Background, Job
 from tollgate_sdk.errors import (
     AllowanceEnded,
     AllowanceExhausted,
@@ -42,7 +44,7 @@ from tollgate_sdk.errors import (
 ALLOWANCES_PATH = "/v1/allowances"
 DEFAULT_TTL_S = 300  # the server's default; it accepts 10 … 3600
 _UNLIMITED = 1 << 62  # the capacity of a feature that costs nothing per use
-_POLL_S = 1.0  # the background thread looks at the clock at least this often
+_POLL_S = 1.0  # the background loop looks at the clock at least this often for an open allowance
 _RETRY_PAUSE_S = 1.0  # after a failed renewal, before the next attempt
 
 
@@ -65,6 +67,7 @@ class Allowance:
         renew_below: float = 0.1,
         wait_s: float = 5.0,
         idempotency_key: str | None = None,
+        background: Background | None = None,
     ) -> None:
         if block < 1:
             raise ValueError("block must be at least 1 token")
@@ -73,6 +76,7 @@ class Allowance:
         if wait_s < 0:
             raise ValueError("wait_s must be >= 0")
         self._api = api
+        self._background = background if background is not None else Background()
         self.feature = feature
         self.block = block
         self.ttl_s = ttl_s
@@ -90,8 +94,8 @@ class Allowance:
         self._failure: TollgateError | None = None  # the last renewal's error, while no renewal succeeded since
         self._ended: TollgateError | None = None  # set once no more can be spent
         self._state: Mapping[str, Any] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job: Job | None = None
+        self._retry_at: float | None = None  # time.monotonic(): after a failed renewal, not before this
         self._closed = False
         self._over = False  # the server ended it, or the final report got through: nothing left to report
         self.reports = 0  # requests sent (open and settlements, retries included): each is one pool write
@@ -138,6 +142,7 @@ class Allowance:
         if not self._renew_wanted:
             self._renew_wanted = True
             self._changed.notify_all()
+            self._background.wake()
 
     # -- what the program reads -----------------------------------------------------------------------------
     @property
@@ -181,7 +186,7 @@ class Allowance:
                 raise  # an error already in flight is the one the program should see
 
     def open(self) -> None:
-        """Hold the first block, start the background thread, and settle at the interpreter's exit."""
+        """Hold the first block, hand the renewals to the background loop, and settle at the interpreter's exit."""
         sent_at = self._api.clock.monotonic()
         self.reports += 1
         answer = self._api.call(
@@ -193,8 +198,8 @@ class Allowance:
         with self._lock:
             self._apply(answer, sent_at)
         atexit.register(self._at_exit)
-        self._thread = threading.Thread(target=self._renew_loop, name=f"tollgate-allowance-{self.id}", daemon=True)
-        self._thread.start()
+        self._job = Job(f"allowance {self.id}", self._due_in, self._renew)
+        self._background.add(self._job)
 
     def close(self) -> None:
         """Stop renewing and report the last count with ``final`` (the rest of the hold is released). Safe
@@ -203,11 +208,10 @@ class Allowance:
             if self._closed:
                 return
             self._closed = True
-            self._stop.set()
             self._changed.notify_all()
         atexit.unregister(self._at_exit)
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        if self._job is not None:
+            self._background.remove(self._job)  # returns once no renewal of this allowance is in flight
         with self._changed:
             used = self._spent
             self._low_mark = self._capacity = -1
@@ -226,36 +230,49 @@ class Allowance:
         with contextlib.suppress(TollgateError):  # nobody is left to tell; an unsettled hold is charged at its end
             self.close()
 
-    # -- the background thread ------------------------------------------------------------------------------
-    def _renew_loop(self) -> None:
+    # -- the renewal, a job of the background loop ----------------------------------------------------------
+    def _due_in(self) -> float | None:
+        """Seconds until a renewal is due: now when the block runs low, else at ``_renew_by`` (looked at
+        every ``_POLL_S`` at least, as the clock is the client's); after a failure, not before the pause."""
+        with self._lock:
+            if self._closed or self._over:
+                return None
+            if self._retry_at is not None:
+                pause = self._retry_at - time.monotonic()
+                if pause > 0:
+                    return pause
+            if self._renew_wanted:
+                return 0.0
+            return min(_POLL_S, self._renew_by - self._api.clock.monotonic())
+
+    def _renew(self) -> bool:
+        """Report the uses so far and take the next block, in one request; False once nothing is left to do."""
         clock = self._api.clock
-        while True:
+        with self._changed:
+            if self._closed or self._over:
+                return False
+            used = self._spent
+            by_time = not self._renew_wanted
+        sent_at = clock.monotonic()
+        try:
+            self.reports += 1
+            answer = self._api.call("POST", f"{ALLOWANCES_PATH}/{self.id}/settle", {"used": used, "renew": True})
+        except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
+            self._end(over, over=True)
+            return False
+        except APIError as failed:  # unavailable, rate limited, or 402: the current hold stands
             with self._changed:
-                while not self._stop.is_set() and not self._renew_wanted and clock.monotonic() < self._renew_by:
-                    self._changed.wait(min(_POLL_S, max(0.0, self._renew_by - clock.monotonic())))
-                if self._stop.is_set():
-                    return
-                used = self._spent
-                by_time = not self._renew_wanted
-            sent_at = clock.monotonic()
-            try:
-                self.reports += 1
-                answer = self._api.call("POST", f"{ALLOWANCES_PATH}/{self.id}/settle", {"used": used, "renew": True})
-            except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
-                self._end(over, over=True)
-                return
-            except APIError as failed:  # unavailable, rate limited, or 402: the current hold stands
-                with self._changed:
-                    self._failure = failed
-                    self._changed.notify_all()
-                if by_time and isinstance(failed, PaymentRequired):
-                    self._settle_before_the_end()
-                    return
-                if self._stop.wait(_RETRY_PAUSE_S):
-                    return
-                continue
-            with self._changed:
-                self._apply(answer, sent_at)
+                self._failure = failed
+                self._changed.notify_all()
+            if by_time and isinstance(failed, PaymentRequired):
+                self._settle_before_the_end()
+                return False
+            self._retry_at = time.monotonic() + _RETRY_PAUSE_S
+            return True
+        with self._changed:
+            self._retry_at = None
+            self._apply(answer, sent_at)
+            return not self._over
 
     def _settle_before_the_end(self) -> None:
         """The hold cannot be renewed and its end is near: report what was spent, release the rest."""

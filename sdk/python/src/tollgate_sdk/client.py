@@ -10,6 +10,7 @@ from typing import Any, Callable
 from tollgate_sdk.actions import ActionRequest, PollBackoff, ask
 from tollgate_sdk.allowances import DEFAULT_TTL_S, Allowance
 from tollgate_sdk.api import ApiCaller
+from tollgate_sdk.background import Background
 from tollgate_sdk.clock import Clock, SystemClock
 from tollgate_sdk.errors import APIError
 from tollgate_sdk.leases import Lease
@@ -38,6 +39,9 @@ class Tollgate:
     call, retries and waits included; ``max_retries`` is how many times one call is sent again after no
     answer, a 429 or a 5xx. ``receipt_cache_path`` keeps verified receipts in a file for programs that
     restart offline; ``jwks`` pins the service's signing keys (then no fetched key is trusted).
+
+    One background thread per client (``tollgate-background``) keeps every open lease alive and renews
+    every open allowance; it runs while any is open, and ``close()`` stops it.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class Tollgate:
             backoff=backoff,
             region=region,
         )
+        self._background = Background()
         self._store = ReceiptStore(receipt_cache_path)
         self._keys = KeySet(lambda: self._api.call("GET", JWKS_PATH), pinned=jwks)
         if self._store.jwks is not None:
@@ -130,9 +135,9 @@ class Tollgate:
         on_lost: Callable[[Lease], None] | None = None,
         heartbeat_interval_s: float | None = None,
     ) -> Lease:
-        """``with tg.lease("build", 3600) as lease:`` holds tokens while the block runs, heartbeats in the
-        background at the server's pace (or ``heartbeat_interval_s``), and checks in on exit. ``lease.lost``
-        is set (and ``on_lost`` called) if the lease ends under the program."""
+        """``with tg.lease("build", 3600) as lease:`` holds tokens while the block runs, heartbeats from the
+        client's background loop at the server's pace (or ``heartbeat_interval_s``), and checks in on exit.
+        ``lease.lost`` is set (and ``on_lost`` called) if the lease ends under the program."""
         return Lease(
             self._api,
             feature,
@@ -140,6 +145,7 @@ class Tollgate:
             heartbeat_interval_s=heartbeat_interval_s,
             on_lost=on_lost,
             idempotency_key=self._new_key(),
+            background=self._background,
         )
 
     def allowance(
@@ -152,8 +158,8 @@ class Tollgate:
         wait_s: float = 5.0,
     ) -> Allowance:
         """``with tg.allowance("build", block=100) as a: a.spend()`` holds ``block`` tokens and spends them in
-        process (a lock and a counter per ``spend``); a background thread reports the uses and takes the next
-        block in one request when fewer than ``renew_below`` of the block's uses are left or the hold's end
+        process (a lock and a counter per ``spend``); the client's background loop reports the uses and takes
+        the next block in one request when fewer than ``renew_below`` of the block's uses are left or the hold's end
         (``ttl_s``) nears; closing (or the interpreter's exit) reports the last count and releases the rest.
         A ``spend`` past the held block waits up to ``wait_s`` for the renewal, then raises its error
         (``InsufficientTokens``…) or ``AllowanceExhausted``."""
@@ -165,6 +171,7 @@ class Tollgate:
             renew_below=renew_below,
             wait_s=wait_s,
             idempotency_key=self._new_key(),
+            background=self._background,
         )
 
     def request_action(
@@ -202,7 +209,10 @@ class Tollgate:
         return ask(self._api, self._new_key, body, key, self._action_poll)
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Stop the background loop (open leases stop heartbeating, open allowances stop renewing: close
+        them first) and release pooled connections. A lease or allowance opened later starts the loop
+        again."""
+        self._background.close()
         self._api.close()
 
     def __enter__(self) -> Tollgate:

@@ -1,15 +1,18 @@
-"""``lease``: hold tokens while a block of code runs, heartbeat in a background thread, check in on exit.
+"""``lease``: hold tokens while a block of code runs, heartbeat from the client's background loop, check in
+on exit.
 
 The server sets the pace (``heartbeat_interval_s``, a third of the lease's duration: docs/leases.md), so
-missing a heartbeat or two costs nothing. A lease is *lost* when the server says it is over (expired,
-closed, unknown, or the key or tenant refused), or when no heartbeat got through before its end: then
-``lost`` is set, ``on_lost`` is called (from the heartbeat thread) and heartbeats stop. Check-in on exit
-happens in every case and is what charges the lease.
+missing a heartbeat or two costs nothing. The heartbeats are a job of the client's one background thread
+(``tollgate_sdk.background``), which keeps every open lease and allowance of the client alive. A lease is
+*lost* when the server says it is over (expired, closed, unknown, or the key or tenant refused), or when no
+heartbeat got through before its end: then ``lost`` is set, ``on_lost`` is called (from the background
+thread) and heartbeats stop. Check-in on exit happens in every case and is what charges the lease.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -17,6 +20,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from tollgate_sdk.api import ApiCaller
+from tollgate_sdk.background import Background, Job
 from tollgate_sdk.errors import (
     APIError,
     Conflict,
@@ -49,19 +53,21 @@ class Lease:
         heartbeat_interval_s: float | None = None,
         on_lost: Callable[[Lease], None] | None = None,
         idempotency_key: str | None = None,
+        background: Background | None = None,
     ) -> None:
         self._api = api
+        self._background = background if background is not None else Background()
         self.feature = feature
         self.duration_s = duration_s
         self._interval_override = heartbeat_interval_s
         self._on_lost = on_lost
         self.idempotency_key = idempotency_key or str(uuid.uuid4())
-        self._stop = threading.Event()
         self.lost = threading.Event()
         self.lost_error: TollgateError | None = None
         self._lock = threading.Lock()
         self._state: Mapping[str, Any] = {}
-        self._thread: threading.Thread | None = None
+        self._job: Job | None = None
+        self._next_beat = 0.0  # time.monotonic() of the next heartbeat
         self.heartbeats = 0
 
     # -- what the program reads ---------------------------------------------------------------------------
@@ -107,8 +113,9 @@ class Lease:
             headers={"Idempotency-Key": self.idempotency_key},
         )
         self._remember(answer)
-        self._thread = threading.Thread(target=self._heartbeat_loop, name=f"tollgate-lease-{self.id}", daemon=True)
-        self._thread.start()
+        self._next_beat = time.monotonic() + self.heartbeat_interval_s
+        self._job = Job(f"lease {self.id}", self._due_in, self._beat)
+        self._background.add(self._job)
         return self
 
     def __exit__(
@@ -125,30 +132,35 @@ class Lease:
 
     def close(self) -> None:
         """Stop heartbeating and check the lease in (charged by the hour started). Safe to call twice."""
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
+        if self._job is not None:
+            self._background.remove(self._job)  # returns once no heartbeat of this lease is in flight
         self._remember(self._api.call("DELETE", f"{LEASES_PATH}/{self.id}"))
 
-    # -- the heartbeat thread -----------------------------------------------------------------------------
-    def _heartbeat_loop(self) -> None:
+    # -- the heartbeat, a job of the background loop ------------------------------------------------------
+    def _due_in(self) -> float:
+        return self._next_beat - time.monotonic()
+
+    def _beat(self) -> bool:
+        """One heartbeat; False once the lease is lost (no more heartbeats)."""
         interval = self.heartbeat_interval_s
-        deadline_s = max(interval, _MIN_HEARTBEAT_DEADLINE_S)
-        while not self._stop.wait(interval):
-            try:
-                answer = self._api.call("POST", f"{LEASES_PATH}/{self.id}/heartbeat", {}, deadline_s=deadline_s)
-            except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
-                self._lose(over)
-                return
-            except APIError as transient:  # unavailable, rate limited, or 402 (the old end stands)
-                end = self.expires_at
-                if end is not None and self._api.clock.now() >= end:
-                    self._lose(LeaseExpired(f"no heartbeat got through before the lease's end ({transient})"))
-                    return
-                continue
+        try:
+            answer = self._api.call(
+                "POST", f"{LEASES_PATH}/{self.id}/heartbeat", {}, deadline_s=max(interval, _MIN_HEARTBEAT_DEADLINE_S)
+            )
+        except (Conflict, NotFound, Unauthenticated, Forbidden) as over:
+            self._lose(over)
+            return False
+        except APIError as transient:  # unavailable, rate limited, or 402 (the old end stands)
+            end = self.expires_at
+            if end is not None and self._api.clock.now() >= end:
+                self._lose(LeaseExpired(f"no heartbeat got through before the lease's end ({transient})"))
+                return False
+        else:
             self._remember(answer)
             with self._lock:
                 self.heartbeats += 1
+        self._next_beat = time.monotonic() + interval
+        return True
 
     def _lose(self, error: TollgateError) -> None:
         self.lost_error = error
