@@ -20,17 +20,10 @@ from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.cursors import CURSORS, PURCHASE_CURSOR, text_at
 from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, with_retries
-from tollgate.kernel.items import (
-    IdempotencyItem,
-    LotItem,
-    PurchaseItem,
-    StripeEventItem,
-    TenantItem,
-)
+from tollgate.kernel.items import IdempotencyItem, LotItem, PurchaseItem, StripeEventItem, TenantItem
 from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.records import answer_item, to_lot
 from tollgate.pool.service import Replayed, StoredAnswer
-from tollgate.pool.store import credit_delta
 from tollgate.purchases.ports import Applied, EventMark, PurchaseChange
 from tollgate.purchases.rules_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.purchases.service_checkout import IDEMPOTENCY_SCOPE
@@ -257,13 +250,14 @@ class DynamoPurchaseRepository:
         purchase = change.purchase
         tx = PoolTransaction(purchase.tenant_id, _token(change))
         if change.entry is not None:
-            lot = change.new_lot
-            dated = lot is not None and lot.expires_at is not None
-            current = self._next_lot_expiry(purchase.tenant_id) if dated else None
+            amount, lot = change.entry.amount, change.new_lot
+            if amount > 0:
+                dated = lot is not None and lot.expires_at is not None
+                current = self._next_lot_expiry(purchase.tenant_id) if dated else None
+                tx.credit(amount, lot=lot, soonest_end=current)
+            else:
+                tx.take_back(-amount)
             tx.entry(change.entry)
-            tx.pool(credit_delta(change.entry.amount, lot, current))
-        if change.new_lot is not None:
-            tx.new_lot(change.new_lot)
         tx.put("purchase", purchase_item(purchase), PurchaseItem.version == change.expected_version)
         if change.event is not None:
             tx.put("event", self._event_item(change.event), self._event_condition(change.now))
@@ -271,11 +265,10 @@ class DynamoPurchaseRepository:
             tx.event(notice)
         if change.lot_take is not None:
             take = change.lot_take  # negative tokens: a give-back restores the lot
-            tx.lot(
-                take.lot_id,
-                [LotItem.remaining.add(-take.tokens)],
-                (LotItem.expired == False) & (LotItem.remaining >= take.tokens),  # noqa: E712
-            )
+            if take.tokens >= 0:
+                tx.take_from_lot(take.lot_id, take.tokens)
+            else:
+                tx.return_to_lot(take.lot_id, -take.tokens)
         try:
             tx.commit()
         except Refused as refused:
