@@ -9,20 +9,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
 
 from tollgate.core.errors import InvalidField, NotFound
 from tollgate.core.models import Lot
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.cursors import CURSORS, PURCHASE_CURSOR, text_at
-from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, with_retries
+from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import IdempotencyItem, LotItem, PurchaseItem, StripeEventItem, TenantItem
 from tollgate.kernel.pool import PoolTransaction, Refused
-from tollgate.kernel.records import answer_item, to_lot
+from tollgate.kernel.records import to_lot
 from tollgate.pool.service import Replayed, StoredAnswer
 from tollgate.purchases.ports import Applied, EventMark, PurchaseChange
 from tollgate.purchases.rules_records import Purchase, PurchasePage, PurchaseStatus
@@ -107,25 +105,17 @@ def _token(change: PurchaseChange) -> str:
 
 
 class DynamoPurchaseRepository:
-    def __init__(self) -> None:
-        self._connection = Connection(region=TenantItem.Meta.region, host=TenantItem.Meta.host)
-
     def create(self, purchase: Purchase, idempotency_key: str, answer: StoredAnswer, now: int) -> None:
-        stored = answer_item(purchase.tenant_id, IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
-
-        def write() -> None:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.save(purchase_item(purchase), condition=PurchaseItem.pk.does_not_exist())
-                tx.save(stored, condition=IdempotencyItem.pk.does_not_exist())
-
+        tx = PoolTransaction(purchase.tenant_id, kernel.token("purchase-create", purchase.id))
+        tx.put("purchase", purchase_item(purchase), PurchaseItem.pk.does_not_exist())
+        tx.answer(IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
         try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            codes = [*cancellation_codes(exc), None, None]
-            if codes[1] == "ConditionalCheckFailed":
+            tx.commit()
+        except Refused as refused:
+            if kernel.ANSWER in refused:
                 first = self.stored_answer(purchase.tenant_id, idempotency_key)
                 if first is not None:
-                    raise Replayed(first) from exc
+                    raise Replayed(first) from refused
             raise
 
     def stored_answer(self, tenant_id: str, idempotency_key: str) -> StoredAnswer | None:
