@@ -7,8 +7,7 @@ from pynamodb.exceptions import DoesNotExist
 from infra.audit.rules import StoredBudget, StoredPool, TenantBooks
 from tollgate.approvals.store import to_action
 from tollgate.core.errors import NotFound
-from tollgate.holds.store_allowances import to_allowance
-from tollgate.holds.store_leases import to_lease
+from tollgate.holds.store import to_allowance, to_lease
 from tollgate.kernel import keys
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import (

@@ -61,7 +61,7 @@ def _world(clock: Any) -> dict[str, Any]:
     from tollgate.core.ids import RANDOM_IDS
     from tollgate.core.models import Feature
     from tollgate.holds.service_leases import LeaseService
-    from tollgate.holds.store_leases import DynamoLeaseRepository
+    from tollgate.holds.store import DynamoLeaseRepository
     from tollgate.pool.service import PoolService
     from tollgate.pool.store import DynamoPoolRepository
     from tollgate.pool.store_expiry import DynamoDueIndex, DynamoExpiry

@@ -179,7 +179,7 @@ def event_service() -> EventService:
 @cache
 def lease_service() -> LeaseService:
     from tollgate.holds.service_leases import LeaseService
-    from tollgate.holds.store_leases import DynamoLeaseRepository
+    from tollgate.holds.store import DynamoLeaseRepository
 
     return LeaseService(
         DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
@@ -189,7 +189,7 @@ def lease_service() -> LeaseService:
 @cache
 def allowance_service() -> AllowanceService:
     from tollgate.holds.service_allowances import AllowanceService
-    from tollgate.holds.store_allowances import DynamoAllowanceRepository
+    from tollgate.holds.store import DynamoAllowanceRepository
 
     return AllowanceService(
         DynamoAllowanceRepository(),

@@ -20,7 +20,7 @@ COST_PER_USE = 3
 
 class LeaseWorld:
     def __init__(self) -> None:
-        from tollgate.holds.store_leases import DynamoLeaseRepository
+        from tollgate.holds.store import DynamoLeaseRepository
         from tollgate.pool.store import DynamoPoolRepository
         from tollgate.pool.store_expiry import DynamoDueIndex, DynamoExpiry
         from tollgate.purchases.store_catalog import DynamoCatalogRepository

@@ -25,7 +25,7 @@ COST = 3  # feature "build" costs 3 tokens a use (tests/unit/leasing.py)
 class AllowanceWorld(LeaseWorld):
     def __init__(self) -> None:
         super().__init__()
-        from tollgate.holds.store_allowances import DynamoAllowanceRepository
+        from tollgate.holds.store import DynamoAllowanceRepository
         from tollgate.pool.service_sweeper import SweeperService
         from tollgate.pool.store_expiry import DynamoDueIndex
 

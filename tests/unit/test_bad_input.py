@@ -147,8 +147,7 @@ BAD_IDS = ["x" * 2000, "pj_000000000000000", "ak_0000000000000000 ", "lk_0000000
 
 def _path_id_operations() -> list[tuple[str, Callable[[str], Any]]]:
     from tollgate.events.store_alerts import DynamoAlertRepository
-    from tollgate.holds.store_allowances import DynamoAllowanceRepository
-    from tollgate.holds.store_leases import DynamoLeaseRepository
+    from tollgate.holds.store import DynamoAllowanceRepository, DynamoLeaseRepository
     from tollgate.keys.store import DynamoLicenseKeyRepository
     from tollgate.tenancy.store import DynamoTenantRepository
     from tollgate.tenancy.store_projects import DynamoProjectRepository

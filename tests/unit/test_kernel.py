@@ -3,16 +3,20 @@ idempotent operator grants."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from infra.audit.books import DynamoBooks
 from infra.audit.rules import audit_tenant
 from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
 from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField
-from tollgate.core.models import LicenseKey, Principal
+from tollgate.core.models import EntryKind, LedgerEntry, LicenseKey, Principal
 from tollgate.kernel import keys
-from tollgate.kernel.items import LeaseItem, ProjectItem, TenantItem
-from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
+from tollgate.kernel.deltas import BudgetDelta
+from tollgate.kernel.items import ApiKeyItem, LeaseItem, TenantItem
+from tollgate.kernel.pool import PoolTransaction, ReasonsMismatch, Refused
 
 
 @pytest.fixture
@@ -24,65 +28,148 @@ def audit(caller: Principal) -> list[str]:
     return audit_tenant(DynamoBooks().books(caller.tenant_id))
 
 
+def debit_entry(tenant_id: str, amount: int, entry_id: str = "le_kernel_test") -> LedgerEntry:
+    return LedgerEntry(entry_id, tenant_id, EntryKind.CONSUMPTION, -amount, NOW, "test")
+
+
+def marker(tenant_id: str) -> ApiKeyItem:
+    """An item of the caller's (not one the kernel owns) to put beside the kernel's own."""
+    return ApiKeyItem(
+        keys.tenant_pk(tenant_id),
+        keys.api_key_sk("ak_00000000000000mk"),
+        key_id="ak_mk",
+        name="marker",
+        role="owner",
+        display="x",
+        secret_hash="h",
+        created_at=NOW,
+        created_by="test",
+    )
+
+
+def test_items_are_sent_in_the_order_they_were_added(world: LeaseWorld) -> None:
+    caller = world.tenant(10)
+    tx = PoolTransaction(caller.tenant_id, "t-order-sent")
+    tx.debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 5))
+    tx.put("marker", marker(caller.tenant_id), ApiKeyItem.pk.does_not_exist())
+    absent = keys.lease_sk("lease_0000000000000000")
+    tx.check("missing_lease", LeaseItem, keys.tenant_pk(caller.tenant_id), absent, LeaseItem.pk.exists())
+    tx.delete("absent_key", marker(caller.tenant_id), ApiKeyItem.pk.exists())
+    assert tx.labels() == ["pool", "entry", "marker", "missing_lease", "absent_key"]
+    operations = [next(iter(item)) for item in tx.request()["TransactItems"]]
+    assert operations == ["Update", "Put", "Put", "ConditionCheck", "Delete"]  # not pynamodb's grouping
+
+
 def test_a_refusal_names_the_failed_item_whatever_order_items_were_added(world: LeaseWorld) -> None:
     caller = world.tenant(10)
     tx = PoolTransaction(caller.tenant_id, "t-order")
-    tx.pool(PoolDelta(balance=-5, active=True, covers=5))  # an update, added first: sent last
-    marker_id = "pj_00000000000000mk"
-    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk(marker_id), project_id=marker_id)
-    marker.name, marker.created_at = "marker", NOW
-    tx.put("marker", marker, ProjectItem.pk.does_not_exist())
-    tx.check(
-        "missing_lease",
-        LeaseItem,
-        keys.tenant_pk(caller.tenant_id),
-        keys.lease_sk("lease_0000000000000000"),
-        LeaseItem.pk.exists(),
-    )
-    assert tx.labels() == ["missing_lease", "marker", "pool"]
+    tx.debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 5))
+    tx.put("marker", marker(caller.tenant_id), ApiKeyItem.pk.does_not_exist())
+    absent = keys.lease_sk("lease_0000000000000000")
+    tx.check("missing_lease", LeaseItem, keys.tenant_pk(caller.tenant_id), absent, LeaseItem.pk.exists())
     with pytest.raises(Refused) as refused:
         tx.commit()
     assert set(refused.value.failed) == {"missing_lease"}
     assert world.repo.pool(caller.tenant_id).balance == 10  # nothing changed
 
 
-def test_a_refused_delete_is_named_though_pynamodb_sends_deletes_before_puts_and_updates(world: LeaseWorld) -> None:
+def test_a_refused_delete_is_named_wherever_it_stands(world: LeaseWorld) -> None:
     caller = world.tenant(10)
     tx = PoolTransaction(caller.tenant_id, "t-delete-order")
-    tx.pool(PoolDelta(balance=-5, active=True, covers=5))  # an update: sent last
-    marker_id = "pj_00000000000000mk"
-    marker = ProjectItem(keys.tenant_pk(caller.tenant_id), keys.project_sk(marker_id), project_id=marker_id)
-    marker.name, marker.created_at = "marker", NOW
-    tx.put("marker", marker, ProjectItem.pk.does_not_exist())
-    absent = LeaseItem(keys.tenant_pk(caller.tenant_id), keys.lease_sk("lease_0000000000000000"))
-    tx.delete("absent_lease", absent, LeaseItem.pk.exists())  # added last, sent second
-    assert tx.labels() == ["absent_lease", "marker", "pool"]
+    tx.debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 5))
+    tx.delete("absent_key", marker(caller.tenant_id), ApiKeyItem.pk.exists())
     with pytest.raises(Refused) as refused:
         tx.commit()
-    assert set(refused.value.failed) == {"absent_lease"}
+    assert set(refused.value.failed) == {"absent_key"}
     assert world.repo.pool(caller.tenant_id).balance == 10
+
+
+def cancelled(reasons: list[CancellationReason | None]) -> TransactWriteError:
+    error = {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}}
+    cause = VerboseClientError(error, "TransactWriteItems", cancellation_reasons=reasons)
+    return TransactWriteError("Failed to write transaction items", cause)
+
+
+def test_reasons_that_do_not_line_up_with_the_items_fail_loudly(world: LeaseWorld) -> None:
+    caller = world.tenant(10)
+    tx = PoolTransaction(caller.tenant_id, "t-strict")
+    tx.debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 5))
+    failed = CancellationReason(code="ConditionalCheckFailed")
+    assert tx.failures(cancelled([failed, None])) == {"pool": {}}  # one reason per item: matched
+    for wrong in ([failed], [None, failed, None], []):
+        with pytest.raises(ReasonsMismatch, match=f"{len(wrong)} cancellation reasons for 2 items"):
+            tx.failures(cancelled(wrong))
+
+
+def test_a_cancellation_with_too_few_reasons_from_dynamodb_raises_mismatch(
+    world: LeaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tollgate.kernel import connection
+
+    caller = world.tenant(3)
+    real = connection.shared_connection().dispatch
+
+    def truncated(operation: str, request: dict[str, Any]) -> Any:
+        try:
+            return real(operation, request)
+        except VerboseClientError as exc:
+            first = exc.cancellation_reasons[:1]
+            raise VerboseClientError(exc.response, operation, cancellation_reasons=first) from exc
+
+    monkeypatch.setattr(connection.shared_connection(), "dispatch", truncated)
+    tx = PoolTransaction(caller.tenant_id, "t-truncated")
+    tx.entry(debit_entry(caller.tenant_id, 5)).debit(5, now=NOW)  # the pool refuses, second of two
+    with pytest.raises(ReasonsMismatch):
+        tx.commit()
+    assert world.repo.pool(caller.tenant_id).balance == 3
 
 
 def test_pool_refusal_carries_the_old_pool(world: LeaseWorld) -> None:
     caller = world.tenant(3)
     tx = PoolTransaction(caller.tenant_id, "t-cover")
-    tx.pool(PoolDelta(balance=-5, active=True, covers=5))
+    tx.debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 5))
     with pytest.raises(Refused) as refused:
         tx.commit()
     assert refused.value.failed["pool"]["available"] == {"N": "3"}
 
 
-def test_available_follows_balance_and_reserved(world: LeaseWorld) -> None:
+def test_money_moves_only_with_its_ledger_entry(world: LeaseWorld) -> None:
+    caller = world.tenant(10)
+    with pytest.raises(ValueError, match="ledger entry"):
+        PoolTransaction(caller.tenant_id, "t-no-entry").debit(5, now=NOW).commit()
+    tx = PoolTransaction(caller.tenant_id, "t-wrong-entry").debit(5, now=NOW).entry(debit_entry(caller.tenant_id, 4))
+    with pytest.raises(ValueError, match="sum to what it does to the balance"):
+        tx.commit()
+    assert world.repo.pool(caller.tenant_id).balance == 10
+
+
+def test_the_kernel_computes_the_hold_and_available(world: LeaseWorld) -> None:
     caller = world.tenant(100)
-    PoolTransaction(caller.tenant_id, "t-hold").pool(PoolDelta(reserved=30)).commit()
-    PoolTransaction(caller.tenant_id, "t-spend").pool(PoolDelta(balance=-20, reserved=-30)).commit()
+    _, lease = world.leases.open(caller, "build", 3 * HOUR, "l1")
     item = TenantItem.get(keys.tenant_pk(caller.tenant_id), keys.TENANT_SK, consistent_read=True)
-    assert (int(item.balance), int(item.reserved), int(item.available)) == (80, 0, 80)
+    assert (int(item.balance), int(item.reserved), int(item.available)) == (100, 30, 70)
+    stored = LeaseItem.get(keys.tenant_pk(caller.tenant_id), keys.lease_sk(lease.id), consistent_read=True)
+    assert int(stored.reserved) == 3 * COST_PER_HOUR
+    world.clock.advance(HOUR // 2)
+    world.leases.close(caller, lease.id)
+    item = TenantItem.get(keys.tenant_pk(caller.tenant_id), keys.TENANT_SK, consistent_read=True)
+    assert (int(item.balance), int(item.reserved), int(item.available)) == (90, 0, 90)
+    stored = LeaseItem.get(keys.tenant_pk(caller.tenant_id), keys.lease_sk(lease.id), consistent_read=True)
+    assert (int(stored.reserved), int(stored.charged)) == (30, 10)  # the record keeps what it reserved
+    assert audit(caller) == []
+
+
+def test_a_settlement_never_charges_more_than_the_hold(world: LeaseWorld) -> None:
+    caller = world.tenant(100)
+    row = LeaseItem(keys.tenant_pk(caller.tenant_id), keys.lease_sk("lease_0000000000000000"))
+    tx = PoolTransaction(caller.tenant_id, "t")
+    with pytest.raises(ValueError, match=r"charges 0\.\.5"):
+        tx.settle_hold("lease", row, held=5, used=6, condition=LeaseItem.pk.exists())
 
 
 def test_labels_must_be_unique(world: LeaseWorld) -> None:
     caller = world.tenant(1)
-    tx = PoolTransaction(caller.tenant_id, "t-dup").pool(PoolDelta(balance=1)).pool(PoolDelta(balance=1))
+    tx = PoolTransaction(caller.tenant_id, "t-dup").credit(1).credit(1)
     with pytest.raises(ValueError, match="own label"):
         tx.commit()
 

@@ -30,7 +30,7 @@ from tollgate.kernel.cursors import CURSORS, text_at
 from tollgate.kernel.errors import busy_as_store_busy, with_retries
 from tollgate.kernel.items import ActionItem, DecisionHeadItem, PolicyItem
 from tollgate.kernel.policy_check import POLICY, check_policy_version
-from tollgate.kernel.pool import BudgetDelta, PoolDelta, PoolTransaction, Refused
+from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.records import stored_answer
 
 LABEL = "action"
@@ -51,7 +51,6 @@ def action_item(action: Action) -> ActionItem:
         feature=action.feature,
         quantity=action.quantity,
         cost_per_use=action.cost_per_use,
-        held=action.held,
         charged=action.charged,
         project_id=action.project_id,
         environment=action.environment,
@@ -171,13 +170,9 @@ class DynamoActionRepository:
 
         def build() -> PoolTransaction:
             tx = PoolTransaction(action.tenant_id, kernel.token("action-open", action.id))
-            tx.put(LABEL, action_item(action), ActionItem.pk.does_not_exist())
+            tx.open_hold(LABEL, action_item(action), action.held, now=change.now, project_id=action.project_id)
             check_policy_version(tx, action.tenant_id, action.policy_version)  # decided under the current policy
             tx.answer(answer.scope, answer.key, answer.answer, change.now)
-            if action.held:
-                tx.pool(PoolDelta(reserved=action.held, active=True, covers=action.held, live_at=change.now))
-                if action.project_id is not None:
-                    tx.budget(BudgetDelta(action.project_id, committed=action.held, covers=action.held))
             return tx
 
         try:
@@ -204,16 +199,28 @@ class DynamoActionRepository:
         def build() -> PoolTransaction:
             tx = PoolTransaction(before.tenant_id, kernel.token("action", before.id, call))
             unchanged = (ActionItem.version == before.version) & (ActionItem.status == before.status.value)
-            tx.put(LABEL, action_item(after), unchanged)
+            item, project_id, spending = action_item(after), before.project_id, entry is not None
+            if after.held == 0:  # resolved: what it held goes back, a redemption's charge is spent
+                held, used = before.held, change.charge
+                tx.settle_hold(
+                    LABEL, item, held=held, used=used, condition=unchanged, project_id=project_id, active=spending
+                )
+            else:
+                tx.resize_hold(
+                    LABEL,
+                    item,
+                    was=before.held,
+                    to=after.held,
+                    used=change.charge,
+                    now=change.now,
+                    condition=unchanged,
+                    project_id=project_id,
+                    active=spending,
+                )
             if entry is not None:
                 tx.entry(entry)
             if answer is not None:
                 tx.answer(answer.scope, answer.key, answer.answer, change.now)
-            if change.hold_change or change.charge:
-                tx.pool(PoolDelta(balance=-change.charge, reserved=change.hold_change, active=entry is not None))
-                if before.project_id is not None:
-                    committed = change.hold_change + change.charge
-                    tx.budget(BudgetDelta(before.project_id, committed=committed, spent=change.charge))
             return tx
 
         try:

@@ -1,31 +1,36 @@
 """The pool kernel: the one place where a pool, a project budget, a hold or a lot changes.
 
-Every writer (consumption, credits and grants, purchases, refunds and disputes, leases, lot expiry, the
-sweeper) describes its change as a ``PoolTransaction``: the pool delta (``balance`` and ``reserved``; the
-kernel keeps ``available = balance − reserved`` in step, and nowhere else does), the project budget delta,
-the ledger entry, the idempotency record, lot changes, the outbox events it raises, and any other item of
-the caller's (a lease, a purchase, a Stripe event mark) under a label of its own.
-``commit()`` sends one TransactWriteItems.
+Every writer (consumption, credits and grants, purchases, refunds and disputes, holds, lot expiry, the
+sweeper, signup, suspension, a project's budget) describes WHAT changes through the typed operations of a
+``PoolTransaction``: ``debit``, ``credit``, ``take_back``; ``open_hold``, ``resize_hold``, ``settle_hold``;
+``take_from_lot``, ``return_to_lot``, ``expire_lot``, ``set_soonest_lot_end``; ``create_pool``,
+``set_status``; ``create_project``, ``set_budget``. The kernel computes and writes ``balance``, ``reserved``,
+``available``, ``committed``, ``spent``, ``budget_left``, a lot's ``remaining`` and a hold's amount
+(``tollgate.kernel.deltas``); ``put``/``update``/``delete`` refuse the items that carry them, so no caller
+can write them (and ``tests/unit/test_kernel_owns_arithmetic.py`` checks the source). With them go the
+ledger entry (``entry``: its amount must be the balance's change), the idempotency record, the outbox events
+and any other item of the caller's (a purchase, a Stripe event mark) under a label of its own.
 
-DynamoDB answers a cancelled transaction with one reason per item in the order sent, and pynamodb sends
-condition checks, deletes, puts, then updates, whatever order they were added in. The kernel records each
-item's label in its group and rebuilds that order, so a cancellation becomes ``Refused`` with the labels
-that failed and the old items DynamoDB returned; ``explain_pool`` and friends turn it into a domain error by
-label, never by position.
+``commit()`` sends ONE TransactWriteItems whose item list the kernel builds itself, in the order the items
+were added (each serialized as pynamodb would, then sent through the shared connection as one list), so
+DynamoDB's cancellation reasons (one per item, in the order sent) are matched to labels by position in a
+list the kernel owns. A cancellation whose reasons do not line up one-to-one with the items sent raises
+``ReasonsMismatch`` instead of guessing. A matched cancellation becomes ``Refused`` with the labels that
+failed and the old items DynamoDB returned; ``explain_pool`` and friends turn it into a domain error by label.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pynamodb.connection.base import BOTOCORE_EXCEPTIONS
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from tollgate.core.errors import InsufficientTokens, LotsDue, ProjectBudgetExhausted, TenantSuspended
 from tollgate.core.events import Event
@@ -33,101 +38,34 @@ from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import LedgerEntry, Lot, Pool
 from tollgate.kernel import keys
 from tollgate.kernel.connection import shared_connection
-from tollgate.kernel.errors import cancellation_codes, with_retries
-from tollgate.kernel.items import EventItem, IdempotencyItem, LedgerEntryItem, LotItem, ProjectItem, TenantItem
+from tollgate.kernel.deltas import KEEP, BudgetDelta, PoolDelta
+from tollgate.kernel.errors import with_retries
+from tollgate.kernel.items import (
+    ActionItem,
+    AllowanceItem,
+    EventItem,
+    IdempotencyItem,
+    LeaseItem,
+    LedgerEntryItem,
+    LotItem,
+    ProjectItem,
+    TenantItem,
+)
 from tollgate.kernel.records import answer_item, event_item, ledger_item, lot_item
 
 POOL, BUDGET, ENTRY, ANSWER, LOT, OUTBOX = "pool", "budget", "entry", "answer", "lot", "outbox"
 _FAILED = "ConditionalCheckFailed"
+_CANCELLED = "TransactionCanceledException"
 
+# A hold's amount, by the item that records the hold: the attribute the kernel writes.
+HOLD_AMOUNT: Mapping[type[Model], str] = {LeaseItem: "reserved", AllowanceItem: "held", ActionItem: "held"}
+# A lease's record keeps what it reserved once settled (the audit checks its charge against it); an allowance
+# or an action that has ended holds 0.
+KEEPS_AMOUNT: frozenset[type[Model]] = frozenset({LeaseItem})
+# Items only the kernel's typed operations write (a caller may still name them in a condition check).
+OWNED: frozenset[type[Model]] = frozenset({TenantItem, ProjectItem, LotItem, *HOLD_AMOUNT})
 
-class _Keep:
-    """``next_lot_expiry`` is left as it is."""
-
-
-KEEP = _Keep()
-
-
-@dataclass(frozen=True)
-class PoolDelta:
-    """A change to the tenant's pool and the conditions it must meet.
-
-    ``balance`` and ``reserved`` are deltas; ``available`` follows from them. ``active``: the tenant must be
-    active (spending; settlements and credits go through for a suspended tenant). ``covers``: ``available``
-    must be at least this before the change. ``live_at``: no lot may be past its end at this time (time is
-    enforced when read: a due lot is expired first). ``as_read``: the pool must be exactly as read
-    (optimistic concurrency for changes computed from a read). ``next_lot_expiry``: a new soonest lot end,
-    ``None`` to remove it, ``KEEP`` to leave it."""
-
-    balance: int = 0
-    reserved: int = 0
-    active: bool = False
-    covers: int | None = None
-    live_at: int | None = None
-    as_read: Pool | None = None
-    next_lot_expiry: int | _Keep | None = KEEP
-    next_lot_expiry_was: int | _Keep | None = KEEP  # the soonest end must still be this one
-
-    def actions(self) -> list[Action]:
-        actions: list[Action] = []
-        if self.balance:
-            actions.append(TenantItem.balance.add(self.balance))
-        if self.reserved:
-            actions.append(TenantItem.reserved.add(self.reserved))
-        if self.balance - self.reserved:
-            actions.append(TenantItem.available.add(self.balance - self.reserved))
-        if isinstance(self.next_lot_expiry, int):
-            actions.append(TenantItem.next_lot_expiry.set(self.next_lot_expiry))
-        elif self.next_lot_expiry is None:
-            actions.append(TenantItem.next_lot_expiry.remove())
-        return actions
-
-    def condition(self) -> Condition:
-        condition = TenantItem.pk.exists()
-        if self.active:
-            condition &= TenantItem.status == "active"
-        if self.covers is not None:
-            condition &= TenantItem.available >= self.covers
-        if self.live_at is not None:
-            condition &= TenantItem.next_lot_expiry.does_not_exist() | (TenantItem.next_lot_expiry > self.live_at)
-        if self.as_read is not None:
-            condition &= (TenantItem.balance == self.as_read.balance) & (TenantItem.reserved == self.as_read.reserved)
-            condition &= _soonest_end_is(self.as_read.next_lot_expiry)
-        if not isinstance(self.next_lot_expiry_was, _Keep):
-            condition &= _soonest_end_is(self.next_lot_expiry_was)
-        return condition
-
-
-def _soonest_end_is(end: int | None) -> Condition:
-    if end is None:
-        return TenantItem.next_lot_expiry.does_not_exist()
-    return TenantItem.next_lot_expiry == end
-
-
-@dataclass(frozen=True)
-class BudgetDelta:
-    """A change to a project's budget: ``committed`` (spent plus what holds keep) and ``spent`` are deltas;
-    ``budget_left = budget − committed`` follows. ``covers``: the budget, if any, must have this much left."""
-
-    project_id: str
-    committed: int = 0
-    spent: int = 0
-    covers: int | None = None
-
-    def actions(self) -> list[Action]:
-        actions: list[Action] = []
-        if self.spent:
-            actions.append(ProjectItem.spent.add(self.spent))
-        if self.committed:
-            actions.append(ProjectItem.committed.add(self.committed))
-            actions.append(ProjectItem.budget_left.set((ProjectItem.budget_left | 0) - self.committed))
-        return actions
-
-    def condition(self) -> Condition:
-        condition = ProjectItem.pk.exists()
-        if self.covers is not None:
-            condition &= ProjectItem.budget.does_not_exist() | (ProjectItem.budget_left >= self.covers)
-        return condition
+__all__ = ["KEEP", "BudgetDelta", "PoolDelta", "PoolTransaction", "ReasonsMismatch", "Refused", "token"]
 
 
 class Refused(Exception):
@@ -143,40 +81,227 @@ class Refused(Exception):
         return label in self.failed
 
 
+class ReasonsMismatch(RuntimeError):
+    """DynamoDB cancelled the transaction but its reasons do not line up one-to-one with the items sent:
+    no reason can be matched to a label, so none is guessed."""
+
+
+@dataclass(frozen=True)
+class _Item:
+    label: str
+    operation: str  # ConditionCheck, Put, Update or Delete: the key of the TransactItems entry
+    request: dict[str, Any]
+
+
 @dataclass
 class PoolTransaction:
-    """One atomic change of a tenant's records, built item by item, each under a label."""
+    """One atomic change of a tenant's records, built item by item, each under a label, sent in that order."""
 
     tenant_id: str
     token: str  # the ClientRequestToken: the same logical change sends the same token on every retry
-    _checks: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
-    _puts: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
-    _updates: list[tuple[str, Model, list[Action], Condition | None, str | None]] = field(default_factory=list)
-    _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
+    _items: list[_Item] = field(default_factory=list)
+    _balance: int | None = None  # the pool's balance change, once the pool is in the transaction
+    _entries: list[LedgerEntry] = field(default_factory=list)
 
-    # the kernel's own items
-    def pool(self, delta: PoolDelta) -> PoolTransaction:
-        tenant = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
-        self._updates.append((POOL, tenant, delta.actions(), delta.condition(), "ALL_OLD"))
+    # ---- money: the pool's balance
+    def debit(self, amount: int, *, now: int, project_id: str | None = None) -> PoolTransaction:
+        """Spend ``amount``: the tenant must be active, ``available`` cover it and no lot be due at ``now``;
+        the project's budget (if any) must cover it, and it counts as spent there."""
+        self._pool(PoolDelta(balance=-amount, active=True, covers=amount, live_at=now))
+        if project_id is not None:
+            self._budget(BudgetDelta(project_id, committed=amount, spent=amount, covers=amount))
         return self
 
-    def budget(self, delta: BudgetDelta) -> PoolTransaction:
-        project = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(delta.project_id))
-        actions = delta.actions()
-        if actions or delta.covers is not None:
-            self._updates.append((BUDGET, project, actions, delta.condition(), None))
+    def credit(self, amount: int, *, lot: Lot | None = None, soonest_end: int | None = None) -> PoolTransaction:
+        """Add ``amount`` (and its lot, if any). When the lot ends sooner than every live lot it becomes the
+        pool's ``next_lot_expiry``, conditioned on ``soonest_end`` (the end as read) being still in place, so
+        two concurrent credits cannot leave a later end standing."""
+        if amount <= 0:
+            raise ValueError("a credit adds tokens")
+        if lot is None or lot.expires_at is None:
+            self._pool(PoolDelta(balance=amount))
+        else:
+            sooner = soonest_end is None or lot.expires_at < soonest_end
+            ends = lot.expires_at if sooner else KEEP
+            self._pool(PoolDelta(balance=amount, next_lot_expiry=ends, next_lot_expiry_was=soonest_end))
+        if lot is not None:
+            self._add(LOT, "Put", lot_item(lot), LotItem.pk.does_not_exist())
         return self
 
+    def take_back(self, amount: int) -> PoolTransaction:
+        """Take ``amount`` out of the balance whatever it leaves (a refund, a dispute, a negative adjustment;
+        never refused)."""
+        if amount <= 0:
+            raise ValueError("a take-back removes tokens")
+        return self._pool(PoolDelta(balance=-amount))
+
+    # ---- holds: a lease, an allowance or an action holding tokens
+    def open_hold(
+        self, label: str, item: Model, tokens: int, *, now: int, project_id: str | None = None
+    ) -> PoolTransaction:
+        """A new hold of ``tokens`` (the item is written only if absent): the tenant must be active,
+        ``available`` and the project's budget must cover it, no lot be due."""
+        absent = type(item).pk.does_not_exist()  # type: ignore[attr-defined]
+        return self._hold(label, item, 0, tokens, 0, now, project_id, absent, None, False)
+
+    def resize_hold(
+        self,
+        label: str,
+        item: Model,
+        *,
+        was: int,
+        to: int,
+        used: int = 0,
+        now: int,
+        condition: Condition,
+        project_id: str | None = None,
+        actions: Sequence[Action] | None = None,
+        active: bool = False,
+    ) -> PoolTransaction:
+        """An open hold that held ``was`` now holds ``to`` after ``used`` tokens were charged out of it. What
+        it holds anew (``to − (was − used)``, if positive) is spending: tenant active, covered, no lot due.
+        ``actions``: update the item (with them) instead of writing it whole; ``active``: the tenant must be
+        active even when nothing grows."""
+        return self._hold(label, item, was, to, used, now, project_id, condition, actions, active)
+
+    def settle_hold(
+        self,
+        label: str,
+        item: Model,
+        *,
+        held: int,
+        used: int,
+        condition: Condition,
+        project_id: str | None = None,
+        actions: Sequence[Action] | None = None,
+        active: bool = False,
+    ) -> PoolTransaction:
+        """Close a hold of ``held`` tokens charging ``used`` of them; the rest goes back. Never refused for
+        money (a suspended tenant's holds settle too) unless ``active``. The item's amount becomes 0, or stays
+        ``held`` for a lease (``KEEPS_AMOUNT``)."""
+        if not 0 <= used <= held:
+            raise ValueError(f"a settlement charges 0..{held} tokens, not {used}")
+        recorded = held if type(item) in KEEPS_AMOUNT else 0
+        return self._hold(label, item, held, 0, used, None, project_id, condition, actions, active, recorded)
+
+    def _hold(
+        self,
+        label: str,
+        item: Model,
+        was: int,
+        to: int,
+        used: int,
+        now: int | None,
+        project_id: str | None,
+        condition: Condition,
+        actions: Sequence[Action] | None,
+        active: bool,
+        recorded: int | None = None,
+    ) -> PoolTransaction:
+        """The one hold change: ``was`` → ``to`` with ``used`` charged; the item records ``recorded`` (default
+        ``to``)."""
+        name = HOLD_AMOUNT.get(type(item))
+        if name is None:
+            raise TypeError(f"{type(item).__name__} is not a hold")
+        if min(was, to, used) < 0:
+            raise ValueError("a hold's amounts are never negative")
+        amount = to if recorded is None else recorded
+        if actions is None:
+            setattr(item, name, amount)
+            self._add(label, "Put", item, condition)
+        else:
+            self._add(label, "Update", item, condition, [*actions, getattr(type(item), name).set(amount)])
+        if to - was == 0 and used == 0:
+            return self
+        grows = to - (was - used)
+        spending = grows > 0 and now is not None
+        covers = grows if spending else None
+        self._pool(
+            PoolDelta(
+                balance=-used,
+                reserved=to - was,
+                active=spending or active,
+                covers=covers,
+                live_at=now if spending else None,
+            )
+        )
+        if project_id is not None:
+            self._budget(BudgetDelta(project_id, committed=to - was + used, spent=used, covers=covers))
+        return self
+
+    # ---- lots
+    def take_from_lot(self, lot_id: str, tokens: int) -> PoolTransaction:
+        """Lower a live lot's ``remaining`` by ``tokens`` (refused if it has less or has expired)."""
+        live = (LotItem.expired == False) & (LotItem.remaining >= tokens)  # noqa: E712
+        return self._lot(lot_id, [LotItem.remaining.add(-tokens)], live)
+
+    def return_to_lot(self, lot_id: str, tokens: int) -> PoolTransaction:
+        """Raise a live lot's ``remaining`` by ``tokens`` (a won dispute restores what it took)."""
+        return self._lot(lot_id, [LotItem.remaining.add(tokens)], LotItem.expired == False)  # noqa: E712
+
+    def expire_lot(
+        self, lot: Lot, leftover: int, *, pool_as_read: Pool, next_lot_expiry: int | None
+    ) -> PoolTransaction:
+        """Expire ``lot`` (as read), taking ``leftover`` out of the pool (exactly as read) and storing what
+        expiry took; the soonest end becomes ``next_lot_expiry``. Refused if the lot expired already."""
+        self._pool(PoolDelta(balance=-leftover, as_read=pool_as_read, next_lot_expiry=next_lot_expiry))
+        actions = [
+            LotItem.expired.set(True),
+            LotItem.remaining.set(lot.remaining - leftover),
+            LotItem.expired_tokens.set(leftover),  # E of the purchase's take-back rule
+            LotItem.due_shard.remove(),
+            LotItem.due_at.remove(),
+        ]
+        return self._lot(lot.id, actions, LotItem.expired.does_not_exist() | (LotItem.expired == False))  # noqa: E712
+
+    def set_soonest_lot_end(self, pool_as_read: Pool, end: int | None) -> PoolTransaction:
+        """Repair the pool's ``next_lot_expiry`` (the pool must be exactly as read)."""
+        return self._pool(PoolDelta(as_read=pool_as_read, next_lot_expiry=end))
+
+    def _lot(self, lot_id: str, actions: Sequence[Action], condition: Condition) -> PoolTransaction:
+        row = LotItem(keys.tenant_pk(self.tenant_id), keys.lot_sk(lot_id))
+        return self._add(LOT, "Update", row, LotItem.pk.exists() & condition, list(actions))
+
+    # ---- the tenant and its projects
+    def create_pool(self, tenant: TenantItem, status: str) -> PoolTransaction:
+        """The tenant's item with an empty pool and its first status, written only if absent (label ``pool``)."""
+        tenant.balance, tenant.reserved, tenant.available, tenant.status = 0, 0, 0, status
+        return self._add(POOL, "Put", tenant, TenantItem.pk.does_not_exist())
+
+    def set_status(self, status: str) -> PoolTransaction:
+        """The tenant's status (``active`` is what spending requires); refused if there is no tenant."""
+        row = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
+        return self._add(POOL, "Update", row, TenantItem.pk.exists(), [TenantItem.status.set(status)])
+
+    def create_project(self, project: ProjectItem, budget: int | None) -> PoolTransaction:
+        """A new project (written only if absent) with nothing spent or held: its whole budget is left."""
+        project.budget, project.spent, project.committed, project.budget_left = budget, 0, 0, budget
+        return self._add(BUDGET, "Put", project, ProjectItem.pk.does_not_exist())
+
+    def set_budget(self, project_id: str, limit: int | None, *, actions: Sequence[Action] = ()) -> PoolTransaction:
+        """A project's budget (``None``: no budget); ``budget_left`` follows atomically from what is spent
+        or held at this instant. ``actions``: the project's other attributes changed with it."""
+        for action in actions:
+            _not_owned(action)
+        changes = list(actions)
+        if limit is None:
+            changes += [ProjectItem.budget.remove(), ProjectItem.budget_left.remove()]
+        else:
+            changes += [ProjectItem.budget.set(limit), ProjectItem.budget_left.set(limit - (ProjectItem.committed | 0))]
+        row = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(project_id))
+        return self._add(BUDGET, "Update", row, ProjectItem.pk.exists(), changes)
+
+    # ---- the records of the change
     def entry(self, entry: LedgerEntry) -> PoolTransaction:
-        """The ledger entry of the change: written once (its id is the change's identity)."""
-        self._puts.append((ENTRY, ledger_item(entry), LedgerEntryItem.pk.does_not_exist()))
-        return self
+        """The ledger entry of the change: written once (its id is the change's identity). Its amount must
+        be what the change does to the balance (checked at commit)."""
+        self._entries.append(entry)
+        return self._add(ENTRY, "Put", ledger_item(entry), LedgerEntryItem.pk.does_not_exist())
 
     def answer(self, scope: str, key: str, answer: StoredAnswer, now: int) -> PoolTransaction:
         """The first answer to an Idempotency-Key, written with the change it answers."""
         item = answer_item(self.tenant_id, scope, key, answer, now)
-        self._puts.append((ANSWER, item, IdempotencyItem.pk.does_not_exist()))
-        return self
+        return self._add(ANSWER, "Put", item, IdempotencyItem.pk.does_not_exist())
 
     def event(self, event: Event) -> PoolTransaction:
         """An outbox event of the change, written with it (labels ``outbox``, ``outbox2``…). Its id is the
@@ -184,81 +309,128 @@ class PoolTransaction:
         if event.tenant_id != self.tenant_id:
             raise ValueError("an event belongs to the tenant whose records the transaction changes")
 
-        taken = sum(1 for label, _, _ in self._puts if label.startswith(OUTBOX))
+        taken = sum(1 for item in self._items if item.label.startswith(OUTBOX))
         label = OUTBOX if taken == 0 else f"{OUTBOX}{taken + 1}"
-        self._puts.append((label, event_item(event), EventItem.pk.does_not_exist()))
-        return self
+        return self._add(label, "Put", event_item(event), EventItem.pk.does_not_exist())
 
-    def new_lot(self, lot: Lot) -> PoolTransaction:
-        self._puts.append((LOT, lot_item(lot), LotItem.pk.does_not_exist()))
-        return self
-
-    def lot(self, lot_id: str, actions: list[Action], condition: Condition) -> PoolTransaction:
-        row = LotItem(keys.tenant_pk(self.tenant_id), keys.lot_sk(lot_id))
-        self._updates.append((LOT, row, actions, LotItem.pk.exists() & condition, None))
-        return self
-
-    # the caller's items
+    # ---- the caller's items (never one the kernel owns)
     def check(self, label: str, model: type[Model], hash_key: str, range_key: str, condition: Condition) -> None:
-        self._checks.append((label, (model, hash_key, range_key), {"condition": condition}))
+        request = model.get_operation_kwargs_from_class(hash_key, range_key=range_key, condition=condition)
+        self._items.append(_Item(label, "ConditionCheck", request))
 
     def put(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        self._puts.append((label, item, condition))
+        _caller_item(item)
+        self._add(label, "Put", item, condition)
 
     def update(self, label: str, item: Model, actions: list[Action], condition: Condition | None = None) -> None:
-        self._updates.append((label, item, actions, condition, None))
+        _caller_item(item)
+        self._add(label, "Update", item, condition, actions)
 
     def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
-        self._deletes.append((label, item, condition))
+        _caller_item(item)
+        self._add(label, "Delete", item, condition)
+
+    # ---- building and sending
+    def _pool(self, delta: PoolDelta) -> PoolTransaction:
+        tenant = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
+        self._balance = (self._balance or 0) + delta.balance
+        return self._add(POOL, "Update", tenant, delta.condition(), delta.actions(), returns="ALL_OLD")
+
+    def _budget(self, delta: BudgetDelta) -> PoolTransaction:
+        project = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(delta.project_id))
+        actions = delta.actions()
+        if actions or delta.covers is not None:
+            self._add(BUDGET, "Update", project, delta.condition(), actions)
+        return self
+
+    def _add(
+        self,
+        label: str,
+        operation: str,
+        item: Model,
+        condition: Condition | None,
+        actions: list[Action] | None = None,
+        returns: str | None = None,
+    ) -> PoolTransaction:
+        if operation == "Put":
+            request = item.get_save_kwargs_from_instance(
+                condition=condition, return_values_on_condition_failure=returns
+            )
+        elif operation == "Update":
+            request = item.get_update_kwargs_from_instance(
+                actions=actions or [], condition=condition, return_values_on_condition_failure=returns
+            )
+        else:
+            request = item.get_delete_kwargs_from_instance(condition=condition)
+        self._items.append(_Item(label, operation, request))
+        return self
 
     def labels(self) -> list[str]:
-        """The labels in the order DynamoDB sees the items (and reports cancellation reasons): pynamodb sends
-        condition checks, then deletes, then puts, then updates, whatever order they were added in."""
-        return (
-            [c[0] for c in self._checks]
-            + [d[0] for d in self._deletes]
-            + [p[0] for p in self._puts]
-            + [u[0] for u in self._updates]
-        )
+        """The labels in the order the items are sent (and DynamoDB reports cancellation reasons)."""
+        return [item.label for item in self._items]
+
+    def request(self) -> dict[str, Any]:
+        """The TransactWriteItems request, items in the order they were added."""
+        labels = self.labels()
+        if len(labels) != len(set(labels)):
+            raise ValueError(f"each item of a transaction needs its own label: {labels}")
+        if self._balance and not self._entries:
+            raise ValueError("a change of the balance is written with its ledger entry")
+        if sum(entry.amount for entry in self._entries) != (self._balance or 0):
+            raise ValueError("the ledger entries of a change must sum to what it does to the balance")
+        items = [{item.operation: item.request} for item in self._items]
+        return {"TransactItems": items, "ClientRequestToken": self.token}
 
     def commit(self) -> None:
         """Send it (retrying throttling and conflicts with the same token). Raises ``Refused`` when a
         condition failed, ``StoreBusy`` when DynamoDB stayed busy; changes nothing when it raises."""
-        labels = self.labels()
-        if len(labels) != len(set(labels)):
-            raise ValueError(f"each item of a transaction needs its own label: {labels}")
+        request = self.request()
 
         def write() -> None:
-            with TransactWrite(connection=shared_connection(), client_request_token=self.token) as tx:
-                for _, (model, hash_key, range_key), kwargs in self._checks:
-                    tx.condition_check(model, hash_key, range_key, **kwargs)
-                for _, item, condition in self._puts:
-                    tx.save(item, condition=condition)
-                for _, item, actions, condition, returns in self._updates:
-                    if returns is None:
-                        tx.update(item, actions=actions, condition=condition)
-                    else:
-                        tx.update(item, actions=actions, condition=condition, return_values=returns)
-                for _, item, condition in self._deletes:
-                    tx.delete(item, condition=condition)
+            try:
+                shared_connection().dispatch("TransactWriteItems", request)
+            except BOTOCORE_EXCEPTIONS as exc:
+                raise TransactWriteError("Failed to write transaction items", exc) from exc
 
         try:
             with_retries(write)
         except TransactWriteError as exc:
-            codes = cancellation_codes(exc)
-            reasons = list(exc.cancellation_reasons or [])
-            failed: dict[str, dict[str, Any]] = {}
-            for label, code, reason in zip(labels, codes, reasons, strict=False):
-                if code == _FAILED:
-                    failed[label] = (reason.raw_item if reason is not None else None) or {}
+            failed = self.failures(exc)
             if failed:
                 raise Refused(failed, exc) from exc
             raise
 
+    def failures(self, exc: TransactWriteError) -> dict[str, dict[str, Any]]:
+        """The labels whose condition failed, each with the old item DynamoDB returned. Strict: a
+        cancellation must carry exactly one reason per item sent, else ``ReasonsMismatch``."""
+        if exc.cause_response_code != _CANCELLED:
+            return {}
+        reasons = list(exc.cancellation_reasons or [])
+        if len(reasons) != len(self._items):
+            raise ReasonsMismatch(
+                f"DynamoDB gave {len(reasons)} cancellation reasons for {len(self._items)} items: {self.labels()}"
+            ) from exc
+        failed: dict[str, dict[str, Any]] = {}
+        for item, reason in zip(self._items, reasons, strict=True):
+            if reason is not None and reason.code == _FAILED:
+                failed[item.label] = reason.raw_item or {}
+        return failed
+
+
+def _caller_item(item: Model) -> None:
+    if type(item) in OWNED:
+        raise TypeError(f"{type(item).__name__} is written only by the pool kernel's typed operations")
+
+
+def _not_owned(action: Action) -> None:
+    path = action.values[0]
+    if str(path) in {"budget", "budget_left", "committed", "spent"}:
+        raise ValueError(f"{path} is written only by the pool kernel")
+
 
 def token(*parts: str) -> str:
     """A ClientRequestToken for one logical change (DynamoDB allows 36 characters)."""
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:36]
+    return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:36]
 
 
 def explain_pool(refused: Refused, amount: int, now: int, what: str = "this needs") -> None:

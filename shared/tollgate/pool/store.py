@@ -13,23 +13,9 @@ from tollgate.kernel.cursors import CURSORS, LEDGER_CURSOR, integer_at, text_at
 from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import LedgerEntryItem, LicenseKeyItem, LotItem, TenantItem
 from tollgate.kernel.policy_check import POLICY, check_policy_version
-from tollgate.kernel.pool import KEEP, BudgetDelta, PoolDelta, PoolTransaction, Refused
+from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.records import stored_answer, to_entry, to_lot
 from tollgate.pool.service import Credit, Debit, LedgerPage
-
-
-def credit_delta(amount: int, lot: Lot | None, current_next_expiry: int | None) -> PoolDelta:
-    """The pool side of a credit: balance (and so available) up by ``amount``; when the new lot ends sooner
-    than every live lot, it becomes ``next_lot_expiry``. Conditioned on the end read (``current_next_expiry``)
-    being still in place, so two concurrent credits cannot leave a later end standing."""
-    if lot is None or lot.expires_at is None:
-        return PoolDelta(balance=amount)
-    sooner = current_next_expiry is None or lot.expires_at < current_next_expiry
-    return PoolDelta(
-        balance=amount,
-        next_lot_expiry=lot.expires_at if sooner else KEEP,
-        next_lot_expiry_was=current_next_expiry,
-    )
 
 
 class DynamoPoolRepository:
@@ -48,9 +34,7 @@ class DynamoPoolRepository:
             )
         if debit.policy_version is not None:
             check_policy_version(tx, debit.tenant_id, debit.policy_version)
-        tx.pool(PoolDelta(balance=-debit.amount, active=True, covers=debit.amount, live_at=debit.now))
-        if debit.project_id is not None:
-            tx.budget(BudgetDelta(debit.project_id, committed=debit.amount, spent=debit.amount, covers=debit.amount))
+        tx.debit(debit.amount, now=debit.now, project_id=debit.project_id)
         tx.entry(debit.entry).answer(debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
         try:
             tx.commit()
@@ -78,10 +62,11 @@ class DynamoPoolRepository:
         lot = credit.lot
         current = self.pool(credit.tenant_id).next_lot_expiry if lot is not None and lot.expires_at else None
         tx = PoolTransaction(credit.tenant_id, kernel.token("credit", credit.entry.id))
-        tx.pool(credit_delta(credit.entry.amount, lot, current))
+        if credit.entry.amount > 0:
+            tx.credit(credit.entry.amount, lot=lot, soonest_end=current)
+        else:  # a negative adjustment
+            tx.take_back(-credit.entry.amount)
         tx.entry(credit.entry)
-        if lot is not None:
-            tx.new_lot(lot)
         if credit.answer is not None:
             scope, key, answer = credit.answer
             tx.answer(scope, key, answer, answer.created_at)

@@ -22,8 +22,7 @@ from tollgate.events.rules import new_event
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
-from tollgate.kernel.items import LotItem
-from tollgate.kernel.pool import PoolDelta, PoolTransaction, Refused
+from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.table import TableModel
 from tollgate.pool.rules import next_expiry
 from tollgate.pool.rules_expiry import LOT_EXPIRY_ACTOR, LotExpiry, first_due
@@ -134,18 +133,7 @@ class DynamoExpiry:
         tx.entry(entry)
         notice = {"lot_id": lot.id, "purchase_id": lot.purchase_id, "tokens": lot.tokens, "expired": plan.leftover}
         tx.event(new_event(tenant_id, "lot.expired", now, notice, lot.id))
-        tx.pool(PoolDelta(balance=-plan.leftover, as_read=pool, next_lot_expiry=plan.next_lot_expiry))
-        tx.lot(
-            lot.id,
-            [
-                LotItem.expired.set(True),
-                LotItem.remaining.set(plan.remaining_after),
-                LotItem.expired_tokens.set(plan.leftover),  # E of the purchase's take-back rule
-                LotItem.due_shard.remove(),
-                LotItem.due_at.remove(),
-            ],
-            LotItem.expired.does_not_exist() | (LotItem.expired == False),  # noqa: E712
-        )
+        tx.expire_lot(lot, plan.leftover, pool_as_read=pool, next_lot_expiry=plan.next_lot_expiry)
         try:
             tx.commit()
         except Refused:
@@ -157,7 +145,7 @@ class DynamoExpiry:
         if pool.next_lot_expiry == soonest:
             return True
         tx = PoolTransaction(tenant_id, kernel.token("repair-next-expiry", tenant_id, str(pool), str(soonest)))
-        tx.pool(PoolDelta(as_read=pool, next_lot_expiry=soonest))
+        tx.set_soonest_lot_end(pool, soonest)
         try:
             tx.commit()
         except Refused:

@@ -9,28 +9,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
-from pynamodb.transactions import TransactWrite
 
 from tollgate.core.errors import InvalidField, NotFound
 from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
-from tollgate.kernel.connection import shared_connection
 from tollgate.kernel.cursors import CURSORS, PURCHASE_CURSOR, text_at
-from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, with_retries
-from tollgate.kernel.items import (
-    IdempotencyItem,
-    LotItem,
-    PurchaseItem,
-    StripeEventItem,
-    TenantItem,
-)
+from tollgate.kernel.errors import busy_as_store_busy
+from tollgate.kernel.items import IdempotencyItem, LotItem, PurchaseItem, StripeEventItem, TenantItem
 from tollgate.kernel.pool import PoolTransaction, Refused
-from tollgate.kernel.records import answer_item, to_lot
-from tollgate.pool.store import credit_delta
+from tollgate.kernel.records import to_lot
 from tollgate.purchases.ports import Applied, EventMark, PurchaseChange
 from tollgate.purchases.rules_records import Purchase, PurchasePage, PurchaseStatus
 from tollgate.purchases.service_checkout import IDEMPOTENCY_SCOPE
@@ -115,21 +106,16 @@ def _token(change: PurchaseChange) -> str:
 
 class DynamoPurchaseRepository:
     def create(self, purchase: Purchase, idempotency_key: str, answer: StoredAnswer, now: int) -> None:
-        stored = answer_item(purchase.tenant_id, IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
-
-        def write() -> None:
-            with TransactWrite(connection=shared_connection()) as tx:
-                tx.save(purchase_item(purchase), condition=PurchaseItem.pk.does_not_exist())
-                tx.save(stored, condition=IdempotencyItem.pk.does_not_exist())
-
+        tx = PoolTransaction(purchase.tenant_id, kernel.token("purchase-create", purchase.id))
+        tx.put("purchase", purchase_item(purchase), PurchaseItem.pk.does_not_exist())
+        tx.answer(IDEMPOTENCY_SCOPE, idempotency_key, answer, now)
         try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            codes = [*cancellation_codes(exc), None, None]
-            if codes[1] == "ConditionalCheckFailed":
+            tx.commit()
+        except Refused as refused:
+            if kernel.ANSWER in refused:
                 first = self.stored_answer(purchase.tenant_id, idempotency_key)
                 if first is not None:
-                    raise Replayed(first) from exc
+                    raise Replayed(first) from refused
             raise
 
     def stored_answer(self, tenant_id: str, idempotency_key: str) -> StoredAnswer | None:
@@ -254,13 +240,14 @@ class DynamoPurchaseRepository:
         purchase = change.purchase
         tx = PoolTransaction(purchase.tenant_id, _token(change))
         if change.entry is not None:
-            lot = change.new_lot
-            dated = lot is not None and lot.expires_at is not None
-            current = self._next_lot_expiry(purchase.tenant_id) if dated else None
+            amount, lot = change.entry.amount, change.new_lot
+            if amount > 0:
+                dated = lot is not None and lot.expires_at is not None
+                current = self._next_lot_expiry(purchase.tenant_id) if dated else None
+                tx.credit(amount, lot=lot, soonest_end=current)
+            else:
+                tx.take_back(-amount)
             tx.entry(change.entry)
-            tx.pool(credit_delta(change.entry.amount, lot, current))
-        if change.new_lot is not None:
-            tx.new_lot(change.new_lot)
         tx.put("purchase", purchase_item(purchase), PurchaseItem.version == change.expected_version)
         if change.event is not None:
             tx.put("event", self._event_item(change.event), self._event_condition(change.now))
@@ -268,11 +255,10 @@ class DynamoPurchaseRepository:
             tx.event(notice)
         if change.lot_take is not None:
             take = change.lot_take  # negative tokens: a give-back restores the lot
-            tx.lot(
-                take.lot_id,
-                [LotItem.remaining.add(-take.tokens)],
-                (LotItem.expired == False) & (LotItem.remaining >= take.tokens),  # noqa: E712
-            )
+            if take.tokens >= 0:
+                tx.take_from_lot(take.lot_id, take.tokens)
+            else:
+                tx.return_to_lot(take.lot_id, -take.tokens)
         try:
             tx.commit()
         except Refused as refused:

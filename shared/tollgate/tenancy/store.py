@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactGet, TransactWrite
+import secrets
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactGet
 
 from tollgate.core.errors import NotFound
 from tollgate.core.models import ApiKey, Pool, Tenant, TenantStatus
 from tollgate.core.ports import AlreadyExists
 from tollgate.core.roles import Role
 from tollgate.kernel import keys
+from tollgate.kernel import pool as kernel
 from tollgate.kernel.connection import shared_connection
-from tollgate.kernel.errors import busy_as_store_busy, cancellation_codes, update_existing, with_retries
+from tollgate.kernel.errors import busy_as_store_busy, update_existing
 from tollgate.kernel.items import ApiKeyItem, TenantItem
+from tollgate.kernel.pool import PoolTransaction, Refused
 
 
 def to_tenant(item: TenantItem) -> Tenant:
@@ -71,26 +75,17 @@ class DynamoTenantRepository:
             name=tenant.name,
             email=tenant.email,
             home_region=tenant.home_region,
-            status=tenant.status.value,
             created_at=tenant.created_at,
             stripe_customer_id=tenant.stripe_customer_id,
             signup_hash=signup_hash,
-            balance=0,
-            reserved=0,
-            available=0,
         )
-
-        def write() -> None:
-            with TransactWrite(connection=shared_connection()) as transaction:
-                transaction.save(item, condition=TenantItem.pk.does_not_exist())
-                transaction.save(_api_key_item(owner_key), condition=ApiKeyItem.pk.does_not_exist())
-
+        tx = PoolTransaction(tenant.id, kernel.token("tenant", tenant.id, signup_hash))
+        tx.create_pool(item, tenant.status.value)
+        tx.put("owner_key", _api_key_item(owner_key), ApiKeyItem.pk.does_not_exist())
         try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            if "ConditionalCheckFailed" in cancellation_codes(exc):
-                raise AlreadyExists(tenant.id) from exc
-            raise
+            tx.commit()
+        except Refused as refused:
+            raise AlreadyExists(tenant.id) from refused
 
     def _tenant_item(self, tenant_id: str) -> TenantItem:
         try:
@@ -131,9 +126,13 @@ class DynamoTenantRepository:
         return to_api_key(tenant_id, item)
 
     def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant:
-        item = TenantItem(keys.tenant_pk(tenant_id), keys.TENANT_SK)
-        update_existing(item, [TenantItem.status.set(status.value)], f"no tenant {tenant_id}")
-        return to_tenant(item)
+        keys.tenant_pk(tenant_id)  # an id of another shape is not found before any write
+        tx = PoolTransaction(tenant_id, kernel.token("tenant-status", tenant_id, status.value, secrets.token_hex(8)))
+        try:
+            tx.set_status(status.value).commit()
+        except Refused as refused:
+            raise NotFound(f"no tenant {tenant_id}") from refused
+        return self.get_tenant(tenant_id)
 
     def list_tenants(self) -> list[Tenant]:
         with busy_as_store_busy():

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import secrets
 
 from pynamodb.exceptions import DoesNotExist
 
 from tollgate.core.errors import NotFound
 from tollgate.core.models import Project
+from tollgate.core.ports import AlreadyExists
 from tollgate.kernel import keys
+from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy, update_existing
 from tollgate.kernel.items import ProjectItem
+from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.tenancy.service_projects import UNSET
 
 
@@ -34,13 +37,12 @@ class DynamoProjectRepository:
             project_id=project.id,
             name=project.name,
             created_at=project.created_at,
-            budget=project.budget,
-            spent=0,
-            committed=0,
-            budget_left=project.budget,
         )
-        with busy_as_store_busy():
-            item.save(condition=ProjectItem.pk.does_not_exist())
+        tx = PoolTransaction(project.tenant_id, kernel.token("project", project.tenant_id, project.id))
+        try:
+            tx.create_project(item, project.budget).commit()
+        except Refused as refused:
+            raise AlreadyExists(project.id) from refused
 
     def get(self, tenant_id: str, project_id: str) -> Project:
         try:
@@ -56,20 +58,19 @@ class DynamoProjectRepository:
             return [_project(tenant_id, item) for item in items]
 
     def update(self, tenant_id: str, project_id: str, name: str | None, budget: object) -> Project:
-        item = ProjectItem(keys.tenant_pk(tenant_id), keys.project_sk(project_id))
-        actions: list[Any] = []
-        if name is not None:
-            actions.append(ProjectItem.name.set(name))
-        if budget is None:
-            actions += [ProjectItem.budget.remove(), ProjectItem.budget_left.remove()]
-        elif budget is not UNSET:
-            assert isinstance(budget, int)
-            # budget_left follows atomically: the new budget less what is spent or held by leases at this instant
-            actions += [
-                ProjectItem.budget.set(budget),
-                ProjectItem.budget_left.set(budget - (ProjectItem.committed | 0)),
-            ]
-        if not actions:
-            return self.get(tenant_id, project_id)
-        update_existing(item, actions, f"no project {project_id}")
-        return _project(tenant_id, item)
+        keys.project_sk(project_id)  # an id of another shape is not found before any read or write
+        if budget is UNSET:
+            if name is None:
+                return self.get(tenant_id, project_id)
+            item = ProjectItem(keys.tenant_pk(tenant_id), keys.project_sk(project_id))
+            update_existing(item, [ProjectItem.name.set(name)], f"no project {project_id}")
+            return _project(tenant_id, item)
+        assert budget is None or isinstance(budget, int)
+        # budget_left follows in the kernel: the new budget less what is spent or held at this instant
+        renamed = [] if name is None else [ProjectItem.name.set(name)]
+        tx = PoolTransaction(tenant_id, kernel.token("budget", project_id, secrets.token_hex(8)))
+        try:
+            tx.set_budget(project_id, budget, actions=renamed).commit()
+        except Refused as refused:
+            raise NotFound(f"no project {project_id}") from refused
+        return self.get(tenant_id, project_id)
