@@ -203,6 +203,15 @@ def test_a_license_key_passes_only_what_license_keys_may_do() -> None:
     assert services.credentials_.asked == [("api_key", False), ("license_key", True), ("license_key", False)]
 
 
+def test_the_gate_is_inspected_once_not_per_request() -> None:
+    """Powertools inspects a middleware's signature on its first call and keeps the answer on it; a gate that
+    cannot hold it (a frozen dataclass) was inspected on every request, ~0.1 ms of the SDK's hot path."""
+    app, _, _ = _resolver(Principal(tenant=TENANT, key_id="ak_0000000000000000", role=Role.OWNER))
+    assert _status(app, "GET", "/v1/balance", token="tg_x") == 200
+    route = next(route for route in app._static_routes if route.path == "/v1/balance")
+    assert hasattr(gate_of(route.middlewares), "_powertools_middleware_inspection")
+
+
 def test_a_public_route_asks_for_no_credential_and_has_no_caller() -> None:
     app, reached, services = _resolver(None)
     assert _status(app, "GET", "/v1/open") == 200

@@ -21,7 +21,7 @@ from tollgate.core.limits import MAX_BODY_BYTES
 from tollgate.edge.errors import error_response, internal_error_response, refusal
 from tollgate.edge.requests import strict_json
 from tollgate.edge.routes import no_route
-from tollgate.edge.routing import CapabilityRouter, gate_of, serving
+from tollgate.edge.routing import CapabilityRouter, gate_of, serve
 
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
@@ -64,8 +64,7 @@ class Resolver(APIGatewayHttpResolver):
         return super().route(rule, method, *args, **kwargs)
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
-        with serving(self.services):
-            return super().resolve(event, context)
+        return serve(self.services, lambda: super(Resolver, self).resolve(event, context))
 
 
 def build_resolver(

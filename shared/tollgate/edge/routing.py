@@ -15,8 +15,7 @@ declares. No pydantic here: the SDK's hot path (usage) loads this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
@@ -54,7 +53,7 @@ class HasCredentials(Protocol):
     def credentials(self) -> Credentials: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Call:
     caller: Principal
     credential: Credential
@@ -77,17 +76,16 @@ def principal(fresh: bool = False) -> Principal:
     return call.caller
 
 
-@contextmanager
-def serving(services: Any) -> Iterator[None]:
-    """The services the routes of one request call (the resolver sets them around each request)."""
+def serve(services: Any, resolve: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``resolve()`` with ``services`` as what the routes of this request call (the resolver's request)."""
     token = _SERVICES.set(services)
     try:
-        yield
+        return resolve()
     finally:
         _SERVICES.reset(token)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: Powertools caches its inspection of a middleware on the middleware
 class Gate:
     """A route's stated access, and the middleware that enforces it before the route runs."""
 
@@ -101,8 +99,10 @@ class Gate:
         event = app.current_event.raw_event
         services: HasCredentials = app.services
         credentials = services.credentials()
-        caller = authenticate(self.credential, event, credentials, from_memory=prefers_minimal(event))
-        app.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
+        remembered = self.credential is Credential.SDK_REMEMBERED and prefers_minimal(event)
+        caller = authenticate(self.credential, event, credentials, from_memory=remembered)
+        if self.credential is Credential.API_KEY:  # the portal's log lines name the caller (not the SDK's hot path)
+            app.logger.append_keys(tenant_id=caller.tenant_id, key_id=caller.key_id)
         if isinstance(self.access, Permission):
             authorize(caller, self.access)
         token = _CALL.set(_Call(caller, self.credential, event, credentials))
