@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 import tollgate
@@ -38,7 +40,7 @@ def _every_model() -> list[type[Model]]:
     while pending:
         for subclass in pending.pop().__subclasses__():
             pending.append(subclass)
-            if subclass.__module__.startswith("tollgate."):
+            if subclass.__module__.startswith("tollgate.") and subclass is not TableModel:
                 found.append(subclass)
     return found
 
@@ -92,6 +94,29 @@ def test_a_model_with_pynamodb_defaults_is_caught() -> None:
         f"{__name__}.Planted",
         f"{__name__}.PlantedTimeouts",
     ]
+
+
+def test_an_item_type_never_borrows_its_parents_connection() -> None:
+    """pynamodb reuses an inherited connection, and with it the parent's schema (a query on the item type's
+    own index then fails with "has no index"): each item type gets its own."""
+
+    class _Due(GlobalSecondaryIndex["Fresh"]):
+        class Meta:
+            index_name = "by_due"
+            projection = KeysOnlyProjection()
+
+        due_shard = UnicodeAttribute(hash_key=True)
+        due_at = NumberAttribute(range_key=True)
+
+    class Fresh(TableModel):
+        by_due = _Due()
+        due_shard = UnicodeAttribute(null=True)
+        due_at = NumberAttribute(null=True)
+
+    TableModel._get_connection()  # the base's connection, without any index
+    connection = Fresh._get_connection()
+    assert connection is not TableModel._get_connection()
+    assert connection.get_meta_table().get_index_hash_keyname("by_due") == "due_shard"
 
 
 def test_no_code_builds_a_client_or_connection_but_the_kernel() -> None:

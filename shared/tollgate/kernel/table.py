@@ -32,7 +32,10 @@ class TableModel(Model):
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
-        """pynamodb's connection of this item type (its schema), sending through the one client."""
+        """pynamodb's connection of this item type (its schema), sending through the one client. Never a
+        parent class's: pynamodb would reuse an inherited one, and with it the parent's indexes."""
+        if "_connection" not in cls.__dict__:
+            cls._connection = None
         table = super()._get_connection()
         if not isinstance(table.connection, SharedClientConnection):
             table.connection = new_connection(table.connection.get_meta_table(cls.Meta.table_name))
