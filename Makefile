@@ -23,7 +23,7 @@ setup: $(VENV)/.installed node_modules/.package-lock.json
 run: setup
 	$(PY) -m infra.local.stack
 
-# Tests run in parallel workers (pytest-xdist), one per core by default (TEST_WORKERS=1 runs them in one
+# Tests run in parallel workers (pytest-xdist), one per core by default (TEST_WORKERS=0 runs them in one
 # process). Each worker that runs integration tests starts its own local stack on its own free ports; whole
 # files go to one worker (--dist loadfile), so a file's own extra stack (faults, the stream app) starts once.
 TEST_WORKERS ?= auto

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -69,10 +70,11 @@ def license_key(stack: Stack, owner: str, **scope: Any) -> str:
 def consume(stack: Stack, key: str, feature: str, quantity: int) -> int:
     body = {"feature": feature, "quantity": quantity}
     idempotency_key = str(uuid.uuid4())
-    for _ in range(5):  # as the SDK does: a 5xx is sent again with the same key
+    for attempt in range(8):  # as the SDK does: a 5xx (a loaded machine) is sent again with the same key
         answer = stack.call("POST", "/v1/consume", body, key=key, Idempotency_Key=idempotency_key)
         if answer.status < 500:
             return answer.status
+        time.sleep(min(2.0, 0.2 * 2**attempt))  # backoff between attempts, not a wait for anything
     return answer.status
 
 

@@ -157,3 +157,26 @@ def test_an_on_lost_callback_may_close_its_lease_from_the_loop() -> None:
     assert closed.wait(BOUND_S)
     assert lease.status == "closed" and service.log.count("heartbeat") == 1
     tg.close()
+
+
+def test_a_job_may_remove_itself_while_the_client_closes() -> None:
+    """``close`` joins the thread while its job is running; the job takes itself off (an ``on_lost`` that
+    closes its lease) and must not wait for its own round to end."""
+    background = Background()
+    entered, release = threading.Event(), threading.Event()
+
+    def run() -> bool:
+        entered.set()
+        release.wait(BOUND_S)
+        background.remove(job)
+        return False
+
+    job = Job("itself", lambda: 0.0, run)
+    background.add(job)
+    assert entered.wait(BOUND_S)
+    closing = threading.Thread(target=background.close)
+    closing.start()
+    wait_for(lambda: background.jobs == 0)  # close() has begun: it forgot the jobs and is joining the thread
+    release.set()
+    closing.join(BOUND_S)
+    assert not closing.is_alive() and not background.running

@@ -46,6 +46,7 @@ class Background:
         self._woken = False
         self._generation = 0  # close() moves it on: a thread of an older generation stops
         self._thread: threading.Thread | None = None
+        self._here = threading.local()  # ``inside`` is set on this client's loop threads
 
     # -- what leases and allowances call --------------------------------------------------------------------
     def add(self, job: Job) -> None:
@@ -73,7 +74,7 @@ class Background:
                 self._jobs.remove(job)
             self._woken = True
             self._changed.notify_all()
-            if threading.current_thread() is self._thread:
+            if getattr(self._here, "inside", False):  # from a job: its own round is the one running
                 return
             while self._running is job:
                 self._changed.wait()
@@ -105,6 +106,7 @@ class Background:
     # -- the loop --------------------------------------------------------------------------------------------
     def _loop(self, generation: int) -> None:
         me = threading.current_thread()
+        self._here.inside = True
         while True:
             with self._changed:
                 if self._generation != generation or not self._jobs:
