@@ -11,11 +11,12 @@ from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseC
 from infra.audit.books import DynamoBooks
 from infra.audit.rules import audit_tenant
 from tests.unit.leasing import COST_PER_HOUR, HOUR, NOW, LeaseWorld
-from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField
-from tollgate.core.models import EntryKind, LedgerEntry, LicenseKey, Principal
+from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, TenantSuspended
+from tollgate.core.ids import RANDOM_IDS
+from tollgate.core.models import EntryKind, LedgerEntry, LicenseKey, Principal, TenantStatus
 from tollgate.kernel import keys
 from tollgate.kernel.deltas import BudgetDelta
-from tollgate.kernel.items import ApiKeyItem, LeaseItem, TenantItem
+from tollgate.kernel.items import ApiKeyItem, LeaseItem, ProjectItem, TenantItem
 from tollgate.kernel.pool import PoolTransaction, ReasonsMismatch, Refused
 
 
@@ -277,3 +278,53 @@ def test_authorize_answers_for_every_principal_kind(world: LeaseWorld) -> None:
     ):
         with pytest.raises(Forbidden):
             authorize(principal, permission)
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The DynamoDB operations sent, by name."""
+    import botocore.client
+
+    real = botocore.client.BaseClient._make_api_call
+    operations: list[str] = []
+
+    def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        operations.append(operation)
+        return real(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return operations
+
+
+def test_a_budget_change_is_one_kernel_transaction(world: LeaseWorld, sent: list[str]) -> None:
+    from tollgate.tenancy.service_projects import ProjectService
+    from tollgate.tenancy.store_projects import DynamoProjectRepository
+
+    owner = world.tenant(100)
+    projects = ProjectService(DynamoProjectRepository(), world.clock, RANDOM_IDS)
+    project = projects.create(owner, "ci", budget=35)
+    key = LicenseKey("lk_p", owner.tenant_id, "k", "d", "h", ("eu-west-1",), NOW, project_id=project.id)
+    world.leases.open(Principal(tenant=owner.tenant, key_id=key.id, license_key=key), "build", 3 * HOUR, "a")
+    sent.clear()
+    raised = projects.update(owner, project.id, "renamed", 50)
+    assert sent.count("TransactWriteItems") == 1 and "UpdateItem" not in sent and "PutItem" not in sent
+    assert (raised.name, raised.budget, raised.committed) == ("renamed", 50, 3 * COST_PER_HOUR)
+    stored = ProjectItem.get(keys.tenant_pk(owner.tenant_id), keys.project_sk(project.id), consistent_read=True)
+    assert int(stored.budget_left) == 50 - 3 * COST_PER_HOUR  # what the lease holds stays counted
+    projects.update(owner, project.id, None, None)  # no budget: nothing left to count
+    stored = ProjectItem.get(keys.tenant_pk(owner.tenant_id), keys.project_sk(project.id), consistent_read=True)
+    assert (stored.budget, stored.budget_left) == (None, None)
+    assert audit(owner) == []
+
+
+def test_signup_and_status_go_through_the_kernel(world: LeaseWorld, sent: list[str]) -> None:
+    caller = world.tenant(10)
+    assert "TransactWriteItems" in sent and "PutItem" not in sent  # the pool item came with the owner key
+    sent.clear()
+    world.tenants.set_status(caller.tenant_id, TenantStatus.SUSPENDED)
+    assert sent.count("TransactWriteItems") == 1 and "UpdateItem" not in sent
+    with pytest.raises(TenantSuspended):
+        world.pool.consume(world.license(caller), "build", 1, "c1")
+    world.tenants.set_status(caller.tenant_id, TenantStatus.ACTIVE)
+    with pytest.raises(NotFound):
+        world.tenants.set_status("tn_0000000000000000", TenantStatus.ACTIVE)

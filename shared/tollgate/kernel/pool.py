@@ -32,7 +32,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
-from tollgate.core.errors import InsufficientTokens, LotsDue, ProjectBudgetExhausted, TenantSuspended
 from tollgate.core.events import Event
 from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import LedgerEntry, Lot, Pool
@@ -52,8 +51,19 @@ from tollgate.kernel.items import (
     TenantItem,
 )
 from tollgate.kernel.records import answer_item, event_item, ledger_item, lot_item
+from tollgate.kernel.refusals import (
+    ANSWER,
+    BUDGET,
+    ENTRY,
+    LOT,
+    OUTBOX,
+    POOL,
+    ReasonsMismatch,
+    Refused,
+    explain_budget,
+    explain_pool,
+)
 
-POOL, BUDGET, ENTRY, ANSWER, LOT, OUTBOX = "pool", "budget", "entry", "answer", "lot", "outbox"
 _FAILED = "ConditionalCheckFailed"
 _CANCELLED = "TransactionCanceledException"
 
@@ -65,25 +75,23 @@ KEEPS_AMOUNT: frozenset[type[Model]] = frozenset({LeaseItem})
 # Items only the kernel's typed operations write (a caller may still name them in a condition check).
 OWNED: frozenset[type[Model]] = frozenset({TenantItem, ProjectItem, LotItem, *HOLD_AMOUNT})
 
-__all__ = ["KEEP", "BudgetDelta", "PoolDelta", "PoolTransaction", "ReasonsMismatch", "Refused", "token"]
-
-
-class Refused(Exception):
-    """The transaction was cancelled by a condition. ``failed`` maps each failed label to the old item
-    DynamoDB returned for it (empty when it returned none)."""
-
-    def __init__(self, failed: Mapping[str, dict[str, Any]], cause: TransactWriteError) -> None:
-        super().__init__(f"refused: {', '.join(sorted(failed))}")
-        self.failed = dict(failed)
-        self.cause = cause
-
-    def __contains__(self, label: str) -> bool:
-        return label in self.failed
-
-
-class ReasonsMismatch(RuntimeError):
-    """DynamoDB cancelled the transaction but its reasons do not line up one-to-one with the items sent:
-    no reason can be matched to a label, so none is guessed."""
+__all__ = [  # what callers name through ``kernel.``
+    "ANSWER",
+    "BUDGET",
+    "ENTRY",
+    "KEEP",
+    "LOT",
+    "OUTBOX",
+    "POOL",
+    "BudgetDelta",
+    "PoolDelta",
+    "PoolTransaction",
+    "ReasonsMismatch",
+    "Refused",
+    "explain_budget",
+    "explain_pool",
+    "token",
+]
 
 
 @dataclass(frozen=True)
@@ -431,24 +439,3 @@ def _not_owned(action: Action) -> None:
 def token(*parts: str) -> str:
     """A ClientRequestToken for one logical change (DynamoDB allows 36 characters)."""
     return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:36]
-
-
-def explain_pool(refused: Refused, amount: int, now: int, what: str = "this needs") -> None:
-    """Raise the domain error that a refused spending condition on the pool means."""
-    if POOL not in refused:
-        return
-    old = refused.failed[POOL]
-    if not old:
-        return
-    if old.get("status", {}).get("S") != "active":
-        raise TenantSuspended("this tenant is suspended; no tokens can be spent or held") from refused
-    due = old.get("next_lot_expiry", {}).get("N")
-    if due is not None and int(due) <= now:
-        raise LotsDue() from refused
-    available = old.get("available", {}).get("N", "0")
-    raise InsufficientTokens(f"{what} {amount} tokens; the pool has {available} available") from refused
-
-
-def explain_budget(refused: Refused, amount: int) -> None:
-    if BUDGET in refused:
-        raise ProjectBudgetExhausted(f"the project's budget does not cover {amount} more tokens") from refused
