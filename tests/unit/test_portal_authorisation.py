@@ -2,9 +2,9 @@
 role (a license key, or any principal kind added later) is refused on every one of them, before any store
 call. (The old ``require(caller.role or Role.MEMBER, …)`` let it read the tenant.)
 
-The role matrix is proven here, through the functions' handlers, and nowhere else: a route states its
-permission once, and the services behind it no longer state it again (docs/decisions.md, "Routers per
-capability; permissions stated once")."""
+The role matrix is proven here, through the functions' handlers: a route states its permission once, and
+the services behind it no longer state it again (docs/decisions.md, "Routers per capability; permissions
+stated once")."""
 
 from __future__ import annotations
 
