@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.leasing import NOW, LeaseWorld
-from tollgate.core.errors import Conflict, Forbidden, InvalidField, NotFound
+from tollgate.core.errors import Conflict, InvalidField, NotFound
 from tollgate.core.ids import RANDOM_IDS
-from tollgate.core.models import Principal
-from tollgate.core.roles import Role
 from tollgate.events.service_alerts import (
     MAX_ALERTS,
     Alert,
@@ -106,18 +104,10 @@ def test_create_list_delete_and_the_first_state(world: LeaseWorld) -> None:
     assert alerts.list(other) == []
 
 
-def test_roles_and_the_limit(world: LeaseWorld) -> None:
+def test_the_limit(world: LeaseWorld) -> None:
+    """(Who may manage alerts is stated at the routes: test_portal_authorisation.py.)"""
     owner = world.tenant(0)
     alerts = service(world)
-    for role in Role:
-        who = Principal(tenant=owner.tenant, key_id="ak_x", role=role)
-        if role in (Role.OWNER, Role.ADMIN, Role.BILLING):
-            alerts.list(who)
-        else:
-            with pytest.raises(Forbidden):
-                alerts.create(who, "balance_below", 1, None)
-    with pytest.raises(Forbidden):
-        alerts.list(world.license(owner))
     for n in range(MAX_ALERTS):
         alerts.create(owner, "balance_below", n, None)
     with pytest.raises(Conflict):

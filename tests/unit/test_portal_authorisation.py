@@ -1,6 +1,10 @@
 """Authorisation fails closed: every portal route states the permission it needs, and a principal without a
 role (a license key, or any principal kind added later) is refused on every one of them, before any store
-call. (The old ``require(caller.role or Role.MEMBER, …)`` let it read the tenant.)"""
+call. (The old ``require(caller.role or Role.MEMBER, …)`` let it read the tenant.)
+
+The role matrix is proven here, through the functions' handlers: a route states its permission once, and
+the services behind it no longer state it again (docs/decisions.md, "Routers per capability; permissions
+stated once")."""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ import pytest
 from tests.unit.handlers import call, load_function
 from tollgate import services
 from tollgate.core.models import Principal, Tenant, TenantStatus
-from tollgate.core.roles import Role
+from tollgate.core.roles import PERMISSIONS, Permission, Role
 from tollgate.edge.contract.published import PUBLISHED
+from tollgate.edge.routing import Access, gate_of
 
 TENANT = Tenant("tn_0000000000000000", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1_800_000_000)
 BODIES: dict[tuple[str, str], Any] = {
@@ -100,6 +105,7 @@ def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:
         "policy_service",
         "decision_log",
         "webhook_endpoint_service",
+        "event_service",
     ):
         monkeypatch.setattr(services, name, no_service(name))
     monkeypatch.setattr(services, "catalog", no_service("catalog"))
@@ -127,3 +133,87 @@ def test_portal_route_refuses_a_principal_without_the_permission(
     assert status == 403, answer
     assert answer["error"]["code"] == "FORBIDDEN"
     assert portal.touched == []
+
+
+def stated(method: str, path: str) -> Access:
+    """The access the route's registration states (its gate's)."""
+    app = load_function(function_of(method, path)).app
+    for route in app._static_routes + app._dynamic_routes:
+        if route.method == method and re.sub(r"<[^>]+>", "{}", route.path) == path:
+            gate = gate_of(route.middlewares)
+            assert gate is not None, (method, path)
+            return gate.access
+    raise AssertionError(f"{method} {path} is not registered")
+
+
+def answer_to(portal: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str, role: Role) -> int:
+    """The status the route answers a caller of ``role``; ``portal.touched`` names the services it reached."""
+    caller = Principal(tenant=TENANT, key_id="ak_0000000000000000", role=role)
+    monkeypatch.setattr(services, "credentials", lambda: Always(caller))
+    portal.touched.clear()
+    headers = {"Idempotency-Key": "k-1"} if path == "/v1/purchases" and method == "POST" else {}
+    status, _, _ = call(
+        portal, method, path.replace("{}", "xx_0000000000000000"), BODIES.get((method, path)), headers=headers
+    )
+    return status
+
+
+@pytest.mark.parametrize(("method", "path"), portal_routes())
+def test_each_role_passes_exactly_the_routes_its_permissions_allow(
+    portal: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    """Every role on every portal route: refused (403, no service reached) when the role matrix does not give
+    it the route's permission, let through to the route otherwise."""
+    access = stated(method, path)
+    if not isinstance(access, Permission):
+        pytest.skip("no single permission: the service decides from the resource (any API key may review)")
+    for role in Role:
+        status = answer_to(portal, monkeypatch, method, path, role)
+        if access in PERMISSIONS[role]:
+            assert status not in (401, 403), (role, status)
+        else:
+            assert (status, portal.touched) == (403, []), role
+
+
+# Each role's answer on the routes whose services used to check the permission themselves (tests/unit/
+# test_tenants.py, test_alerts.py, test_purchases.py, test_usage.py, test_webhook_store.py asserted these on
+# the services): stated here independently of the routes and the matrix, so a route that states the wrong
+# permission fails.
+ALLOWED: dict[tuple[str, str], set[Role]] = {
+    ("GET", "/v1/api-keys"): {Role.OWNER, Role.ADMIN, Role.AUDITOR},
+    ("POST", "/v1/api-keys"): {Role.OWNER, Role.ADMIN},
+    ("DELETE", "/v1/api-keys/{}"): {Role.OWNER, Role.ADMIN},
+    ("POST", "/v1/projects"): {Role.OWNER, Role.ADMIN},
+    ("PATCH", "/v1/projects/{}"): {Role.OWNER, Role.ADMIN},
+    ("GET", "/v1/projects"): set(Role),
+    ("POST", "/v1/purchases"): {Role.OWNER, Role.ADMIN, Role.BILLING},
+    ("GET", "/v1/purchases"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/purchases/{}"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/usage"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/usage/forecast"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/purchases/{}/usage"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/alerts"): {Role.OWNER, Role.ADMIN, Role.BILLING},
+    ("POST", "/v1/alerts"): {Role.OWNER, Role.ADMIN, Role.BILLING},
+    ("DELETE", "/v1/alerts/{}"): {Role.OWNER, Role.ADMIN, Role.BILLING},
+    ("GET", "/v1/events"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("GET", "/v1/webhook-endpoints"): {Role.OWNER, Role.ADMIN},
+    ("POST", "/v1/webhook-endpoints"): {Role.OWNER, Role.ADMIN},
+    ("GET", "/v1/webhook-endpoints/{}"): {Role.OWNER, Role.ADMIN},
+    ("DELETE", "/v1/webhook-endpoints/{}"): {Role.OWNER, Role.ADMIN},
+    ("POST", "/v1/webhook-endpoints/{}/rotate-secret"): {Role.OWNER, Role.ADMIN},
+    ("POST", "/v1/webhook-endpoints/{}/test"): {Role.OWNER, Role.ADMIN},
+    ("GET", "/v1/webhook-endpoints/{}/deliveries"): {Role.OWNER, Role.ADMIN},
+    ("GET", "/v1/policy"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
+    ("POST", "/v1/policy/simulate"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
+    ("PUT", "/v1/policy"): {Role.OWNER, Role.ADMIN},
+    ("GET", "/v1/decisions"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
+    ("GET", "/v1/decisions/export"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ALLOWED))
+def test_the_roles_each_route_lets_through(
+    portal: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str
+) -> None:
+    passed = {role for role in Role if answer_to(portal, monkeypatch, method, path, role) not in (401, 403)}
+    assert passed == ALLOWED[(method, path)]

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from tollgate.core.models import Principal
-from tollgate.core.roles import Permission, authorize
 
 GENESIS_HASH = "0" * 64
 
@@ -128,9 +127,7 @@ class DecisionLogService:
         self._reader = reader
 
     def page(self, caller: Principal, cursor: str | None, limit: int) -> DecisionPage:
-        authorize(caller, Permission.READ_DECISIONS)
         return self._reader.page(caller.tenant_id, cursor, limit)
 
     def all(self, caller: Principal) -> Iterator[DecisionRecord]:
-        authorize(caller, Permission.READ_DECISIONS)
         return self._reader.all(caller.tenant_id)

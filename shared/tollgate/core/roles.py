@@ -105,7 +105,7 @@ LICENSE_KEY_PERMISSIONS = frozenset({Permission.CONSUME})
 
 
 def authorize(caller: Principal, permission: Permission) -> None:
-    """Every service call states the permission it needs, and every kind of principal has an answer:
+    """Whether ``caller`` holds ``permission`` (the gate asks this of the permission each route states, once):
     an API key by its role, a license key by ``LICENSE_KEY_PERMISSIONS``; anything else is refused."""
     if caller.role is not None:
         require(caller.role, permission)

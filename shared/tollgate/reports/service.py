@@ -8,7 +8,6 @@ from typing import Protocol
 from tollgate.core.clock import Clock
 from tollgate.core.errors import NotFound
 from tollgate.core.models import Lot, Pool, Principal, Project
-from tollgate.core.roles import Permission, authorize
 from tollgate.pool.rules import allocate
 from tollgate.purchases.rules_records import Purchase
 from tollgate.purchases.rules_take_back import expired_of_lot
@@ -81,13 +80,11 @@ class ReportService:
         granularity: str | None,
         group_by: str | None,
     ) -> UsageReport:
-        authorize(caller, Permission.READ_USAGE)
         within = day_range(first, last, self._clock.now())
         grain, dimensions = parse_granularity(granularity), parse_group_by(group_by)
         return report(self._usage.lines(caller.tenant_id, within), within, grain, dimensions)
 
     def forecast(self, caller: Principal) -> Forecast:
-        authorize(caller, Permission.READ_USAGE)
         return self.forecast_of(caller.tenant_id, caller.tenant.created_at)
 
     def forecast_of(self, tenant_id: str, created_at: int) -> Forecast:
@@ -116,7 +113,6 @@ class ReportService:
         )
 
     def purchase_usage(self, caller: Principal, purchase_id: str) -> PurchaseUsage:
-        authorize(caller, Permission.READ_USAGE)
         purchase = self._purchases.get(caller, purchase_id)  # 404 for an unknown id or another tenant's
         if purchase.tenant_id != caller.tenant_id:
             raise NotFound("no such purchase")
