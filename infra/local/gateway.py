@@ -409,6 +409,7 @@ class Gateway:
                 table_name=table_name,
                 region=region,
                 invoke=invoke_through(self.invoke),
+                clock_offset=lambda: self.clock.offset_s,
             )
 
     @property

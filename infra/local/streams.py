@@ -109,9 +109,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def lambda_record(raw: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """A ``GetRecords`` record as Lambda hands it to a function."""
+def lambda_record(raw: Mapping[str, Any], stream_arn: str, region: str, offset_s: int = 0) -> dict[str, Any]:
+    """A ``GetRecords`` record as Lambda hands it to a function. ``ApproximateCreationDateTime`` follows the
+    application clock (``offset_s``, the local clock's offset when the record is read), as the handlers' own
+    clock and the gateway's ``requestContext`` do: a consumer that stamps what it writes with the record's
+    time (the alert evaluator's ``balance.depleted``) must not write it 40 days in the past of everything else."""
     record = _plain(dict(raw))
+    change = record.get("dynamodb")
+    if offset_s and isinstance(change, dict) and isinstance(change.get("ApproximateCreationDateTime"), int):
+        change["ApproximateCreationDateTime"] += offset_s
     record.setdefault("eventSource", "aws:dynamodb")
     record.setdefault("awsRegion", region)
     record["eventSourceARN"] = stream_arn
@@ -166,7 +172,9 @@ class StreamRunner:
         table_name: str,
         region: str,
         invoke: Invoke,
+        clock_offset: Callable[[], int] = lambda: 0,
     ) -> None:
+        self._clock_offset = clock_offset
         self._mappings = [_Mapping(m) for m in mappings if m.enabled]
         self._dynamodb = dynamodb
         self._streams = streams
@@ -278,7 +286,8 @@ class StreamRunner:
                 answer = self._streams.get_records(ShardIterator=iterator, Limit=1000)
                 iterator = answer.get("NextShardIterator")
                 got = answer.get("Records", [])
-                records.extend(lambda_record(r, self._stream_arn, self._region) for r in got)
+                offset = self._clock_offset()
+                records.extend(lambda_record(r, self._stream_arn, self._region, offset) for r in got)
                 full = len(records) >= mapping.spec.batch_size
                 if not got and (not records or full or time.monotonic() >= window_end):
                     break

@@ -3,6 +3,7 @@ the ledger explaining the balance, the operator tool."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -33,13 +34,14 @@ def ledger(stack: Stack, owner: str) -> list[dict]:
 
 
 def consume(stack: Stack, key: str, quantity: int, idempotency_key: str | None = None) -> tuple[int, dict]:
-    answer = stack.call(
-        "POST",
-        "/v1/consume",
-        {"feature": "build", "quantity": quantity},
-        key=key,
-        Idempotency_Key=idempotency_key or uuid.uuid4().hex,
-    )
+    """One consume, sent again after a 5xx (a loaded machine's timeout) with the same key, as the SDK does:
+    the server answers a repeat from what it stored, so the outcome is the first commit's."""
+    sent, body = idempotency_key or uuid.uuid4().hex, {"feature": "build", "quantity": quantity}
+    for attempt in range(8):
+        answer = stack.call("POST", "/v1/consume", body, key=key, Idempotency_Key=sent)
+        if answer.status < 500:
+            break
+        time.sleep(min(2.0, 0.2 * 2**attempt))  # backoff between attempts, not a wait for anything
     return answer.status, answer.body
 
 
