@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.keys.service import LicenseKeyService
     from tollgate.pool.service import PoolService
+    from tollgate.pool.service_spending import Spending
     from tollgate.pool.service_sweeper import SweeperService
     from tollgate.pool.store_expiry import DynamoExpiry
     from tollgate.purchases.rules_catalog import CatalogRepository
@@ -72,9 +73,16 @@ def pool_service() -> PoolService:
     from tollgate.pool.service import PoolService
     from tollgate.pool.store import DynamoPoolRepository
 
-    return PoolService(
-        DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
-    )
+    return PoolService(DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, spending=spending())
+
+
+@cache
+def spending() -> Spending:
+    """The one spending pipeline (SPEC.md, "Spending: one pipeline") every consume, redemption, lease,
+    allowance and action goes through."""
+    from tollgate.pool.service_spending import Spending
+
+    return Spending(spend_policy(), lot_settler(), default_region)
 
 
 @cache
@@ -156,9 +164,7 @@ def lease_service() -> LeaseService:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.holds.store_leases import DynamoLeaseRepository
 
-    return LeaseService(
-        DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
-    )
+    return LeaseService(DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, spending=spending())
 
 
 @cache
@@ -171,8 +177,7 @@ def allowance_service() -> AllowanceService:
         catalog(),
         SYSTEM_CLOCK,
         RANDOM_IDS,
-        settler=lot_settler(),
-        policy=spend_policy(),
+        spending=spending(),
     )
 
 
@@ -207,7 +212,7 @@ def action_service() -> ActionService:
         PolicyJudge(read_policy_and_head),
         SYSTEM_CLOCK,
         RANDOM_IDS,
-        settler=lot_settler(),
+        spending=spending(),
     )
 
 

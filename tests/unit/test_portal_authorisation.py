@@ -103,7 +103,7 @@ def test_portal_route_refuses_a_principal_without_the_permission(
     monkeypatch.setattr(portal, "portal_principal", lambda _event: caller)
     from tollgate.approvals import routes as action_routes
 
-    monkeypatch.setattr(action_routes, "any_principal", lambda _event: caller)
+    monkeypatch.setattr(action_routes, "any_principal", lambda _event, **_: caller)
     if role is Role.APPROVER and path == "/v1/actions/{}/reviews":
         pytest.skip("any API key may review what a rule names it for: the rule decides, not the role")
     if role is Role.APPROVER and (method, path) in {("GET", "/v1/tenant"), ("GET", "/v1/projects")}:

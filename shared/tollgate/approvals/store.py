@@ -213,7 +213,11 @@ class DynamoActionRepository:
             if answer is not None:
                 tx.answer(answer.scope, answer.key, answer.answer, change.now)
             if change.hold_change or change.charge:
-                tx.pool(PoolDelta(balance=-change.charge, reserved=change.hold_change, active=entry is not None))
+                spending = entry is not None  # a redemption: the tenant active, no lot past its end
+                live_at = change.now if spending else None
+                tx.pool(
+                    PoolDelta(balance=-change.charge, reserved=change.hold_change, active=spending, live_at=live_at)
+                )
                 if before.project_id is not None:
                     committed = change.hold_change + change.charge
                     tx.budget(BudgetDelta(before.project_id, committed=committed, spent=change.charge))

@@ -26,14 +26,18 @@ def portal_principal(event: Mapping[str, Any]) -> Principal:
     return services.tenant_service().authenticate(bearer(event))
 
 
-def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Principal:
+def sdk_principal(event: Mapping[str, Any], from_memory: bool = False, winding_down: bool = False) -> Principal:
     """``from_memory``: a license key this container read recently is taken without a read; the write that
-    follows must then prove the key and the tenant itself (see ``LicenseKeyService.authenticate_from_memory``)."""
+    follows must then prove the key and the tenant itself (see ``LicenseKeyService.authenticate_from_memory``).
+    ``winding_down``: the route only ends a hold or reports its use, which is never refused: a suspended
+    tenant's or a revoked key's license key is let through (``LicenseKeyService.authenticate_to_wind_down``)."""
     token = bearer(event)
     if token is None:
         raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
     if token.startswith(LICENSE_KEY_PREFIX):
         keys = services.license_key_service()
+        if winding_down:
+            return keys.authenticate_to_wind_down(token)
         region = header(event, "x-tollgate-region")
         if from_memory:
             return keys.authenticate_from_memory(token, client_region=region)
@@ -43,10 +47,13 @@ def sdk_principal(event: Mapping[str, Any], from_memory: bool = False) -> Princi
     return caller
 
 
-def any_principal(event: Mapping[str, Any]) -> Principal:
+def any_principal(event: Mapping[str, Any], winding_down: bool = False) -> Principal:
     """Routes that both the SDK and the portal call (actions): a license key with its scope, or an API key
-    with its role; each service call then states the permission it needs."""
+    with its role; each service call then states the permission it needs. ``winding_down``: as for
+    ``sdk_principal`` (cancelling an action)."""
     token = bearer(event)
     if token is not None and token.startswith(LICENSE_KEY_PREFIX):
+        if winding_down:
+            return services.license_key_service().authenticate_to_wind_down(token)
         return services.license_key_service().authenticate(token, client_region=header(event, "x-tollgate-region"))
     return portal_principal(event)

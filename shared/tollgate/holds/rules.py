@@ -1,19 +1,23 @@
-"""What every kind of hold (a lease, an allowance) shares: who may keep or end it, the feature it is for,
-and settling lots past their end before holding anything."""
+"""What every kind of hold (a lease, an allowance, an approved action's tokens) shares: who may keep or end
+it, and how its lifecycle is driven (optimistic re-reads of a hold that changed under the write; the
+sweeper's entry, which ends a hold past its end). Spending into a hold goes through the spending pipeline
+(``tollgate.pool.service_spending``); ending one (a check-in, a final report, a cancellation, expiry) does
+not: it is never refused and charges only what was used."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from tollgate.core.errors import Forbidden, InvalidField
-from tollgate.core.models import Feature, Principal
+from tollgate.core.errors import Forbidden, NotFound, StoreBusy
+from tollgate.core.models import Principal
 from tollgate.core.roles import Role
-from tollgate.pool.service import LotsDue, LotSettler
-from tollgate.purchases.rules_catalog import CatalogRepository
+from tollgate.pool.service import StoredAnswer, check_replay
 
 T = TypeVar("T")
+H = TypeVar("H")
 HOLD_MANAGERS = frozenset({Role.OWNER, Role.ADMIN})
+ATTEMPTS = 5  # optimistic re-reads when the hold changed between our read and our write
 
 
 def may_keep(caller: Principal, holder: str, what: str) -> None:
@@ -22,23 +26,38 @@ def may_keep(caller: Principal, holder: str, what: str) -> None:
         raise Forbidden(f"only the key that opened this {what}, or an owner or admin API key, may keep or end it")
 
 
-def entitled_feature(caller: Principal, catalog: CatalogRepository, feature_id: str) -> Feature:
-    """The catalog's feature, if the caller's license key (when it is one) is entitled to it."""
-    key = caller.license_key
-    if key is not None and key.features is not None and feature_id not in key.features:
-        raise Forbidden(f"this license key is not entitled to feature {feature_id}")
-    feature = catalog.feature(feature_id)
-    if feature is None:
-        raise InvalidField("feature", f"no feature {feature_id} in the catalog")
-    return feature
+def until_written(attempt: Callable[[], T | None], attempts: int = ATTEMPTS) -> T:
+    """Run ``attempt`` (read the hold, decide, write conditioned on what was read) until it answers; None
+    means the hold changed under the write: read it again. ``StoreBusy`` after ``attempts``."""
+    for _ in range(attempts):
+        done = attempt()
+        if done is not None:
+            return done
+    raise StoreBusy()
 
 
-def settling_lots_first(settler: LotSettler | None, tenant_id: str, write: Callable[[], T]) -> T:
-    """Run ``write``; if the pool has a lot past its end, expire it (time is enforced when read) and retry."""
-    try:
-        return write()
-    except LotsDue:
-        if settler is None:
-            raise
-        settler.settle_due_lots(tenant_id)
-        return write()
+def expire_if_due(
+    read: Callable[[], H], due: Callable[[H, int], bool], end: Callable[[H, int], bool], now: Callable[[], int]
+) -> bool:
+    """The sweeper's entry for any hold: end it if it is still open and past its end. True if this call
+    ended it; False if there was nothing to do (already ended, extended, or gone)."""
+
+    def attempt() -> bool | None:
+        try:
+            hold = read()
+        except NotFound:
+            return False
+        at = now()
+        if not due(hold, at):
+            return False
+        return True if end(hold, at) else None
+
+    return until_written(attempt)
+
+
+def replayed_hold(
+    stored: StoredAnswer, fingerprint: str, now: int, field: str, get: Callable[[str], H]
+) -> tuple[int, H]:
+    """The first answer to an opening's Idempotency-Key: its status and the hold it opened, as it is now."""
+    check_replay(stored, fingerprint, now)
+    return stored.status_code, get(str(stored.body[field]))

@@ -117,6 +117,8 @@ class DynamoAllowanceRepository:
         before, after = change.before, change.after
         # one token per call (reused by its retries): two concurrent settlements of one version must not share it
         tx = PoolTransaction(before.tenant_id, kernel.token("allowance", before.id, secrets.token_hex(8)))
+        if change.policy_version is not None:  # a renewal is a spend: decided under this version of the policy
+            check_policy_version(tx, before.tenant_id, change.policy_version)
         item = allowance_item(after)
         tx.put(LABEL, item, (AllowanceItem.version == before.version) & (AllowanceItem.status == "open"))
         if change.entry is not None:
@@ -143,6 +145,8 @@ class DynamoAllowanceRepository:
         except Refused as refused:
             if LABEL in refused:
                 return False
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             kernel.explain_pool(refused, top_up, change.now, "renewing this allowance needs")
             kernel.explain_budget(refused, top_up)
             raise

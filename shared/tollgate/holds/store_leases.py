@@ -114,9 +114,11 @@ class DynamoLeaseRepository:
             raise NotFound(f"no lease {lease_id}") from exc
         return to_lease(tenant_id, item)
 
-    def extend(self, lease: Lease, new_end: int, extra: int, now: int) -> bool:
+    def extend(self, lease: Lease, new_end: int, extra: int, now: int, policy_version: int | None = None) -> bool:
         item = LeaseItem(keys.tenant_pk(lease.tenant_id), keys.lease_sk(lease.id))
         tx = PoolTransaction(lease.tenant_id, kernel.token("lease-extend", lease.id, secrets.token_hex(8)))
+        if policy_version is not None:  # an extension is a spend: decided under this version of the policy
+            check_policy_version(tx, lease.tenant_id, policy_version)
         tx.update(
             "lease",
             item,
@@ -132,6 +134,8 @@ class DynamoLeaseRepository:
         except Refused as refused:
             if "lease" in refused:
                 return False
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             kernel.explain_pool(refused, extra, now, "this lease needs to hold")
             kernel.explain_budget(refused, extra)
             raise

@@ -183,6 +183,21 @@ class LicenseKeyService:
         self._remember(presented.key_id, snapshot)
         return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
 
+    def authenticate_to_wind_down(self, credential: str | None) -> Principal:
+        """The caller of a route that only winds a hold down (a lease check-in, an allowance report, cancelling
+        an action): never refused for what stops spending (SPEC.md, "Spending: one pipeline"). The key must
+        be the tenant's and its secret right; a revoked or expired key, a suspended tenant or another region
+        is let through, as the change charges only what was used. Whatever would spend or grow a hold goes
+        through ``authenticate`` and the spending pipeline instead."""
+        presented = presented_key(credential)
+        snapshot = self._reader.snapshot(presented.tenant_id, presented.key_id)
+        code = decide(presented, snapshot, ValidationRequest(), self._serving_region(), self._clock.now())
+        if code is Code.NOT_FOUND:
+            raise _REFUSALS.get(code, lambda: Forbidden(MESSAGES[code]))()
+        assert snapshot.tenant is not None
+        assert snapshot.key is not None
+        return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
+
     def authenticate_from_memory(self, credential: str | None, client_region: str | None = None) -> Principal:
         """Like ``authenticate``, without a read when this container read the key in the last
         ``MEMORY_S`` seconds. What can change about a key (its secret, revocation) and its tenant (status)
