@@ -12,7 +12,8 @@ from typing import TypeVar
 from tollgate.core.errors import Forbidden, NotFound, StoreBusy
 from tollgate.core.models import Principal
 from tollgate.core.roles import Role
-from tollgate.pool.service import StoredAnswer, check_replay
+from tollgate.pool.service import Replayed, StoredAnswer, check_replay
+from tollgate.pool.service_spending import Charge, Spend, Spending
 
 T = TypeVar("T")
 H = TypeVar("H")
@@ -61,3 +62,24 @@ def replayed_hold(
     """The first answer to an opening's Idempotency-Key: its status and the hold it opened, as it is now."""
     check_replay(stored, fingerprint, now)
     return stored.status_code, get(str(stored.body[field]))
+
+
+def open_hold(
+    spending: Spending,
+    caller: Principal,
+    spend: Spend,
+    price: Callable[[], Charge[tuple[int, H]]],
+    stored: Callable[[], StoredAnswer | None],
+    replay: Callable[[StoredAnswer], tuple[int, H]],
+) -> tuple[int, H]:
+    """Open a hold through the spending pipeline; a retry of its Idempotency-Key (``stored``) gets the first
+    answer (``replay``), whether the pipeline refused it meanwhile or its write found the answer stored."""
+
+    def replayed() -> tuple[int, H] | None:
+        first = stored()
+        return None if first is None else replay(first)
+
+    try:
+        return spending.spend(caller, spend, price, replayed)
+    except Replayed as again:
+        return replay(again.answer)

@@ -28,8 +28,8 @@ from tollgate.core.ids import IdGenerator
 from tollgate.core.models import EntryKind, LedgerEntry, Principal, key_of
 from tollgate.core.roles import Permission, authorize
 from tollgate.holds import rules as holds
-from tollgate.holds.rules import may_keep, replayed_hold, until_written
-from tollgate.pool.service import LotSettler, Replayed, StoredAnswer, request_fingerprint
+from tollgate.holds.rules import may_keep, open_hold, replayed_hold, until_written
+from tollgate.pool.service import LotSettler, StoredAnswer, request_fingerprint
 from tollgate.pool.service_spending import Charge, Spend, Spending, SpendKind, catalog_feature
 from tollgate.purchases.rules_catalog import CatalogRepository
 
@@ -188,14 +188,14 @@ class LeaseService:
 
             return Charge(lease.reserved, write)
 
-        def replayed() -> tuple[int, Lease] | None:
-            stored = self._leases.stored_answer(caller.tenant_id, scope, idempotency_key)
-            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
-
-        try:
-            return self._spending.spend(caller, Spend(SpendKind.LEASE, feature_id), price, replayed)
-        except Replayed as replay:
-            return self._replay(caller.tenant_id, replay.answer, fingerprint)
+        return open_hold(
+            self._spending,
+            caller,
+            Spend(SpendKind.LEASE, feature_id),
+            price,
+            lambda: self._leases.stored_answer(caller.tenant_id, scope, idempotency_key),
+            lambda stored: self._replay(caller.tenant_id, stored, fingerprint),
+        )
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Lease]:
         return replayed_hold(
