@@ -310,22 +310,25 @@ class ActionService:
     def review(self, caller: Principal, action_id: str, decision: ReviewDecision, comment: str) -> Action:
         """One review; 409 when it comes after the action was resolved (the loser of a race gets that)."""
         reviewer = reviewer_of(caller)
-        for _ in range(_ATTEMPTS):
+
+        def attempt() -> Action | None:
             action = self._settle_due(self._actions.get(caller.tenant_id, action_id))
             change = act.reviewed(action, reviewer, decision, comment, self._clock.now())
-            if self._actions.change(change):
-                return change.after
-        raise StoreBusy()
+            return change.after if self._actions.change(change) else None
+
+        return until_written(attempt, _ATTEMPTS)
 
     def cancel(self, caller: Principal, action_id: str) -> Action:
-        for _ in range(_ATTEMPTS):
+        """Winding down: never refused for the tenant's status, the key's revocation or the policy; the
+        hold is released and nothing is charged."""
+
+        def attempt() -> Action | None:
             action = self._actions.get(caller.tenant_id, action_id)
             may_keep(caller, action.requester, "action")
-            action = self._settle_due(action)
-            change = act.cancelled(action, caller.actor, self._clock.now())
-            if self._actions.change(change):
-                return change.after
-        raise StoreBusy()
+            change = act.cancelled(self._settle_due(action), caller.actor, self._clock.now())
+            return change.after if self._actions.change(change) else None
+
+        return until_written(attempt, _ATTEMPTS)
 
     def redeem(
         self, caller: Principal, action_id: str, feature: str, quantity: int, idempotency_key: str, minimal: bool
