@@ -283,3 +283,28 @@ def test_receipt_of_a_key_expiring_soon_ends_with_the_key(world: Licensing) -> N
     world.clock.advance(issued.key.expires_at - NOW - 10)
     claims = world.validate(issued.secret).claims
     assert claims["exp"] == issued.key.expires_at
+
+
+def test_winding_down_takes_a_revoked_expired_or_suspended_key_but_never_a_wrong_secret(world: Licensing) -> None:
+    """A check-in, a report or a cancel is never refused for what stops spending (SPEC.md, "Spending: one
+    pipeline"); the secret must still be right."""
+    owner = world.owner()
+    suspended, revoked = world.issue(owner), world.issue(owner)
+    expiring = world.issue(owner, expires_at="2027-01-15T10:00:00+01:00")
+    world.keys.revoke(owner, revoked.key.id)
+    assert expiring.key.expires_at is not None
+    world.clock.advance(expiring.key.expires_at - NOW)
+    world.tenant_repo.set_status(owner.tenant_id, TenantStatus.SUSPENDED)
+    for issued in (suspended, revoked, expiring):
+        with pytest.raises((Unauthenticated, TenantSuspended)):
+            world.keys.authenticate(issued.secret)
+        caller = world.keys.authenticate_to_wind_down(issued.secret)
+        assert (caller.tenant_id, caller.key_id) == (owner.tenant_id, issued.key.id)
+        assert caller.tenant.status is TenantStatus.SUSPENDED  # the spending pipeline refuses it at step 2
+    head, _ = suspended.secret.rsplit(".", 1)
+    with pytest.raises(Unauthenticated):
+        world.keys.authenticate_to_wind_down(f"{head}.{'a' * 32}")
+    rotated = world.keys.rotate(owner, suspended.key.id)
+    assert world.keys.authenticate_to_wind_down(rotated.secret).key_id == suspended.key.id
+    with pytest.raises(Unauthenticated):
+        world.keys.authenticate_to_wind_down(suspended.secret)  # the old secret is gone
