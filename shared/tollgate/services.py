@@ -73,7 +73,9 @@ def pool_service() -> PoolService:
     from tollgate.pool.service import PoolService
     from tollgate.pool.store import DynamoPoolRepository
 
-    return PoolService(DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, spending=spending())
+    return PoolService(
+        DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), spending=spending()
+    )
 
 
 @cache
