@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.keys.service import LicenseKeyService
     from tollgate.pool.service import PoolService
+    from tollgate.pool.service_spending import Spending
     from tollgate.pool.service_sweeper import SweeperService
     from tollgate.pool.store_expiry import DynamoExpiry
     from tollgate.purchases.rules_catalog import CatalogRepository
@@ -70,6 +71,9 @@ class _Credentials:
             return keys.authenticate_from_memory(token, client_region=region)
         return keys.authenticate(token, client_region=region)
 
+    def license_key_to_wind_down(self, token: str) -> Principal:
+        return license_key_service().authenticate_to_wind_down(token)
+
 
 _CREDENTIALS = _Credentials()
 
@@ -98,8 +102,17 @@ def pool_service() -> PoolService:
     from tollgate.pool.store import DynamoPoolRepository
 
     return PoolService(
-        DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
+        DynamoPoolRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), spending=spending()
     )
+
+
+@cache
+def spending() -> Spending:
+    """The one spending pipeline (SPEC.md, "Spending: one pipeline") every consume, redemption, lease,
+    allowance and action goes through."""
+    from tollgate.pool.service_spending import Spending
+
+    return Spending(spend_policy(), lot_settler(), default_region)
 
 
 @cache
@@ -181,9 +194,7 @@ def lease_service() -> LeaseService:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.holds.store import DynamoLeaseRepository
 
-    return LeaseService(
-        DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, settler=lot_settler(), policy=spend_policy()
-    )
+    return LeaseService(DynamoLeaseRepository(), catalog(), SYSTEM_CLOCK, RANDOM_IDS, spending=spending())
 
 
 @cache
@@ -196,8 +207,7 @@ def allowance_service() -> AllowanceService:
         catalog(),
         SYSTEM_CLOCK,
         RANDOM_IDS,
-        settler=lot_settler(),
-        policy=spend_policy(),
+        spending=spending(),
     )
 
 
@@ -235,7 +245,7 @@ def action_service() -> ActionService:
         PolicyJudge(read_policy_and_head),
         SYSTEM_CLOCK,
         RANDOM_IDS,
-        settler=lot_settler(),
+        spending=spending(),
     )
 
 

@@ -131,7 +131,12 @@ def usage_app(table: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     module = load_function("usage")
     tenant = Tenant("tn_0000000000000000", "Acme", "ops@acme.example", "eu-west-1", TenantStatus.ACTIVE, 1)
     caller = Principal(tenant=tenant, key_id="ak_0000000000000000", role=Role.OWNER)
-    credentials = type("Credentials", (), {"api_key": lambda *_: caller, "license_key": lambda *_: caller})()
+    every = {
+        "api_key": lambda *_: caller,
+        "license_key": lambda *_: caller,
+        "license_key_to_wind_down": lambda *_: caller,
+    }
+    credentials = type("Credentials", (), every)()
     monkeypatch.setattr(services, "credentials", lambda: credentials)
 
     def reached(*_: Any, **__: Any) -> Any:

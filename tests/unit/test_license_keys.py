@@ -11,7 +11,6 @@ from tests.unit.conftest import _SESSION, raw_items
 from tests.unit.licensing import NOW, Licensing
 from tollgate.core.errors import (
     Conflict,
-    Forbidden,
     InvalidField,
     NotFound,
     RegionNotAllowed,
@@ -19,7 +18,6 @@ from tollgate.core.errors import (
     Unauthenticated,
 )
 from tollgate.core.models import TenantStatus
-from tollgate.core.roles import Role
 from tollgate.keys.rules_receipts import verify_receipt
 from tollgate.keys.service import NewLicenseKey
 from tollgate.keys.service_validation import Code
@@ -192,36 +190,8 @@ def test_secrets_are_not_stored_in_clear(world: Licensing, table: str) -> None:
     assert all(key.display.endswith("…") and len(key.display) < len(first.secret) for key in listed)
 
 
-@pytest.mark.parametrize("role", [Role.MEMBER, Role.BILLING, Role.APPROVER, Role.AUDITOR])
-def test_only_owner_and_admin_manage_keys(world: Licensing, role: Role) -> None:
-    owner = world.owner()
-    issued = world.issue(owner)
-    caller = world.with_role(owner, role)
-    with pytest.raises(Forbidden):
-        world.issue(caller)
-    with pytest.raises(Forbidden):
-        world.keys.revoke(caller, issued.key.id)
-    with pytest.raises(Forbidden):
-        world.keys.rotate(caller, issued.key.id)
-    admin = world.with_role(owner, Role.ADMIN)
-    assert world.issue(admin).key.tenant_id == owner.tenant_id
-
-
-def test_who_may_list_keys(world: Licensing) -> None:
-    owner = world.owner()
-    world.issue(owner)
-    for role in (Role.ADMIN, Role.MEMBER, Role.AUDITOR):
-        assert len(world.keys.list(world.with_role(owner, role))) == 1
-    for role in (Role.BILLING, Role.APPROVER):
-        with pytest.raises(Forbidden):
-            world.keys.list(world.with_role(owner, role))
-
-
-def test_a_license_key_cannot_manage_keys(world: Licensing) -> None:
-    owner = world.owner()
-    issued = world.issue(owner)
-    with pytest.raises(Forbidden):
-        world.issue(world.keys.authenticate(issued.secret))
+# Who may issue, list, revoke and rotate license keys is stated once, at each route, and proven through the
+# handlers for every role (test_portal_authorisation.py) and for license keys (test_routes.py).
 
 
 @pytest.mark.parametrize(
@@ -283,3 +253,28 @@ def test_receipt_of_a_key_expiring_soon_ends_with_the_key(world: Licensing) -> N
     world.clock.advance(issued.key.expires_at - NOW - 10)
     claims = world.validate(issued.secret).claims
     assert claims["exp"] == issued.key.expires_at
+
+
+def test_winding_down_takes_a_revoked_expired_or_suspended_key_but_never_a_wrong_secret(world: Licensing) -> None:
+    """A check-in, a report or a cancel is never refused for what stops spending (SPEC.md, "Spending: one
+    pipeline"); the secret must still be right."""
+    owner = world.owner()
+    suspended, revoked = world.issue(owner), world.issue(owner)
+    expiring = world.issue(owner, expires_at="2027-01-15T10:00:00+01:00")
+    world.keys.revoke(owner, revoked.key.id)
+    assert expiring.key.expires_at is not None
+    world.clock.advance(expiring.key.expires_at - NOW)
+    world.tenant_repo.set_status(owner.tenant_id, TenantStatus.SUSPENDED)
+    for issued in (suspended, revoked, expiring):
+        with pytest.raises((Unauthenticated, TenantSuspended)):
+            world.keys.authenticate(issued.secret)
+        caller = world.keys.authenticate_to_wind_down(issued.secret)
+        assert (caller.tenant_id, caller.key_id) == (owner.tenant_id, issued.key.id)
+        assert caller.tenant.status is TenantStatus.SUSPENDED  # the spending pipeline refuses it at step 2
+    head, _ = suspended.secret.rsplit(".", 1)
+    with pytest.raises(Unauthenticated):
+        world.keys.authenticate_to_wind_down(f"{head}.{'a' * 32}")
+    rotated = world.keys.rotate(owner, suspended.key.id)
+    assert world.keys.authenticate_to_wind_down(rotated.secret).key_id == suspended.key.id
+    with pytest.raises(Unauthenticated):
+        world.keys.authenticate_to_wind_down(suspended.secret)  # the old secret is gone

@@ -13,17 +13,13 @@ from tests.conftest import ROOT
 TOLLGATE = ROOT / "shared" / "tollgate"
 CHECKS = {"authorize", "require"}
 # Where checking a permission is the job: the role matrix itself, and the gate that enforces a route's.
-ENFORCERS = {"core/roles.py", "edge/routing.py"}
-# Still stating a route's permission a second time, to be removed by the change rewriting these modules
-# (docs/decisions.md, "Routers per capability; permissions stated once"). Remove an entry once its module
-# is clean: the test fails on an entry whose module no longer checks one.
-PENDING = {
-    "holds/service_leases.py": "holds: rewritten by another change",
-    "holds/service_allowances.py": "holds: rewritten by another change",
-    "pool/service.py": "pool: rewritten by another change",
-    "keys/service.py": "keys: rewritten by another change",
-    "approvals/service.py": "approvals' actions: rewritten by another change",
-}
+# Checking permissions is these modules' job: the role matrix, the routes' gate, and the spending pipeline's
+# step 1 (SPEC.md, "Spending: one pipeline": every kind of spend checks that its credential may spend, once,
+# there; asking for an action that names a feature comes through a route any signed-in caller may call).
+ENFORCERS = {"core/roles.py", "edge/routing.py", "pool/service_spending.py"}
+# A module still stating a route's permission a second time, with the reason (none today). The test fails on
+# an entry whose module no longer checks one.
+PENDING: dict[str, str] = {}
 
 
 def permission_checks(source: str) -> list[str]:

@@ -81,6 +81,9 @@ class Always:
     def license_key(self, _token: str, _region: str | None, _from_memory: bool) -> Principal:
         return self.caller
 
+    def license_key_to_wind_down(self, _token: str) -> Principal:
+        return self.caller
+
 
 @pytest.fixture
 def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:

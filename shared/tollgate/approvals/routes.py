@@ -214,6 +214,7 @@ def get_action(action_id: str) -> ActionAnswer:
 @actions.delete(
     "/v1/actions/<action_id>",
     permission=RESOURCE,
+    credential=Credential.WIND_DOWN,  # cancelling is never refused: a suspended tenant's or revoked key's too
     responses=answers(200, ActionAnswer, 401, 403, 404, 409),
     tags=TAGS,
     summary="Cancel a pending or approved action: its hold is released.",

@@ -12,13 +12,14 @@ from typing import Any, Protocol
 from tollgate.approvals import rules_actions as act
 from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, ReviewDecision, Reviewer
 from tollgate.core.clock import Clock
-from tollgate.core.errors import ActionDenied, Forbidden, NotFound, PolicyChanged, StoreBusy, TenantSuspended
+from tollgate.core.errors import ActionDenied, Forbidden, NotFound, PolicyChanged, StoreBusy
 from tollgate.core.idempotency import Answer, Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
-from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus
+from tollgate.core.models import EntryKind, LedgerEntry, Principal
 from tollgate.core.ports import LotSettler
-from tollgate.core.roles import Permission, Role, authorize
-from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
+from tollgate.core.roles import Role
+from tollgate.holds.service import may_keep, until_written
+from tollgate.pool.service_spending import Charge, Spend, Spending, SpendKind, catalog_feature
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 _ATTEMPTS = 8  # re-reads after losing a race for the action's version
@@ -113,38 +114,50 @@ class ActionService:
         clock: Clock,
         ids: IdGenerator,
         settler: LotSettler | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._actions = actions
         self._catalog = catalog
         self._judge = judge
         self._clock = clock
         self._ids = ids
-        self._settler = settler
+        self._spending = spending or Spending(None, settler)
 
     # --- asking -----------------------------------------------------------------------------------------
 
     def request(self, caller: Principal, ask: Ask, idempotency_key: str) -> tuple[int, Action]:
         """200 approved, 202 pending; raises ActionDenied (403, after recording it), or 402 when its tokens
-        cannot be held. A retry with the same Idempotency-Key answers the first answer."""
-        authorize(caller, Permission.CONSUME)
+        cannot be held. Asking is a spend (the spending pipeline): the ask's feature, region, project and
+        environment must be in the key's scope; the policy's decision is the action's own. A retry with the
+        same Idempotency-Key answers the first answer."""
         ask = self._scoped(caller, ask)
         fingerprint = ask.fingerprint()
         scope = f"action:{caller.key_id}"
-        if caller.tenant.status is not TenantStatus.ACTIVE:
+        spend = Spend(SpendKind.ACTION, ask.feature, ask.region, ask.project_id, ask.environment)
+
+        def price() -> Charge[tuple[int, Action]]:
+            cost_per_use, quantity = 0, 0
+            if ask.feature is not None:
+                cost_per_use = catalog_feature(self._catalog, ask.feature).cost_per_use
+                quantity = ask.quantity or 1
+
+            def write(_: int | None) -> tuple[int, Action]:
+                for _attempt in range(_ATTEMPTS):
+                    try:
+                        return self._decide_and_write(
+                            caller, ask, cost_per_use, quantity, fingerprint, scope, idempotency_key
+                        )
+                    except PolicyChanged:
+                        continue  # the policy changed under the decision: never act on the old one
+                raise StoreBusy("the policy kept changing; nothing was done. Retry later.")
+
+            return Charge(cost_per_use * quantity, write)
+
+        def replayed() -> tuple[int, Action] | None:
             stored = self._actions.stored_answer(caller.tenant_id, scope, idempotency_key)
-            if stored is None:
-                raise TenantSuspended("this tenant is suspended; no action can be asked for")
-            return self._replay(caller.tenant_id, stored, fingerprint)
-        cost_per_use, quantity = 0, 0
-        if ask.feature is not None:
-            cost_per_use = entitled_feature(caller, self._catalog, ask.feature).cost_per_use
-            quantity = ask.quantity or 1
-        for _ in range(_ATTEMPTS):
-            try:
-                return self._decide_and_write(caller, ask, cost_per_use, quantity, fingerprint, scope, idempotency_key)
-            except PolicyChanged:
-                continue  # the policy changed under the decision: never act on the old one
-        raise StoreBusy("the policy kept changing; nothing was done. Retry later.")
+            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
+
+        return self._spending.spend(caller, spend, price, replayed)
 
     def _decide_and_write(
         self,
@@ -181,9 +194,7 @@ class ActionService:
         status = {ActionStatus.APPROVED: 200, ActionStatus.PENDING: 202}.get(change.after.status, 403)
         answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, status, {"action_id": action.id}, now))
         try:
-            settling_lots_first(
-                self._settler, caller.tenant_id, lambda: self._actions.create(change, answer, verdict.context)
-            )
+            self._actions.create(change, answer, verdict.context)
         except Replayed as replay:
             return self._replay(caller.tenant_id, replay.answer, fingerprint)
         if status == 403:
@@ -192,16 +203,11 @@ class ActionService:
 
     @staticmethod
     def _scoped(caller: Principal, ask: Ask) -> Ask:
-        """A license key asks within its own scope: its project and environment, unless the ask names the same."""
+        """A license key asks within its own scope: its project and environment, when the ask names none (one
+        that names others is refused by the spending pipeline's scope check)."""
         key = caller.license_key
         if key is None:
             return ask
-        for name, mine, asked in (
-            ("project", key.project_id, ask.project_id),
-            ("environment", key.environment, ask.environment),
-        ):
-            if mine is not None and asked is not None and asked != mine:
-                raise Forbidden(f"this license key is scoped to {name} {mine}")
         return replace(ask, project_id=ask.project_id or key.project_id, environment=ask.environment or key.environment)
 
     @staticmethod
@@ -244,8 +250,6 @@ class ActionService:
         with a cursor is rare, and an empty one with a cursor needs ten pages of nothing to show."""
         reviewer = reviewer_of(caller) if reviewable else None
         sees_all = caller.role in READERS or reviewer is not None
-        if caller.role is None:
-            authorize(caller, Permission.CONSUME)  # a license key lists its own actions
         stored_status = None if status in (None, ActionStatus.EXPIRED) else status
         if stored_status is ActionStatus.PENDING or reviewer is not None:
             stored_status = ActionStatus.PENDING
@@ -292,69 +296,96 @@ class ActionService:
     def review(self, caller: Principal, action_id: str, decision: ReviewDecision, comment: str) -> Action:
         """One review; 409 when it comes after the action was resolved (the loser of a race gets that)."""
         reviewer = reviewer_of(caller)
-        for _ in range(_ATTEMPTS):
+
+        def attempt() -> Action | None:
             action = self._settle_due(self._actions.get(caller.tenant_id, action_id))
             change = act.reviewed(action, reviewer, decision, comment, self._clock.now())
-            if self._actions.change(change):
-                return change.after
-        raise StoreBusy()
+            return change.after if self._actions.change(change) else None
+
+        return until_written(attempt, _ATTEMPTS)
 
     def cancel(self, caller: Principal, action_id: str) -> Action:
-        for _ in range(_ATTEMPTS):
+        """Winding down: never refused for the tenant's status, the key's revocation or the policy; the
+        hold is released and nothing is charged."""
+
+        def attempt() -> Action | None:
             action = self._actions.get(caller.tenant_id, action_id)
             may_keep(caller, action.requester, "action")
-            action = self._settle_due(action)
-            change = act.cancelled(action, caller.actor, self._clock.now())
-            if self._actions.change(change):
-                return change.after
-        raise StoreBusy()
+            change = act.cancelled(self._settle_due(action), caller.actor, self._clock.now())
+            return change.after if self._actions.change(change) else None
+
+        return until_written(attempt, _ATTEMPTS)
 
     def redeem(
         self, caller: Principal, action_id: str, feature: str, quantity: int, idempotency_key: str, minimal: bool
     ) -> tuple[int, dict[str, Any]]:
-        """Spend an approved action once, charged from its hold; not evaluated against the policy again.
-        The answer is consume's (``charged``, ``entry_id``, ``balance_after``) and the action's id."""
-        authorize(caller, Permission.CONSUME)
+        """Spend an approved action once, charged from its hold, through the spending pipeline: the key's scope
+        is checked against the request's feature and the action's region, project and environment; the
+        policy is not evaluated again (the approval is step 4). The answer is consume's (``charged``,
+        ``entry_id``, ``balance_after``) and the action's id."""
         fingerprint = request_fingerprint("consume", feature, quantity, action_id)
         scope = f"consume:{caller.key_id}"
-        for _ in range(_ATTEMPTS):
+
+        def attempt() -> tuple[int, dict[str, Any]] | None:
             action = self._actions.get(caller.tenant_id, action_id)
             may_keep(caller, action.requester, "action")
             stored = self._actions.stored_answer(caller.tenant_id, scope, idempotency_key)
             if stored is not None:
                 check_replay(stored, fingerprint, self._clock.now())
                 return stored.status_code, stored.body
-            if caller.tenant.status is not TenantStatus.ACTIVE:
-                raise TenantSuspended("this tenant is suspended; no tokens can be consumed")
-            action = self._settle_due(action)
-            now = self._clock.now()
-            entry_id = self._ids.new_id("le")
-            change = act.redeemed(action, feature, quantity, caller.actor, entry_id, now)
-            entry = LedgerEntry(
-                id=entry_id,
-                tenant_id=caller.tenant_id,
-                kind=EntryKind.CONSUMPTION,
-                amount=-change.charge,
-                created_at=now,
-                actor=caller.actor,
-                reason=f"{quantity} × {feature}, approved action {action.id}",
-                feature=feature,
-                quantity=quantity,
-                project_id=action.project_id,
-                idempotency_key=idempotency_key,
-                action_id=action.id,
+            spend = Spend(SpendKind.REDEMPTION, feature, action.region, action.project_id, action.environment)
+            return self._spending.spend(
+                caller,
+                spend,
+                lambda: self._redemption(
+                    caller, action, feature, quantity, fingerprint, scope, idempotency_key, minimal
+                ),
             )
-            body: dict[str, Any] = {"charged": change.charge, "entry_id": entry_id, "action_id": action.id}
-            if not minimal:
-                body["balance_after"] = caller.tenant.pool.balance - change.charge
-            answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, 200, body, now))
+
+        return until_written(attempt, _ATTEMPTS)
+
+    def _redemption(
+        self,
+        caller: Principal,
+        action: Action,
+        feature: str,
+        quantity: int,
+        fingerprint: str,
+        scope: str,
+        idempotency_key: str,
+        minimal: bool,
+    ) -> Charge[tuple[int, dict[str, Any]] | None]:
+        action = self._settle_due(action)
+        now = self._clock.now()
+        entry_id = self._ids.new_id("le")
+        change = act.redeemed(action, feature, quantity, caller.actor, entry_id, now)
+        entry = LedgerEntry(
+            id=entry_id,
+            tenant_id=caller.tenant_id,
+            kind=EntryKind.CONSUMPTION,
+            amount=-change.charge,
+            created_at=now,
+            actor=caller.actor,
+            reason=f"{quantity} × {feature}, approved action {action.id}",
+            feature=feature,
+            quantity=quantity,
+            project_id=action.project_id,
+            idempotency_key=idempotency_key,
+            action_id=action.id,
+        )
+        body: dict[str, Any] = {"charged": change.charge, "entry_id": entry_id, "action_id": action.id}
+        if not minimal:
+            body["balance_after"] = caller.tenant.pool.balance - change.charge
+        answer = Answer(scope, idempotency_key, StoredAnswer(fingerprint, 200, body, now))
+
+        def write(_: int | None) -> tuple[int, dict[str, Any]] | None:
             try:
-                if self._actions.change(change, entry, answer):
-                    return 200, body
+                return (200, body) if self._actions.change(change, entry, answer) else None
             except Replayed as replay:
                 check_replay(replay.answer, fingerprint, self._clock.now())
                 return replay.answer.status_code, replay.answer.body
-        raise StoreBusy()
+
+        return Charge(change.charge, write)
 
     def expire_if_due(self, tenant_id: str, action_id: str) -> bool:
         """The sweeper's entry: apply what the clock changed. True if this call changed anything."""

@@ -203,7 +203,14 @@ class DynamoActionRepository:
             if after.held == 0:  # resolved: what it held goes back, a redemption's charge is spent
                 held, used = before.held, change.charge
                 tx.settle_hold(
-                    LABEL, item, held=held, used=used, condition=unchanged, project_id=project_id, active=spending
+                    LABEL,
+                    item,
+                    held=held,
+                    used=used,
+                    condition=unchanged,
+                    project_id=project_id,
+                    active=spending,  # a redemption spends: the tenant active, no lot past its end
+                    now=change.now if spending else None,
                 )
             else:
                 tx.resize_hold(

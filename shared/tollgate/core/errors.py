@@ -117,6 +117,24 @@ class RegionNotAllowed(Forbidden):
     code = "REGION_NOT_ALLOWED"
 
 
+class FeatureNotEntitled(Forbidden):
+    """A license key used for a feature it is not entitled to."""
+
+    code = "FEATURE_NOT_ENTITLED"
+
+
+class ProjectNotAllowed(Forbidden):
+    """A license key used for another project than the one it is scoped to."""
+
+    code = "PROJECT_NOT_ALLOWED"
+
+
+class EnvironmentNotAllowed(Forbidden):
+    """A license key used for another environment than the one it is scoped to."""
+
+    code = "ENVIRONMENT_NOT_ALLOWED"
+
+
 class LeaseExpired(Conflict):
     """The lease is past its end (whether or not the sweeper has settled it yet); open a new one."""
 

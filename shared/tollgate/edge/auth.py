@@ -33,6 +33,12 @@ class Credentials(Protocol):
         taken without a read; the write that follows must then prove the key and the tenant itself."""
         ...
 
+    def license_key_to_wind_down(self, token: str) -> Principal:
+        """The holder of a license key on a route that only winds a hold down (a check-in, a report, a
+        cancellation): the key's secret must be right, but a revoked or expired key, a suspended tenant or
+        another region is let through (SPEC.md, "Spending: one pipeline": winding down is never refused)."""
+        ...
+
 
 class Credential(Enum):
     """The credential a route takes."""
@@ -41,6 +47,7 @@ class Credential(Enum):
     SDK = "a license key, or an API key whose role may consume"
     SDK_REMEMBERED = "as SDK; a license key read recently is taken from memory when the caller prefers minimal"
     EITHER = "a license key or an API key"
+    WIND_DOWN = "a license key, even revoked or of a suspended tenant, or an API key: the route only winds down"
 
 
 def authenticate(
@@ -53,6 +60,8 @@ def authenticate(
     if token is None and credential is not Credential.EITHER:
         raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
     if token is not None and token.startswith(LICENSE_KEY_PREFIX):
+        if credential is Credential.WIND_DOWN:
+            return credentials.license_key_to_wind_down(token)
         remembered = from_memory and credential is Credential.SDK_REMEMBERED
         return credentials.license_key(token, header(event, REGION_HEADER), remembered)
     return credentials.api_key(token)

@@ -46,6 +46,7 @@ SECURITY: dict[Credential, list[dict[str, list[str]]]] = {
     Credential.SDK: [{LICENSE_KEY: []}, {API_KEY: []}],
     Credential.SDK_REMEMBERED: [{LICENSE_KEY: []}, {API_KEY: []}],
     Credential.EITHER: [{LICENSE_KEY: []}, {API_KEY: []}],
+    Credential.WIND_DOWN: [{LICENSE_KEY: []}, {API_KEY: []}],
 }
 
 
@@ -65,12 +66,16 @@ _CALL: ContextVar[_Call | None] = ContextVar("tollgate_call", default=None)
 _SERVICES: ContextVar[Any] = ContextVar("tollgate_services", default=None)
 
 
-def principal(fresh: bool = False) -> Principal:
+def principal(fresh: bool = False, spending: bool = False) -> Principal:
     """The caller of the route now running, authenticated and authorised by its gate. ``fresh``: read the
-    credential again, for a write that does not prove a license key taken from memory itself."""
+    credential again, for a write that does not prove a license key taken from memory itself. ``spending``:
+    on a winding-down route (``Credential.WIND_DOWN``), this request also grows a hold (an allowance renewed
+    at its settlement), so the caller must be one that may spend now: authenticated as any SDK route's is."""
     call = _CALL.get()
     if call is None:
         raise RuntimeError("principal() outside a gated route (a PUBLIC route has no caller)")
+    if spending and call.credential is Credential.WIND_DOWN:
+        return authenticate(Credential.SDK, call.event, call.credentials)
     if fresh and call.caller.key_from_memory:
         return authenticate(call.credential, call.event, call.credentials)
     return call.caller

@@ -52,7 +52,9 @@ def heartbeat_lease(lease_id: str) -> Response:
     return json_response(200, {"lease": lease_view(lease)})
 
 
-@router.delete("/v1/leases/<lease_id>", permission=Permission.CONSUME)
+# Winding down is never refused (SPEC.md, "Spending: one pipeline"): a check-in and a report take the key of a
+# suspended tenant, a revoked or expired key, and charge only what was used.
+@router.delete("/v1/leases/<lease_id>", permission=Permission.CONSUME, credential=Credential.WIND_DOWN)
 def close_lease(lease_id: str) -> Response:
     lease = router.services.lease_service().close(principal(), lease_id)
     return json_response(200, {"lease": lease_view(lease)})
@@ -72,11 +74,12 @@ def open_allowance() -> Response:
     return json_response(status, {"allowance": allowance_view(allowance)})
 
 
-@router.post("/v1/allowances/<allowance_id>/settle", permission=Permission.CONSUME)
+@router.post("/v1/allowances/<allowance_id>/settle", permission=Permission.CONSUME, credential=Credential.WIND_DOWN)
 def settle_allowance(allowance_id: str) -> Response:
     fields = requests.json_object(router.current_event.raw_event)
     used = fields.integer("used", minimum=0, maximum=limits.MAX_TOKENS)
     final, renew = fields.flag("final"), fields.flag("renew")
     fields.done()
-    allowance = router.services.allowance_service().settle(principal(), allowance_id, used, final, renew)
+    caller = principal(spending=renew)  # a renewal holds the block anew: a spend, by a key that may spend now
+    allowance = router.services.allowance_service().settle(caller, allowance_id, used, final, renew)
     return json_response(200, {"allowance": allowance_view(allowance)})

@@ -19,28 +19,22 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from tollgate.approvals.service_spend import SpendPolicy, spend_under_policy
+from tollgate.approvals.service_spend import SpendPolicy
 from tollgate.core.clock import Clock
-from tollgate.core.errors import (
-    AllowanceEnded,
-    InvalidField,
-    LotsDue,
-    StoreBusy,
-    TenantSuspended,
-)
-from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
+from tollgate.core.errors import AllowanceEnded, InvalidField
+from tollgate.core.idempotency import StoredAnswer, request_fingerprint
 from tollgate.core.ids import IdGenerator
-from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
+from tollgate.core.models import EntryKind, LedgerEntry, Principal, key_of
 from tollgate.core.ports import LotSettler
-from tollgate.core.roles import Permission, authorize
-from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
+from tollgate.holds import service as holds
+from tollgate.holds.service import may_keep, open_hold, replayed_hold, until_written
+from tollgate.pool.service_spending import Charge, Spend, Spending, SpendKind, catalog_feature
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 MIN_TTL_S = 10
 MAX_TTL_S = 3600
 DEFAULT_TTL_S = 300
 EXPIRY_ACTOR = "system:allowance-expiry"
-_ATTEMPTS = 5  # optimistic re-reads when the allowance changed between our read and our write
 
 
 class AllowanceStatus(StrEnum):
@@ -80,6 +74,7 @@ class AllowanceChange:
     after: Allowance
     entry: LedgerEntry | None
     now: int
+    policy_version: int | None = None  # a renewal: the tenant's policy must still be this version
 
     @property
     def charge(self) -> int:
@@ -160,116 +155,113 @@ class AllowanceService:
         ids: IdGenerator,
         settler: LotSettler | None = None,
         policy: SpendPolicy | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._allowances = allowances
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
-        self._settler = settler
-        self._policy = policy
+        self._spending = spending or Spending(policy, settler)
 
     def open(
         self, caller: Principal, feature_id: str, tokens: int, ttl_s: int, idempotency_key: str
     ) -> tuple[int, Allowance]:
-        authorize(caller, Permission.CONSUME)
+        """Hold a block of tokens, through the spending pipeline. Returns (201, allowance); a retry with the
+        same key returns the same allowance."""
         if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
             raise InvalidField("ttl_s", f"must be from {MIN_TTL_S} to {MAX_TTL_S} seconds")
         fingerprint = request_fingerprint("allowance", feature_id, tokens, ttl_s)
         scope = f"allowance:{caller.key_id}"
-        if caller.tenant.status is not TenantStatus.ACTIVE:
-            stored = self._allowances.stored_answer(caller.tenant_id, scope, idempotency_key)
-            if stored is None:
-                raise TenantSuspended("this tenant is suspended; no tokens can be held")
-            return self._replay(caller.tenant_id, stored, fingerprint)
-        key = caller.license_key
-        feature = entitled_feature(caller, self._catalog, feature_id)
-        if tokens < max(1, feature.cost_per_use):
-            raise InvalidField("tokens", f"must cover at least one use ({feature.cost_per_use} tokens)")
-        now = self._clock.now()
-        allowance = Allowance(
-            id=self._ids.new_id("al"),
-            tenant_id=caller.tenant_id,
-            feature=feature_id,
-            cost_per_use=feature.cost_per_use,
-            block=tokens,
-            held=tokens,
-            used=0,
-            charged=0,
-            opened_at=now,
-            expires_at=now + ttl_s,
-            ttl_s=ttl_s,
-            status=AllowanceStatus.OPEN,
-            actor=caller.actor,
-            project_id=key.project_id if key else None,
-            idempotency_key=idempotency_key,
+
+        def price() -> Charge[tuple[int, Allowance]]:
+            feature = catalog_feature(self._catalog, feature_id)
+            if tokens < max(1, feature.cost_per_use):
+                raise InvalidField("tokens", f"must cover at least one use ({feature.cost_per_use} tokens)")
+            key, now = caller.license_key, self._clock.now()
+            allowance = Allowance(
+                id=self._ids.new_id("al"),
+                tenant_id=caller.tenant_id,
+                feature=feature_id,
+                cost_per_use=feature.cost_per_use,
+                block=tokens,
+                held=tokens,
+                used=0,
+                charged=0,
+                opened_at=now,
+                expires_at=now + ttl_s,
+                ttl_s=ttl_s,
+                status=AllowanceStatus.OPEN,
+                actor=caller.actor,
+                project_id=key.project_id if key else None,
+                idempotency_key=idempotency_key,
+            )
+            answer = StoredAnswer(fingerprint, 201, {"allowance_id": allowance.id}, now)
+            opening = AllowanceOpening(allowance, scope, idempotency_key, answer, now)
+
+            def write(policy_version: int | None) -> tuple[int, Allowance]:
+                self._allowances.open(replace(opening, policy_version=policy_version))
+                return 201, allowance
+
+            return Charge(allowance.held, write)
+
+        return open_hold(
+            self._spending,
+            caller,
+            Spend(SpendKind.ALLOWANCE, feature_id),
+            price,
+            lambda: self._allowances.stored_answer(caller.tenant_id, scope, idempotency_key),
+            lambda stored: self._replay(caller.tenant_id, stored, fingerprint),
         )
-        answer = StoredAnswer(fingerprint, 201, {"allowance_id": allowance.id}, now)
-        opening = AllowanceOpening(allowance, scope, idempotency_key, answer, now)
-
-        def write(policy_version: int | None) -> tuple[int, Allowance]:
-            policed = replace(opening, policy_version=policy_version)
-            settling_lots_first(self._settler, caller.tenant_id, lambda: self._allowances.open(policed))
-            return 201, allowance
-
-        def replayed() -> tuple[int, Allowance] | None:
-            stored = self._allowances.stored_answer(caller.tenant_id, scope, idempotency_key)
-            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
-
-        try:
-            return spend_under_policy(self._policy, caller, "allowance", feature_id, allowance.held, write, replayed)
-        except Replayed as replay:
-            return self._replay(caller.tenant_id, replay.answer, fingerprint)
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Allowance]:
-        check_replay(stored, fingerprint, self._clock.now())
-        return stored.status_code, self._allowances.get(tenant_id, str(stored.body["allowance_id"]))
+        get = lambda allowance_id: self._allowances.get(tenant_id, allowance_id)  # noqa: E731
+        return replayed_hold(stored, fingerprint, self._clock.now(), "allowance_id", get)
 
     def settle(self, caller: Principal, allowance_id: str, used: int, final: bool, renew: bool) -> Allowance:
-        """Charge the uses reported since the last report; end it (``final``) or top it up (``renew``)."""
-        authorize(caller, Permission.CONSUME)
+        """Charge the uses reported since the last report; end it (``final``) or top it up (``renew``). A
+        report, final or not, winds down: it is never refused (whatever the tenant's status or policy) and
+        charges what was used. A renewal holds more: it is a spend (the spending pipeline), and the policy
+        meets the allowance at its renewed total."""
         if final and renew:
             raise InvalidField("renew", "a final settlement cannot renew")
-        for _ in range(_ATTEMPTS):
+
+        def attempt() -> Allowance | None:
             allowance = self._allowances.get(caller.tenant_id, allowance_id)
             may_keep(caller, allowance.actor, "allowance")
             now = self._clock.now()
             if allowance.status is AllowanceStatus.OPEN and now >= allowance.expires_at:
                 self._expire(allowance, now)
-                continue  # read it again: ended now
+                return None  # read it again: ended now
             if allowance.status is not AllowanceStatus.OPEN:
                 if used <= allowance.used and not renew:
                     return allowance  # a retried report of an ended allowance
                 raise AllowanceEnded(f"allowance {allowance_id} has {allowance.status.value}; open a new one")
             if used < allowance.used or (used == allowance.used and not final and not renew):
                 return allowance  # cumulative: an older report changes nothing
-            if renew and caller.tenant.status is not TenantStatus.ACTIVE:
-                raise TenantSuspended("this tenant is suspended; the allowance cannot be renewed")
             after = settled(allowance, used, final, renew, now)
             change = AllowanceChange(allowance, after, self._entry(allowance, after, now), now)
-            try:
-                if self._allowances.change(change):
-                    return after
-            except LotsDue:  # a renewal found a lot past its end: expire it (time is enforced when read), retry
-                if self._settler is None:
-                    raise
-                self._settler.settle_due_lots(caller.tenant_id)
-        raise StoreBusy()
+            if not renew:
+                return after if self._allowances.change(change) else None
+
+            def price() -> Charge[bool]:
+                return Charge(after.held, lambda v: self._allowances.change(replace(change, policy_version=v)))
+
+            return (
+                after
+                if self._spending.spend(caller, Spend(SpendKind.ALLOWANCE_RENEWAL, allowance.feature), price)
+                else None
+            )
+
+        return until_written(attempt)
 
     def expire_if_due(self, tenant_id: str, allowance_id: str) -> bool:
         """The sweeper's entry: charge an open allowance past its end in full. True if this call did."""
-        from tollgate.core.errors import NotFound
-
-        for _ in range(_ATTEMPTS):
-            try:
-                allowance = self._allowances.get(tenant_id, allowance_id)
-            except NotFound:
-                return False
-            now = self._clock.now()
-            if allowance.status is not AllowanceStatus.OPEN or now < allowance.expires_at:
-                return False
-            if self._expire(allowance, now):
-                return True
-        raise StoreBusy()
+        return holds.expire_if_due(
+            lambda: self._allowances.get(tenant_id, allowance_id),
+            lambda allowance, now: allowance.status is AllowanceStatus.OPEN and now >= allowance.expires_at,
+            self._expire,
+            self._clock.now,
+        )
 
     def _expire(self, allowance: Allowance, now: int) -> bool:
         after = expired(allowance)

@@ -18,36 +18,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import partial
-from typing import Protocol, TypeVar
+from typing import Protocol
 
-from tollgate.approvals.service_spend import SpendPolicy, spend_under_policy
+from tollgate.approvals.service_spend import SpendPolicy
 from tollgate.core import limits
 from tollgate.core.clock import Clock
-from tollgate.core.errors import (
-    InvalidField,
-    LeaseClosed,
-    LeaseExpired,
-    NotFound,
-    StoreBusy,
-    TenantSuspended,
-)
-from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
+from tollgate.core.errors import InvalidField, LeaseClosed, LeaseExpired
+from tollgate.core.idempotency import StoredAnswer, request_fingerprint
 from tollgate.core.ids import IdGenerator
-from tollgate.core.models import EntryKind, LedgerEntry, Principal, TenantStatus, key_of
+from tollgate.core.models import EntryKind, LedgerEntry, Principal, key_of
 from tollgate.core.ports import LotSettler
-from tollgate.core.roles import Permission, authorize
-from tollgate.holds.rules import entitled_feature, may_keep, settling_lots_first
+from tollgate.holds import service as holds
+from tollgate.holds.service import may_keep, open_hold, replayed_hold, until_written
+from tollgate.pool.service_spending import Charge, Spend, Spending, SpendKind, catalog_feature
 from tollgate.purchases.rules_catalog import CatalogRepository
-
-T = TypeVar("T")
 
 HOUR_S = 3600
 MAX_LEASE_S = limits.MAX_LEASE_S  # no lease outlives this, however often it heartbeats
 MIN_HEARTBEAT_S = 15
 MAX_HEARTBEAT_S = 300
 EXPIRY_ACTOR = "system:lease-expiry"
-_ATTEMPTS = 5  # optimistic re-reads when the lease changed between our read and our write
 
 
 class LeaseStatus(StrEnum):
@@ -131,9 +121,10 @@ class LeaseRepository(Protocol):
         """``NotFound`` when this tenant has no such lease."""
         ...
 
-    def extend(self, lease: Lease, new_end: int, extra: int, now: int) -> bool:
-        """Move the end and reserve ``extra`` more, in one transaction. False if the lease changed since it
-        was read; InsufficientTokens, TenantSuspended or LotsDue when the pool refuses ``extra``."""
+    def extend(self, lease: Lease, new_end: int, extra: int, now: int, policy_version: int | None = None) -> bool:
+        """Move the end and reserve ``extra`` more, in one transaction (conditioned on the tenant's policy
+        still being ``policy_version``, when given). False if the lease changed since it was read;
+        InsufficientTokens, TenantSuspended, LotsDue or PolicyChanged when the pool or policy refuses."""
         ...
 
     def settle(self, lease: Lease, result: Lease, entry: LedgerEntry) -> bool:
@@ -153,72 +144,72 @@ class LeaseService:
         ids: IdGenerator,
         settler: LotSettler | None = None,
         policy: SpendPolicy | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._leases = leases
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
-        self._settler = settler
-        self._policy = policy
+        self._spending = spending or Spending(policy, settler)
 
     # ----------------------------------------------------------------------------------------- open
     def open(self, caller: Principal, feature_id: str, duration_s: int, idempotency_key: str) -> tuple[int, Lease]:
-        """Reserve tokens for a run. Returns (201, lease); a retry with the same key returns the same lease."""
-        authorize(caller, Permission.CONSUME)
+        """Reserve tokens for a run, through the spending pipeline. Returns (201, lease); a retry with the
+        same key returns the same lease."""
         if not 1 <= duration_s <= MAX_LEASE_S:
             raise InvalidField("duration_s", f"must be from 1 to {MAX_LEASE_S} seconds")
         fingerprint = request_fingerprint("lease", feature_id, duration_s)
         scope = f"lease:{caller.key_id}"
-        if caller.tenant.status is not TenantStatus.ACTIVE:
-            stored = self._leases.stored_answer(caller.tenant_id, scope, idempotency_key)
-            if stored is None:
-                raise TenantSuspended("this tenant is suspended; no tokens can be reserved")
-            return self._replay(caller.tenant_id, stored, fingerprint)
-        key = caller.license_key
-        feature = entitled_feature(caller, self._catalog, feature_id)
-        now = self._clock.now()
-        lease = Lease(
-            id=self._ids.new_id("lease"),
-            tenant_id=caller.tenant_id,
-            feature=feature_id,
-            cost_per_hour=feature.cost_per_hour,
-            started_at=now,
-            expires_at=now + duration_s,
-            duration_s=duration_s,
-            reserved=reservation(feature.cost_per_hour, now, now + duration_s),
-            status=LeaseStatus.OPEN,
-            actor=caller.actor,
-            project_id=key.project_id if key else None,
-            idempotency_key=idempotency_key,
+
+        def price() -> Charge[tuple[int, Lease]]:
+            feature = catalog_feature(self._catalog, feature_id)
+            key, now = caller.license_key, self._clock.now()
+            lease = Lease(
+                id=self._ids.new_id("lease"),
+                tenant_id=caller.tenant_id,
+                feature=feature_id,
+                cost_per_hour=feature.cost_per_hour,
+                started_at=now,
+                expires_at=now + duration_s,
+                duration_s=duration_s,
+                reserved=reservation(feature.cost_per_hour, now, now + duration_s),
+                status=LeaseStatus.OPEN,
+                actor=caller.actor,
+                project_id=key.project_id if key else None,
+                idempotency_key=idempotency_key,
+            )
+            opening = LeaseOpening(
+                lease, scope, idempotency_key, StoredAnswer(fingerprint, 201, {"lease_id": lease.id}, now), now
+            )
+
+            def write(policy_version: int | None) -> tuple[int, Lease]:
+                self._leases.open(replace(opening, policy_version=policy_version))
+                return 201, lease
+
+            return Charge(lease.reserved, write)
+
+        return open_hold(
+            self._spending,
+            caller,
+            Spend(SpendKind.LEASE, feature_id),
+            price,
+            lambda: self._leases.stored_answer(caller.tenant_id, scope, idempotency_key),
+            lambda stored: self._replay(caller.tenant_id, stored, fingerprint),
         )
-        answer = StoredAnswer(fingerprint, 201, {"lease_id": lease.id}, now)
-        opening = LeaseOpening(lease, scope, idempotency_key, answer, now)
-
-        def write(policy_version: int | None) -> tuple[int, Lease]:
-            policed = replace(opening, policy_version=policy_version)
-            settling_lots_first(self._settler, caller.tenant_id, lambda: self._leases.open(policed))
-            return 201, lease
-
-        def replayed() -> tuple[int, Lease] | None:
-            stored = self._leases.stored_answer(caller.tenant_id, scope, idempotency_key)
-            return None if stored is None else self._replay(caller.tenant_id, stored, fingerprint)
-
-        try:
-            return spend_under_policy(self._policy, caller, "lease", feature_id, lease.reserved, write, replayed)
-        except Replayed as replay:
-            return self._replay(caller.tenant_id, replay.answer, fingerprint)
 
     def _replay(self, tenant_id: str, stored: StoredAnswer, fingerprint: str) -> tuple[int, Lease]:
-        check_replay(stored, fingerprint, self._clock.now())
-        return stored.status_code, self._leases.get(tenant_id, str(stored.body["lease_id"]))
+        return replayed_hold(
+            stored, fingerprint, self._clock.now(), "lease_id", lambda i: self._leases.get(tenant_id, i)
+        )
 
     # ------------------------------------------------------------------------------------ heartbeat
     def heartbeat(self, caller: Principal, lease_id: str, extend_s: int | None = None) -> Lease:
-        """Keep a lease alive: move its end, reserving another hour when the new end starts one."""
-        authorize(caller, Permission.CONSUME)
+        """Keep a lease alive: move its end, reserving another hour when the new end starts one. The
+        extension is a spend (the spending pipeline): the policy meets the lease at its new total."""
         if extend_s is not None and not 1 <= extend_s <= MAX_LEASE_S:
             raise InvalidField("extend_s", f"must be from 1 to {MAX_LEASE_S} seconds")
-        for _ in range(_ATTEMPTS):
+
+        def attempt() -> Lease | None:
             lease = self._leases.get(caller.tenant_id, lease_id)
             may_keep(caller, lease.actor, "lease")
             now = self._clock.now()
@@ -228,46 +219,43 @@ class LeaseService:
                 if lease.status is LeaseStatus.OPEN:
                     self._settle(lease, now)  # settle it now rather than wait for the sweeper
                 raise LeaseExpired(f"lease {lease_id} ended at its expiry; open a new lease")
-            if caller.tenant.status is not TenantStatus.ACTIVE:
-                raise TenantSuspended("this tenant is suspended; leases cannot be extended")
             new_end = extended_end(lease, now, extend_s)
             extra = max(0, reservation(lease.cost_per_hour, lease.started_at, new_end) - lease.reserved)
-            if settling_lots_first(
-                self._settler, caller.tenant_id, partial(self._leases.extend, lease, new_end, extra, now)
-            ):
+
+            def price() -> Charge[bool]:
+                return Charge(lease.reserved + extra, lambda v: self._leases.extend(lease, new_end, extra, now, v))
+
+            if self._spending.spend(caller, Spend(SpendKind.LEASE_EXTENSION, lease.feature), price):
                 return replace(lease, expires_at=new_end, reserved=lease.reserved + extra)
-        raise StoreBusy()
+            return None
+
+        return until_written(attempt)
 
     # -------------------------------------------------------------------------------------- check in
     def close(self, caller: Principal, lease_id: str) -> Lease:
-        """Check a lease in: charge the hours started, release the rest. A second call returns the same
-        settled lease and charges nothing; a lease already past its end is settled as expired."""
-        authorize(caller, Permission.CONSUME)
-        for _ in range(_ATTEMPTS):
+        """Check a lease in (winding down: never refused, whatever the tenant's status or policy): charge
+        the hours started, release the rest. A second call returns the same settled lease and charges
+        nothing; a lease already past its end is settled as expired."""
+
+        def attempt() -> Lease | None:
             lease = self._leases.get(caller.tenant_id, lease_id)
             may_keep(caller, lease.actor, "lease")
             if lease.status is not LeaseStatus.OPEN:
                 return lease
-            result = self._settle(lease, self._clock.now(), actor=caller.actor)
-            if result is not None:
-                return result
-        raise StoreBusy()
+            return self._settle(lease, self._clock.now(), actor=caller.actor)
+
+        return until_written(attempt)
 
     # ---------------------------------------------------------------------------------------- expiry
     def expire_if_due(self, tenant_id: str, lease_id: str) -> bool:
         """The sweeper's entry: settle the lease as expired if it is open and past its end. True if this
         call settled it; False if there was nothing to do (already settled, extended, or gone)."""
-        for _ in range(_ATTEMPTS):
-            try:
-                lease = self._leases.get(tenant_id, lease_id)
-            except NotFound:
-                return False
-            now = self._clock.now()
-            if lease.status is not LeaseStatus.OPEN or now < lease.expires_at:
-                return False
-            if self._settle(lease, now) is not None:
-                return True
-        raise StoreBusy()
+        return holds.expire_if_due(
+            lambda: self._leases.get(tenant_id, lease_id),
+            lambda lease, now: lease.status is LeaseStatus.OPEN and now >= lease.expires_at,
+            lambda lease, now: self._settle(lease, now) is not None,
+            self._clock.now,
+        )
 
     def _settle(self, lease: Lease, now: int, actor: str = EXPIRY_ACTOR) -> Lease | None:
         result = settled(lease, now, self._ids.new_id("le"))

@@ -187,9 +187,11 @@ class DynamoLeaseRepository(_Holds):
     def get(self, tenant_id: str, lease_id: str) -> Lease:
         return to_lease(tenant_id, self._get(LeaseItem, tenant_id, keys.lease_sk(lease_id), f"no lease {lease_id}"))
 
-    def extend(self, lease: Lease, new_end: int, extra: int, now: int) -> bool:
+    def extend(self, lease: Lease, new_end: int, extra: int, now: int, policy_version: int | None = None) -> bool:
         item = LeaseItem(keys.tenant_pk(lease.tenant_id), keys.lease_sk(lease.id))
         tx = PoolTransaction(lease.tenant_id, kernel.token("lease-extend", lease.id, secrets.token_hex(8)))
+        if policy_version is not None:  # an extension is a spend: decided under this version of the policy
+            check_policy_version(tx, lease.tenant_id, policy_version)
         tx.resize_hold(
             LEASE,
             item,
@@ -205,6 +207,8 @@ class DynamoLeaseRepository(_Holds):
         except Refused as refused:
             if LEASE in refused:
                 return False
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             kernel.explain_pool(refused, extra, now, "this lease needs to hold")
             kernel.explain_budget(refused, extra)
             raise
@@ -268,6 +272,8 @@ class DynamoAllowanceRepository(_Holds):
         before, after = change.before, change.after
         # one token per call (reused by its retries): two concurrent settlements of one version must not share it
         tx = PoolTransaction(before.tenant_id, kernel.token("allowance", before.id, secrets.token_hex(8)))
+        if change.policy_version is not None:  # a renewal is a spend: decided under this version of the policy
+            check_policy_version(tx, before.tenant_id, change.policy_version)
         item = allowance_item(after)
         unchanged = (AllowanceItem.version == before.version) & (AllowanceItem.status == "open")
         if after.status is AllowanceStatus.OPEN:  # a report, or a renewal holding the block anew
@@ -292,6 +298,8 @@ class DynamoAllowanceRepository(_Holds):
         except Refused as refused:
             if ALLOWANCE in refused:
                 return False
+            if POLICY in refused:
+                raise PolicyChanged() from refused
             top_up = change.top_up
             kernel.explain_pool(refused, top_up, change.now, "renewing this allowance needs")
             kernel.explain_budget(refused, top_up)

@@ -183,14 +183,16 @@ class PoolTransaction:
         project_id: str | None = None,
         actions: Sequence[Action] | None = None,
         active: bool = False,
+        now: int | None = None,
     ) -> PoolTransaction:
         """Close a hold of ``held`` tokens charging ``used`` of them; the rest goes back. Never refused for
-        money (a suspended tenant's holds settle too) unless ``active``. The item's amount becomes 0, or stays
+        money (a suspended tenant's holds settle too) unless ``active`` (a spend out of the hold, such as a
+        redemption: the tenant active and, given ``now``, no lot due). The item's amount becomes 0, or stays
         ``held`` for a lease (``KEEPS_AMOUNT``)."""
         if not 0 <= used <= held:
             raise ValueError(f"a settlement charges 0..{held} tokens, not {used}")
         recorded = held if type(item) in KEEPS_AMOUNT else 0
-        return self._hold(label, item, held, 0, used, None, project_id, condition, actions, active, recorded)
+        return self._hold(label, item, held, 0, used, now, project_id, condition, actions, active, recorded)
 
     def _hold(
         self,
@@ -224,13 +226,14 @@ class PoolTransaction:
         grows = to - (was - used)
         spending = grows > 0 and now is not None
         covers = grows if spending else None
+        live = spending or (active and now is not None)  # a spend, or a charge out of the hold: no lot due
         self._pool(
             PoolDelta(
                 balance=-used,
                 reserved=to - was,
                 active=spending or active,
                 covers=covers,
-                live_at=now if spending else None,
+                live_at=now if live else None,
             )
         )
         if project_id is not None:

@@ -19,7 +19,6 @@ from tollgate.core.ids import IdGenerator
 from tollgate.core.limits import MAX_FUTURE_S, MIN_TIMESTAMP
 from tollgate.core.models import LicenseKey, LicenseKeySnapshot, Principal
 from tollgate.core.ports import LicenseKeyReader, LicenseKeyRepository
-from tollgate.core.roles import Permission, Role, require
 from tollgate.keys import rules as regions
 from tollgate.keys.service_validation import MESSAGES, Code, ValidationRequest, decide, presented_key
 from tollgate.tenancy import rules as credentials
@@ -112,7 +111,6 @@ class LicenseKeyService:
         self._memory: dict[str, tuple[int, LicenseKeySnapshot]] = {}
 
     def issue(self, caller: Principal, request: NewLicenseKey) -> IssuedLicenseKey:
-        require(_role_of(caller), Permission.MANAGE_LICENSE_KEYS)
         now = self._clock.now()
         expires_at = None
         if request.expires_at is not None:
@@ -142,16 +140,13 @@ class LicenseKeyService:
         return IssuedLicenseKey(key, plain)
 
     def list(self, caller: Principal) -> list[LicenseKey]:
-        require(_role_of(caller), Permission.READ_LICENSE_KEYS)
         return self._keys.list_license_keys(caller.tenant_id)
 
     def revoke(self, caller: Principal, key_id: str) -> LicenseKey:
-        require(_role_of(caller), Permission.MANAGE_LICENSE_KEYS)
         return self._keys.revoke_license_key(caller.tenant_id, key_id, self._clock.now())
 
     def rotate(self, caller: Principal, key_id: str) -> IssuedLicenseKey:
         """A new secret for the same key id and scope; the old secret stops working at once."""
-        require(_role_of(caller), Permission.MANAGE_LICENSE_KEYS)
         current = self._keys.get_license_key(caller.tenant_id, key_id)
         if current.revoked_at is not None:
             raise Conflict(f"license key {key_id} is revoked; issue a new one")
@@ -183,6 +178,21 @@ class LicenseKeyService:
         self._remember(presented.key_id, snapshot)
         return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
 
+    def authenticate_to_wind_down(self, credential: str | None) -> Principal:
+        """The caller of a route that only winds a hold down (a lease check-in, an allowance report, cancelling
+        an action): never refused for what stops spending (SPEC.md, "Spending: one pipeline"). The key must
+        be the tenant's and its secret right; a revoked or expired key, a suspended tenant or another region
+        is let through, as the change charges only what was used. Whatever would spend or grow a hold goes
+        through ``authenticate`` and the spending pipeline instead."""
+        presented = presented_key(credential)
+        snapshot = self._reader.snapshot(presented.tenant_id, presented.key_id)
+        code = decide(presented, snapshot, ValidationRequest(), self._serving_region(), self._clock.now())
+        if code is Code.NOT_FOUND:
+            raise _REFUSALS.get(code, lambda: Forbidden(MESSAGES[code]))()
+        assert snapshot.tenant is not None
+        assert snapshot.key is not None
+        return Principal(tenant=snapshot.tenant, key_id=snapshot.key.id, license_key=snapshot.key)
+
     def authenticate_from_memory(self, credential: str | None, client_region: str | None = None) -> Principal:
         """Like ``authenticate``, without a read when this container read the key in the last
         ``MEMORY_S`` seconds. What can change about a key (its secret, revocation) and its tenant (status)
@@ -209,12 +219,6 @@ class LicenseKeyService:
         if len(self._memory) >= MEMORY_KEYS:
             self._memory.pop(next(iter(self._memory)))
         self._memory[key_id] = (self._clock.now(), snapshot)
-
-
-def _role_of(principal: Principal) -> Role:
-    if principal.role is None:
-        raise Forbidden("a tenant API key is required for this route")
-    return principal.role
 
 
 def expiring_notice_at(key: LicenseKey) -> int | None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from tollgate.approvals.service_spend import SpendPolicy, spend_under_policy
+from tollgate.approvals.service_spend import SpendPolicy
 from tollgate.core.clock import Clock
-from tollgate.core.errors import Forbidden, InvalidField, LotsDue, TenantSuspended
+from tollgate.core.errors import InvalidField
 from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
 from tollgate.core.ids import IdGenerator
 from tollgate.core.limits import CONTROL_CHARACTERS, IDEMPOTENCY_KEY, MAX_TOKENS, MAX_VALID_DAYS, REASON_MAX
-from tollgate.core.models import EntryKind, LedgerEntry, Lot, Pool, Principal, TenantStatus
+from tollgate.core.models import EntryKind, LedgerEntry, Lot, Pool, Principal
 from tollgate.core.ports import LotSettler
-from tollgate.core.roles import Permission, authorize
 from tollgate.pool.rules import LotView, allocate
+from tollgate.pool.service_spending import Charge, Spend, Spending, SpendKind, catalog_feature
 from tollgate.purchases.rules_catalog import CatalogRepository
 
 GRANT_SCOPE = "grant"  # operator grants' Idempotency-Keys
@@ -99,94 +99,70 @@ class PoolService:
         ids: IdGenerator,
         settler: LotSettler | None = None,
         policy: SpendPolicy | None = None,
+        spending: Spending | None = None,
     ) -> None:
         self._pools = pools
         self._catalog = catalog
         self._clock = clock
         self._ids = ids
         self._settler = settler
-        self._policy = policy
+        self._spending = spending or Spending(policy, settler)
 
     def consume(
         self, caller: Principal, feature_id: str, quantity: int, idempotency_key: str, minimal: bool = False
     ) -> tuple[int, dict[str, Any]]:
-        """Debit ``quantity`` uses of a feature. Returns (status, body): the first answer on a retry.
+        """Debit ``quantity`` uses of a feature, through the spending pipeline. Returns (status, body): the
+        first answer on a retry.
 
         ``minimal`` (the SDK's ``Prefer: return=minimal``) leaves ``balance_after`` out; only then may the
         caller's key come from memory (``Principal.key_from_memory``), making the whole call one write."""
         if caller.key_from_memory and not minimal:
             raise AssertionError("a key from memory carries no current balance: answer minimally")
-        authorize(caller, Permission.CONSUME)
         fingerprint = request_fingerprint("consume", feature_id, quantity)
         scope = f"consume:{caller.key_id}"
-        if caller.tenant.status is not TenantStatus.ACTIVE:
-            return self._replay_or(
-                caller.tenant_id,
-                scope,
-                idempotency_key,
-                fingerprint,
-                TenantSuspended("this tenant is suspended; no tokens can be consumed"),
-            )
         scope_of_key = caller.license_key
-        if scope_of_key is not None and scope_of_key.features is not None and feature_id not in scope_of_key.features:
-            raise Forbidden(f"this license key is not entitled to feature {feature_id}")
-        feature = self._catalog.feature(feature_id)
-        if feature is None:
-            raise InvalidField("feature", f"no feature {feature_id} in the catalog")
-        cost = feature.cost_per_use * quantity
-        now = self._clock.now()
-        entry = LedgerEntry(
-            id=self._ids.new_id("le"),
-            tenant_id=caller.tenant_id,
-            kind=EntryKind.CONSUMPTION,
-            amount=-cost,
-            created_at=now,
-            actor=caller.actor,
-            reason=f"{quantity} × {feature_id}",
-            feature=feature_id,
-            quantity=quantity,
-            project_id=scope_of_key.project_id if scope_of_key else None,
-            idempotency_key=idempotency_key,
-            key_id=caller.key_id,
-        )
-        balance_after = None if minimal else caller.tenant.pool.balance - cost
-        result = Consumption(charged=cost, balance_after=balance_after, entry_id=entry.id)
-        answer = StoredAnswer(fingerprint, result.status_code, result.body(), now)
-        key_check = None
-        if caller.key_from_memory and scope_of_key is not None:
-            key_check = (scope_of_key.id, scope_of_key.secret_hash)
-        debit = Debit(caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now, key_check)
 
-        def write(policy_version: int | None) -> tuple[int, dict[str, Any]]:
-            self._debit(replace(debit, policy_version=policy_version))
-            return result.status_code, result.body()
+        def price() -> Charge[tuple[int, dict[str, Any]]]:
+            cost = catalog_feature(self._catalog, feature_id).cost_per_use * quantity
+            now = self._clock.now()
+            entry = LedgerEntry(
+                id=self._ids.new_id("le"),
+                tenant_id=caller.tenant_id,
+                kind=EntryKind.CONSUMPTION,
+                amount=-cost,
+                created_at=now,
+                actor=caller.actor,
+                reason=f"{quantity} × {feature_id}",
+                feature=feature_id,
+                quantity=quantity,
+                project_id=scope_of_key.project_id if scope_of_key else None,
+                idempotency_key=idempotency_key,
+                key_id=caller.key_id,
+            )
+            balance_after = None if minimal else caller.tenant.pool.balance - cost
+            result = Consumption(charged=cost, balance_after=balance_after, entry_id=entry.id)
+            answer = StoredAnswer(fingerprint, result.status_code, result.body(), now)
+            key_check = None
+            if caller.key_from_memory and scope_of_key is not None:
+                key_check = (scope_of_key.id, scope_of_key.secret_hash)
+            debit = Debit(
+                caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now, key_check
+            )
+
+            def write(policy_version: int | None) -> tuple[int, dict[str, Any]]:
+                self._pools.debit(replace(debit, policy_version=policy_version))
+                return result.status_code, result.body()
+
+            return Charge(cost, write)
 
         def replayed() -> tuple[int, dict[str, Any]] | None:
             stored = self._pools.stored_answer(caller.tenant_id, scope, idempotency_key)
-            return None if stored is None else self._answer(stored, fingerprint, now)
+            return None if stored is None else self._answer(stored, fingerprint, self._clock.now())
 
         try:
-            # redeeming an approved action (actions work) is not evaluated again: it bypasses this gate
-            return spend_under_policy(self._policy, caller, "consume", feature_id, cost, write, replayed)
+            return self._spending.spend(caller, Spend(SpendKind.CONSUME, feature_id), price, replayed)
         except Replayed as replay:
-            return self._answer(replay.answer, fingerprint, now)
-
-    def _debit(self, debit: Debit) -> None:
-        try:
-            self._pools.debit(debit)
-        except LotsDue:
-            if self._settler is None:
-                raise
-            self._settler.settle_due_lots(debit.tenant_id)
-            self._pools.debit(debit)
-
-    def _replay_or(
-        self, tenant_id: str, scope: str, key: str, fingerprint: str, error: Exception
-    ) -> tuple[int, dict[str, Any]]:
-        stored = self._pools.stored_answer(tenant_id, scope, key)
-        if stored is None:
-            raise error
-        return self._answer(stored, fingerprint, self._clock.now())
+            return self._answer(replay.answer, fingerprint, self._clock.now())
 
     @staticmethod
     def _answer(stored: StoredAnswer, fingerprint: str, now: int) -> tuple[int, dict[str, Any]]:
@@ -194,7 +170,6 @@ class PoolService:
         return stored.status_code, stored.body
 
     def balance(self, caller: Principal) -> BalanceView:
-        authorize(caller, Permission.READ_BALANCE)
         pool = self._pools.pool(caller.tenant_id)
         due = pool.next_lot_expiry
         if due is not None and due <= self._clock.now() and self._settler is not None:
@@ -203,7 +178,6 @@ class PoolService:
         return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
 
     def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
-        authorize(caller, Permission.READ_LEDGER)
         return self._pools.ledger_page(caller.tenant_id, cursor, limit)
 
     def grant(
