@@ -268,9 +268,17 @@ def test_times_of_day_are_local_wall_clock() -> None:
     assert datetime.fromtimestamp(at("2026-11-30 09:00", "Europe/Berlin"), UTC).hour == 8
 
 
-@pytest.mark.parametrize("zone", ["America", "Etc", "__pycache__", "..", "/etc/localtime", "Europe/Berlin ", "x\x00"])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        *["America", "Etc", "__pycache__", "..", "/etc/localtime", "Europe/Berlin ", "x\x00"],
+        *["localtime", "posixrules", "Factory", "posix/Europe/Berlin", "right/UTC", "Europe/../Europe/Berlin"],
+    ],
+)
 def test_a_schedule_names_a_time_zone_not_a_file(zone: str) -> None:
-    """Directories of the zone database raise IsADirectoryError in zoneinfo: still a 422, never a 500."""
+    """Directories of the zone database raise IsADirectoryError in zoneinfo: still a 422, never a 500. The
+    host's ``localtime``, ``posixrules``, ``Factory`` and the ``posix/`` and ``right/`` copies are files of
+    the database, not zones a tenant means (issue 20)."""
     from pydantic import ValidationError
 
     from tollgate.approvals.models_policy import PolicyBody
@@ -339,3 +347,28 @@ def test_a_costly_condition_stored_before_the_bound_denies_at_once(expression: s
         return
     assert (decision.effect, decision.rule_id) == (Effect.DENY, "costly")
     assert "budget" in (decision.condition_error or "").lower()
+
+
+def test_a_glob_with_many_stars_decides_without_backtracking() -> None:
+    """A backtracking regex took seconds here (issue 20); the outcome is what is asserted."""
+    from tollgate.approvals.rules import glob_matches
+
+    assert not glob_matches("*a*a*a*a*a*a*b", "a" * 64)
+    assert not glob_matches("*a*a*a*a*a*a*a*b", "a" * 64)
+    assert glob_matches("*a*a*a*a*a*a*a*b", "a" * 63 + "b")
+    rule = Rule("stars", Effect.DENY, Match(actions=("*a*a*a*a*a*a*a*b",)))
+    many = ActionRequest(action="a" * 64, key_id="lk_0000000000000001", key_kind="license")
+    assert decide(rule, request=many).effect is Effect.ALLOW
+
+
+@given(
+    pattern=st.text(alphabet="ab.*", max_size=8),
+    text=st.text(alphabet="ab.", max_size=10),
+)
+def test_a_glob_matches_exactly_what_its_regular_expression_would(pattern: str, text: str) -> None:
+    import re
+
+    from tollgate.approvals.rules import glob_matches
+
+    expected = re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), text) is not None
+    assert glob_matches(pattern, text) is expected
