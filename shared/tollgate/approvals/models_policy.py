@@ -185,6 +185,12 @@ class PolicyBody(RequestModel):
             if rule.id in seen:
                 raise ValueError(f"rule {index} repeats the id {rule.id}")
             seen.add(rule.id)
+        globs = sum(1 for rule in rules for action in rule.match.actions or () if "*" in action)
+        if globs > limits.MAX_POLICY_GLOBS:
+            raise ValueError(
+                f"has {globs} action patterns with `*`; a policy may have at most {limits.MAX_POLICY_GLOBS} "
+                "(each is matched on every request)"
+            )
         return rules
 
     def document(self) -> dict[str, Any]:

@@ -48,6 +48,7 @@ CONDITION_MAX = 2000
 MAX_CONDITION_COST = 1000  # estimated steps of one CEL condition (tollgate.approvals.rules_conditions)
 MAX_POLICY_CONDITION_COST = 10_000  # of all a policy's conditions together: a few milliseconds at most
 MAX_MATCH_VALUES = 50  # values in one match list (actions, features, projects…)
+MAX_POLICY_GLOBS = 200  # action patterns with `*` in one policy: each is matched on every request (~1 µs)
 MAX_PRINCIPALS = 50  # roles and key ids in one approvers, escalate_to or break_glass set
 MAX_QUORUM = 20
 MIN_APPROVAL_TIMEOUT_S = 60
