@@ -148,3 +148,63 @@ def test_the_evaluator_fires_and_recovers_once_whatever_the_stream_repeats(world
     assert DynamoAlertRepository().get(tenant, alert.id).state is AlertState.ARMED
     broken = evaluator.process([{"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "x", "Keys": {"pk": 1}}}])
     assert broken.failed == ["x"]
+
+
+def test_the_limit_holds_when_two_creates_read_before_either_writes(
+    world: LeaseWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of issue 20 (24 concurrent creates over 40 alerts ended at 53), made certain: both creates
+    read how many alerts there are before either writes. The count is written with the alert, conditioned
+    on what was read, so the second one reads again and is refused."""
+    import threading
+
+    import botocore.client
+
+    from tollgate.events.store_alerts import DynamoAlertRepository
+
+    owner = world.tenant(0)
+    alerts = service(world)
+    for n in range(MAX_ALERTS - 1):
+        alerts.create(owner, "balance_below", n, None)
+    both_read = threading.Barrier(2)
+    first_read = threading.local()
+
+    def meeting(read: object) -> object:
+        def wrapped(self: object, *args: object) -> object:
+            answer = read(self, *args)  # type: ignore[operator]
+            if not getattr(first_read, "done", False):
+                first_read.done = True
+                both_read.wait(timeout=10)
+            return answer
+
+        return wrapped
+
+    for name in ("list", "_count"):
+        if hasattr(DynamoAlertRepository, name):
+            monkeypatch.setattr(DynamoAlertRepository, name, meeting(getattr(DynamoAlertRepository, name)))
+    # moto checks a transaction's conditions and applies it in separate steps; DynamoDB does both atomically
+    one_request_at_a_time = threading.Lock()
+    send = botocore.client.BaseClient._make_api_call
+
+    def atomic(self: object, *args: object) -> object:
+        with one_request_at_a_time:
+            return send(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic)
+    outcomes: list[str] = []
+
+    def create(threshold: int) -> None:
+        try:
+            alerts.create(owner, "balance_below", threshold, None)
+            outcomes.append("created")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=create, args=(1000 + n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    monkeypatch.undo()
+    assert sorted(outcomes) == ["conflict", "created"]
+    assert len(alerts.list(owner)) == MAX_ALERTS

@@ -13,7 +13,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +31,7 @@ from hypothesis import strategies as st
 from infra.local.gateway import HttpRequest, Router, build_event
 from infra.local.stripe_standin import StandinServer, start_standin
 from infra.local.template import HttpRoute, load_template
-from tests.conftest import TEMPLATE
+from tests.conftest import ROOT, TEMPLATE
 from tests.unit.conftest import FakePayments
 from tests.unit.licensing import signing_key_pem
 from tollgate import services
@@ -46,7 +48,7 @@ EXAMPLES = int(os.environ.get("TOLLGATE_PROPERTY_EXAMPLES", "100"))
 WEBHOOK_SECRET = "whsec_property"
 # A refusal of bad input changes nothing. 402 and 409 are answers to well-formed requests (an idempotent
 # answer may be recorded with them), so they are not held to it.
-BAD_INPUT_STATUSES = {400, 401, 403, 404, 405, 413, 422}
+BAD_INPUT_STATUSES = {400, 401, 403, 404, 405, 413, 415, 422}
 
 TEMPLATE_INFO = load_template(TEMPLATE, table_name=os.environ["TABLE_NAME"])
 ROUTER = Router(TEMPLATE_INFO.routes)
@@ -472,3 +474,89 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(world: World, method: 
 def test_the_fallback_route_is_what_unmatched_requests_reach() -> None:
     match = ROUTER.match("DELETE", "/v1/tenant")
     assert match is not None and match.route == HttpRoute("FallbackFunction", "Default", "ANY", "$default")
+
+
+# ------------------------------------------------------------------------- the Content-Type rule (415)
+
+OPENAPI = json.loads((ROOT / "shared/tollgate/edge/contract/openapi.json").read_text())
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _template_path(openapi_path: str) -> str:
+    """The path as template.yaml writes it: any ``{name}`` is one path parameter."""
+    shape = re.sub(r"\{[^}]+\}", "{}", openapi_path)
+    served = [path for _, path in HTTP_ROUTES if re.sub(r"\{[^}]+\}", "{}", path) == shape]
+    return served[0] if served else openapi_path
+
+
+# Every operation of the contract that can carry a body (SPEC.md: a body whose Content-Type is not JSON on
+# a JSON route is a 415): taken from the published document, so a new route is covered without listing it.
+JSON_ROUTES = sorted(
+    (method.upper(), _template_path(path))
+    for path, operations in OPENAPI["paths"].items()
+    for method in operations
+    if method.upper() in BODY_METHODS
+)
+FORM_FIELDS = st.dictionaries(
+    st.sampled_from([*FIELDS, "default_effect", "rules", "budget", "url", "events", "kind", "threshold"]),
+    st.sampled_from(["deny", "allow", "1", "100", "x", "build", "[]", "*", "https://hooks.example.com/x"]),
+    max_size=4,
+)
+
+
+def _multipart(fields: dict[str, str], boundary: str = "tollgateboundary") -> str:
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()]
+    return "".join(parts) + f"--{boundary}--\r\n"
+
+
+@st.composite
+def non_json_calls(draw: st.DrawFn, tenant: Tenant, route: tuple[str, str]) -> Call:
+    """A request to ``route`` whose body is of another media type, or declares none; authenticated as a
+    caller who may use the route, so that nothing but the media type stands in the way."""
+    fields = draw(FORM_FIELDS)
+    kind = draw(st.sampled_from(["multipart", "form", "text", "none", "xml", "json-text", "charset"]))
+    body: str | None = json.dumps(fields)
+    content_type: str | None
+    if kind == "multipart":
+        boundary = draw(st.sampled_from(["tollgateboundary", "x"]))
+        content_type = f"multipart/form-data; boundary={boundary}"
+        body = draw(st.sampled_from([_multipart(fields, boundary), ""]))
+    elif kind == "form":
+        content_type, body = "application/x-www-form-urlencoded", "&".join(f"{k}={v}" for k, v in fields.items())
+    elif kind == "text":
+        content_type = draw(st.sampled_from(["text/plain", "text/json", "TEXT/PLAIN; charset=utf-8"]))
+    elif kind == "none":
+        content_type, body = None, draw(st.sampled_from([body, "{}", "x=1"]))
+    elif kind == "xml":
+        content_type, body = "application/xml", "<policy><default_effect>deny</default_effect></policy>"
+    elif kind == "charset":
+        content_type = "application/json; charset=utf-16"
+    else:
+        content_type = draw(st.sampled_from(["application/jsonx", "application/json-patch", "json", "*/*"]))
+    auth = draw(st.sampled_from([tenant.owner, tenant.license_key]))
+    headers = {"authorization": f"Bearer {auth}", "idempotency-key": str(uuid.uuid4()), "if-match": '"0"'}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    known = any(route[1].startswith(prefix) for prefix in ID_KINDS)
+    path = path_for(draw, route[1], tenant) if known else re.sub(r"\{[^}]+\}", "x1", route[1])
+    return Call(route[0], path, headers, body, False, {})
+
+
+@pytest.mark.parametrize("route", [pytest.param(r, id=f"{r[0]} {r[1]}") for r in JSON_ROUTES])
+def test_every_json_route_refuses_a_non_json_body_with_415_and_changes_nothing(
+    world: World, route: tuple[str, str]
+) -> None:
+    assert route in set(HTTP_ROUTES), f"{route} is in the contract but no route of template.yaml serves it"
+
+    @settings(max_examples=max(10, EXAMPLES // 4), deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+    @given(call=non_json_calls(world.tenant, route))
+    def run(call: Call) -> None:
+        function_id, event = event_for(call)
+        world.watch.reset()
+        answer = world.handlers[function_id].handler(event, Context())
+        assert int(answer["statusCode"]) == 415, (call, answer.get("body"))
+        assert json.loads(answer["body"])["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+        assert world.watch.before is None, call  # no write request was even sent
+
+    run()

@@ -119,3 +119,39 @@ def test_other_tenants_keys_are_not_found(service: TenantService) -> None:
     two = service.authenticate(service.sign_up(SignupRequest("B", "b@b.co", "us-east-1"), None).owner_key.secret)
     with pytest.raises(NotFound):
         service.revoke_api_key(two, one.key_id)
+
+
+# Addresses the old check (anything with an @ and a dot after it) let through (issue 20).
+NOT_EMAILS = [
+    *["a..b@acme.example", "ops@localhost.", "ops@acme.test", "ops@-acme.example", '"q"@acme.example'],
+    *["ops@[127.0.0.1].x", "ops@acme..example", "ops@acme.example.", ".ops@acme.example", "a@b@c.example"],
+]
+
+
+@pytest.mark.parametrize("email", NOT_EMAILS)
+def test_signup_refuses_what_is_not_an_email_address(email: str) -> None:
+    with pytest.raises(InvalidField) as error:
+        SignupRequest("Acme", email, "eu-west-1")
+    assert error.value.field == "email" and "is not an e-mail address" in error.value.message
+
+
+def test_an_email_address_is_kept_normalized() -> None:
+    assert SignupRequest("Acme", "Ops@ACME.Example", "eu-west-1").email == "Ops@acme.example"
+
+
+@pytest.mark.parametrize("email", [NOT_EMAILS[0], *NOT_EMAILS[2:5]])
+def test_the_signup_route_answers_422_naming_email(table: str, email: str) -> None:
+    from tests.unit.handlers import call, load_function
+
+    status, body, _ = call(load_function("signup"), "POST", "/v1/tenants", {"name": "Acme", "email": email})
+    assert status == 422, body
+    assert body["error"]["field"] == "email" and "is not an e-mail address" in body["error"]["message"]
+
+
+def test_the_validation_function_does_not_load_email_validator() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, runpy; runpy.run_path('functions/validate/app.py'); assert 'email_validator' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -99,6 +99,9 @@ def test_csv_parses_and_sums_as_the_json() -> None:
         ("2024-01-01", "2026-01-01", "to"),
         ("1999-12-31", "2000-01-02", "from"),
         ("２０２６-01-01", None, "from"),
+        ("9999-12-01", "9999-12-31", "to"),  # more than ten years ahead (issue 20): refused, not answered
+        ("2040-01-01", None, "from"),  # `to` defaults to today: `from` after it
+        ("2040-01-01", "2040-01-02", "to"),
     ],
 )
 def test_bad_ranges_name_the_field(first: str, last: str | None, field: str) -> None:

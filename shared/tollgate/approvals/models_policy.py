@@ -7,8 +7,9 @@ the field by its path, so it names the rule too: ``rules.2.approval.quorum``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
@@ -42,7 +43,22 @@ def _distinct(values: list[Any]) -> list[Any]:
     return values
 
 
+# Files of a zone database that are not zones of their own: the host's zone (``localtime``), the POSIX
+# default rules, tzdata's "Factory" placeholder and the ``posix/`` and ``right/`` copies of the tree.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    names = available_timezones() - _NOT_ZONES
+    return frozenset(name for name in names if name.split("/")[0] not in ("posix", "right"))
+
+
 def _timezone(name: str) -> str:
+    """An IANA zone by its exact name (``Europe/Berlin``, ``UTC``): one the zone database lists, not the
+    host's ``localtime``, ``posixrules``, ``Factory`` or a file path into the database."""
+    if name not in _zone_names():
+        raise ValueError("is not an IANA time zone, e.g. Europe/Berlin")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a directory of the zone database
@@ -169,6 +185,12 @@ class PolicyBody(RequestModel):
             if rule.id in seen:
                 raise ValueError(f"rule {index} repeats the id {rule.id}")
             seen.add(rule.id)
+        globs = sum(1 for rule in rules for action in rule.match.actions or () if "*" in action)
+        if globs > limits.MAX_POLICY_GLOBS:
+            raise ValueError(
+                f"has {globs} action patterns with `*`; a policy may have at most {limits.MAX_POLICY_GLOBS} "
+                "(each is matched on every request)"
+            )
         return rules
 
     def document(self) -> dict[str, Any]:

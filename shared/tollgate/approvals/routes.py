@@ -83,7 +83,7 @@ _PENDING: dict[str, Any] = {
     "description": "Pending: sent to the approvers; its tokens are held until it is decided.",
     "content": {"application/json": {"model": ActionAnswer}},
 }
-REQUEST_ANSWERS: dict[int, Any] = {**answers(200, ActionAnswer, 400, 401, 402, 403, 409), 202: _PENDING}
+REQUEST_ANSWERS: dict[int, Any] = {**answers(200, ActionAnswer, 400, 401, 402, 403, 404, 409), 202: _PENDING}
 
 
 def _size(limit: str | None) -> int:

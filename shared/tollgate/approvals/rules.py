@@ -21,7 +21,6 @@ The rules (SPEC.md, "Approvals"; docs/decisions.md, "Policy evaluation"):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -208,7 +207,7 @@ def evaluate(policy: Policy, request: ActionRequest, now: int) -> Decision:
 def _field_checks(match: Match, request: ActionRequest, now: int) -> tuple[tuple[str, bool], ...]:
     checks: list[tuple[str, bool]] = []
     if match.actions:
-        checks.append(("actions", any(_glob(pattern).fullmatch(request.action) for pattern in match.actions)))
+        checks.append(("actions", any(glob_matches(pattern, request.action) for pattern in match.actions)))
     for name, listed, value in (
         ("features", match.features, request.feature),
         ("projects", match.projects, request.project_id),
@@ -242,10 +241,25 @@ def condition_variables(request: ActionRequest, now: int) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=512)
-def _glob(pattern: str) -> re.Pattern[str]:
-    """``*`` matches any run of characters (dots included); every other character is itself."""
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+def glob_matches(pattern: str, text: str) -> bool:
+    """Whether ``text`` is ``pattern``, where ``*`` matches any run of characters (dots included) and every
+    other character is itself. Without backtracking (a regex would try every split of the text among the
+    stars: seconds for ``*a*a*a*a*a*a*b`` against 64 a's): the text must start with what precedes the first
+    star and end with what follows the last, and each part between stars is placed at its leftmost place
+    after the previous one. Leftmost is always right when the only wildcard is ``*`` (a later place leaves
+    less room for the parts after it and gains nothing), so one pass over the text decides."""
+    if "*" not in pattern:
+        return pattern == text
+    first, *middle, last = pattern.split("*")
+    if len(first) + len(last) > len(text) or not text.startswith(first) or not text.endswith(last):
+        return False
+    position, end = len(first), len(text) - len(last)
+    for part in middle:
+        found = text.find(part, position, end)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
 
 
 @lru_cache(maxsize=64)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from tollgate.approvals.rules import ActionRequest, Decision, Policy, Principals, evaluate, policy_from_document
+from tollgate.core import limits
 from tollgate.core.clock import Clock
 from tollgate.core.errors import InvalidField
 from tollgate.core.models import Principal
@@ -82,13 +83,18 @@ class PolicyService:
             return
         from tollgate.approvals.rules_conditions import ConditionSyntaxError, compile_condition
 
+        total = 0
         for index, rule in enumerate(policy.rules):
             if rule.condition is None:
                 continue
             try:
-                compile_condition(rule.condition)
+                total += compile_condition(rule.condition)
             except ConditionSyntaxError as error:
-                raise InvalidField(f"rules.{index}.condition", f"rule {rule.id}: does not compile: {error}") from error
+                raise InvalidField(f"rules.{index}.condition", f"rule {rule.id}: {error}") from error
+            if total > limits.MAX_POLICY_CONDITION_COST:
+                message = f"rule {rule.id}: the conditions up to this one would cost about {total} steps to "
+                message += f"evaluate, more than the {limits.MAX_POLICY_CONDITION_COST} a policy's may together"
+                raise InvalidField(f"rules.{index}.condition", message)
 
 
 def _known(principals: Principals, name: str, existing: set[str], path: str, rule_id: str, kind: str) -> None:

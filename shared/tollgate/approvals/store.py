@@ -171,6 +171,8 @@ class DynamoActionRepository:
         def build() -> PoolTransaction:
             tx = PoolTransaction(action.tenant_id, kernel.token("action-open", action.id))
             tx.open_hold(LABEL, action_item(action), action.held, now=change.now, project_id=action.project_id)
+            if action.held == 0 and action.project_id is not None:  # holding nothing, it still names a project
+                tx.require_project(action.project_id)
             check_policy_version(tx, action.tenant_id, action.policy_version)  # decided under the current policy
             tx.answer(answer.scope, answer.key, answer.answer, change.now)
             return tx

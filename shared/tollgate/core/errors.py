@@ -19,6 +19,12 @@ class MalformedRequest(TollgateError):
     code = "MALFORMED_REQUEST"
 
 
+class UnsupportedMediaType(TollgateError):
+    """A body that is not JSON (multipart, form, text, or no ``Content-Type`` at all) on a JSON route."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class InvalidField(TollgateError):
     """One field of an otherwise readable request is wrong. ``field`` names it."""
 

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from tollgate.core.errors import MalformedRequest, TollgateError
 from tollgate.core.limits import MAX_BODY_BYTES
 from tollgate.edge.errors import error_response, internal_error_response, refusal
-from tollgate.edge.requests import strict_json
+from tollgate.edge.requests import require_json, strict_json
 from tollgate.edge.routes import no_route
 from tollgate.edge.routing import CapabilityRouter, gate_of, serve
 
@@ -64,6 +64,12 @@ class Resolver(APIGatewayHttpResolver):
         return super().route(rule, method, *args, **kwargs)
 
     def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        try:
+            require_json(event)  # before Powertools parses a form or multipart body into a model's fields
+        except TollgateError as error:
+            request_id = str((event.get("requestContext") or {}).get("requestId", "unknown"))
+            self.logger.info("request refused", extra={"code": error.code, "status_reason": error.message})
+            return error_response(error, request_id)
         return serve(self.services, lambda: super(Resolver, self).resolve(event, context))
 
 

@@ -10,6 +10,7 @@ from tollgate.core import errors
 
 STATUS: list[tuple[type[errors.TollgateError], int]] = [
     (errors.MalformedRequest, 400),
+    (errors.UnsupportedMediaType, 415),
     (errors.InvalidField, 422),
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),

@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from tollgate.core import limits
-from tollgate.core.errors import InvalidField, MalformedRequest
+from tollgate.core.errors import InvalidField, MalformedRequest, UnsupportedMediaType
 from tollgate.core.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
 E = TypeVar("E", bound=Enum)
@@ -26,6 +26,33 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
         except ValueError as exc:
             raise MalformedRequest("the body is not valid base64") from exc
     return body.encode() if isinstance(body, str) else bytes(body)
+
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_MEDIA_TYPE = "application/json"
+
+
+def require_json(event: Mapping[str, Any]) -> None:
+    """Every route of this API reads JSON, so a request that may carry a body (POST, PUT, PATCH, DELETE) and
+    declares another ``Content-Type`` (multipart, form, text), or sends a body without declaring one, is
+    refused with 415 before any route, parser or credential sees it. Called once per request where the
+    request enters: the resolver (``tollgate.edge.app``) and the validation function's handler.
+
+    ``application/json`` may carry parameters (``; charset=utf-8``); a charset other than UTF-8 is refused
+    too. Powertools would otherwise parse form and multipart bodies itself, and a model whose fields are all
+    optional (the policy's) would take its defaults."""
+    method = str(((event.get("requestContext") or {}).get("http") or {}).get("method") or "").upper()
+    if method not in BODY_METHODS:
+        return
+    declared = header(event, "content-type")
+    if declared is None:
+        if event.get("body"):
+            raise UnsupportedMediaType(f"a body needs Content-Type: {JSON_MEDIA_TYPE}")
+        return
+    media_type, *parameters = (part.strip().lower() for part in str(declared).split(";"))
+    charset = next((p.partition("=")[2].strip('"') for p in parameters if p.startswith("charset=")), "utf-8")
+    if media_type != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"the body must be JSON (Content-Type: {JSON_MEDIA_TYPE}), not {declared[:100]!r}")
 
 
 def json_object(event: Mapping[str, Any], allow_empty: bool = False) -> Fields:

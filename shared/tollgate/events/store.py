@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
+from tollgate.core.errors import InvalidField
 from tollgate.events.rules import Event, EventPage
 from tollgate.kernel import keys
 from tollgate.kernel.cursors import CURSORS, EVENT_CURSOR, text_at
@@ -48,8 +49,10 @@ def list_events(
     """The tenant's events at or after ``since``, newest first, of one ``type`` when given."""
     start_key = None
     if cursor:
-        position = CURSORS.open(EVENT_CURSOR, tenant_id, cursor)
-        start_key = {"pk": {"S": keys.events_pk(tenant_id)}, "sk": {"S": text_at(position, "sk")}}
+        sk = text_at(CURSORS.open(EVENT_CURSOR, tenant_id, cursor), "sk")
+        if sk < keys.event_sk_from(since):  # DynamoDB refuses a start key outside the key condition
+            raise InvalidField("cursor", "has aged out of the 30 days this listing covers: list again without it")
+        start_key = {"pk": {"S": keys.events_pk(tenant_id)}, "sk": {"S": sk}}
     with busy_as_store_busy():
         result = EventItem.query(
             keys.events_pk(tenant_id),

@@ -2,16 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import random
+import time
+from typing import Any, Protocol
 
-from pynamodb.exceptions import DeleteError, DoesNotExist
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
-from tollgate.core.errors import Conflict, NotFound
+from tollgate.core.errors import Conflict, NotFound, StoreBusy
 from tollgate.core.models import Project
 from tollgate.events.service_alerts import TIMED, Alert, AlertKind, AlertState
 from tollgate.kernel import keys
+from tollgate.kernel import pool as kernel
 from tollgate.kernel.errors import busy_as_store_busy
-from tollgate.kernel.items import AlertItem, TenantItem
+from tollgate.kernel.items import AlertCountItem, AlertItem, TenantItem
+from tollgate.kernel.pool import PoolTransaction, Refused
+
+ALERT, COUNT = "alert", "alert_count"  # transaction labels
+COUNT_ATTEMPTS = 20  # reads of the count before a create or delete gives up (503) under contention
+
+
+def _pause() -> None:
+    time.sleep(random.uniform(0, 0.02))  # noqa: S311 - jitter between racing writers, not a secret
+
+
+def _count_item(tenant_id: str) -> AlertCountItem:
+    return AlertCountItem(keys.tenant_pk(tenant_id), keys.ALERT_COUNT_SK)
+
+
+def _counted(stored: int | None) -> Any:
+    """The condition that the count is still what was read (absent: still absent)."""
+    return AlertCountItem.alerts.does_not_exist() if stored is None else AlertCountItem.alerts == stored
 
 
 def to_alert(tenant_id: str, item: AlertItem) -> Alert:
@@ -53,10 +74,35 @@ def alert_item(alert: Alert) -> AlertItem:
 
 class DynamoAlertRepository:
     def add(self, alert: Alert, limit: int) -> None:
-        if len(self.list(alert.tenant_id)) >= limit:
-            raise Conflict(f"a tenant has at most {limit} alerts; delete one first")
-        with busy_as_store_busy():
-            alert_item(alert).save(condition=AlertItem.pk.does_not_exist())
+        """The alert and the tenant's count + 1, in one transaction conditioned on the count read (a
+        concurrent create or delete makes it read again): the limit holds under concurrent creates;
+        ``Conflict`` at ``limit``."""
+        tenant_id = alert.tenant_id
+        for _ in range(COUNT_ATTEMPTS):
+            stored = self._count(tenant_id)
+            count = len(self.list(tenant_id)) if stored is None else stored
+            if count >= limit:
+                raise Conflict(f"a tenant has at most {limit} alerts; delete one first")
+            tx = PoolTransaction(tenant_id, kernel.token("alert", alert.id, str(count)))
+            tx.put(ALERT, alert_item(alert), AlertItem.pk.does_not_exist())
+            tx.update(COUNT, _count_item(tenant_id), [AlertCountItem.alerts.set(count + 1)], _counted(stored))
+            try:
+                tx.commit()
+            except Refused as refused:
+                if COUNT in refused:
+                    _pause()  # another create or delete came first: count again
+                    continue
+                raise
+            return
+        raise StoreBusy()
+
+    def _count(self, tenant_id: str) -> int | None:
+        try:
+            with busy_as_store_busy():
+                item = AlertCountItem.get(keys.tenant_pk(tenant_id), keys.ALERT_COUNT_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return int(item.alerts)
 
     def list(self, tenant_id: str) -> list[Alert]:
         with busy_as_store_busy():
@@ -80,13 +126,30 @@ class DynamoAlertRepository:
         return to_alert(tenant_id, item)
 
     def delete(self, tenant_id: str, alert_id: str) -> Alert:
+        """The alert and the tenant's count - 1, in one transaction (as ``add``)."""
         alert = self.get(tenant_id, alert_id)
-        try:
-            with busy_as_store_busy():
-                alert_item(alert).delete(condition=AlertItem.pk.exists())
-        except DeleteError as exc:
-            raise NotFound("no such alert") from exc
-        return alert
+        item = AlertItem(keys.tenant_pk(tenant_id), keys.alert_sk(alert_id))
+        for _ in range(COUNT_ATTEMPTS):
+            stored = self._count(tenant_id)
+            tx = PoolTransaction(tenant_id, kernel.token("alert-delete", alert_id, str(stored)))
+            if stored is None:  # alerts from before the count: nothing to take one from, but none may start it
+                condition = AlertCountItem.alerts.does_not_exist()
+                tx.check(COUNT, AlertCountItem, keys.tenant_pk(tenant_id), keys.ALERT_COUNT_SK, condition)
+            else:
+                less: list[Action] = [AlertCountItem.alerts.set(max(0, stored - 1))]
+                tx.update(COUNT, _count_item(tenant_id), less, _counted(stored))
+            tx.delete(ALERT, item, AlertItem.pk.exists())
+            try:
+                tx.commit()
+            except Refused as refused:
+                if ALERT in refused:
+                    raise NotFound("no such alert") from refused
+                if COUNT in refused:
+                    _pause()
+                    continue
+                raise
+            return alert
+        raise StoreBusy()
 
 
 class ProjectReader(Protocol):

@@ -159,6 +159,13 @@ class AlertItem(TableModel):
     by_kind = TimedAlertIndex()
 
 
+class AlertCountItem(TableModel):
+    """How many alerts a tenant has (sk ALERTS, outside the ALERT# range), changed in the transaction that
+    adds or deletes one. Absent for a tenant whose alerts predate it: then they are counted."""
+
+    alerts = NumberAttribute()
+
+
 class EventItem(TableModel):
     """An outbox event (``tollgate.events.rules``): ``kind`` is ``event`` so that stream consumers can filter."""
 

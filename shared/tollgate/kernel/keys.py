@@ -160,6 +160,7 @@ def allowance_sk(allowance_id: str) -> str:
 
 
 ALERT_SK_PREFIX = "ALERT#"
+ALERT_COUNT_SK = "ALERTS"  # how many alerts the tenant has (outside the ALERT# range)
 KIND_TIMED_ALERT = "ALERT_TIMED"  # by_kind: alerts evaluated on a schedule (kind_sk: tenant#alert)
 
 

@@ -289,6 +289,18 @@ class PoolTransaction:
         project.budget, project.spent, project.committed, project.budget_left = budget, 0, 0, budget
         return self._add(BUDGET, "Put", project, ProjectItem.pk.does_not_exist())
 
+    def require_project(self, project_id: str) -> PoolTransaction:
+        """The project must exist (a change that names one but holds nothing of its budget): refused under
+        ``budget`` with no old item otherwise, which ``explain_budget`` answers 404."""
+        request = ProjectItem.get_operation_kwargs_from_class(
+            keys.tenant_pk(self.tenant_id),
+            range_key=keys.project_sk(project_id),
+            condition=ProjectItem.pk.exists(),
+        )
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._items.append(_Item(BUDGET, "ConditionCheck", request))
+        return self
+
     def set_budget(self, project_id: str, limit: int | None, *, actions: Sequence[Action] = ()) -> PoolTransaction:
         """A project's budget (``None``: no budget); ``budget_left`` follows atomically from what is spent
         or held at this instant. ``actions``: the project's other attributes changed with it."""
@@ -351,7 +363,7 @@ class PoolTransaction:
         project = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(delta.project_id))
         actions = delta.actions()
         if actions or delta.covers is not None:
-            self._add(BUDGET, "Update", project, delta.condition(), actions)
+            self._add(BUDGET, "Update", project, delta.condition(), actions, returns="ALL_OLD")
         return self
 
     def _add(

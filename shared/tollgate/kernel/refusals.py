@@ -9,7 +9,7 @@ from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 
-from tollgate.core.errors import InsufficientTokens, LotsDue, ProjectBudgetExhausted, TenantSuspended
+from tollgate.core.errors import InsufficientTokens, LotsDue, NotFound, ProjectBudgetExhausted, TenantSuspended
 
 POOL, BUDGET, ENTRY, ANSWER, LOT, OUTBOX = "pool", "budget", "entry", "answer", "lot", "outbox"
 
@@ -49,5 +49,9 @@ def explain_pool(refused: Refused, amount: int, now: int, what: str = "this need
 
 
 def explain_budget(refused: Refused, amount: int) -> None:
+    """A refused budget condition: no such project in this tenant (no old item: absent, or another
+    tenant's id) is a 404; a budget that does not cover ``amount`` a 402."""
+    if BUDGET in refused and not refused.failed[BUDGET]:
+        raise NotFound("no such project") from refused
     if BUDGET in refused:
         raise ProjectBudgetExhausted(f"the project's budget does not cover {amount} more tokens") from refused

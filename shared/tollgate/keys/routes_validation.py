@@ -102,6 +102,7 @@ def handler_for(validation: ValidationService) -> Callable[[dict[str, Any], Any]
         request_id = str((event.get("requestContext") or {}).get("requestId", "unknown"))
         try:
             route = _route(event)
+            requests.require_json(event)
             if route == VALIDATE:
                 return validate(validation, event)
             if route == JWKS:

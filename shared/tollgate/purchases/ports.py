@@ -30,7 +30,9 @@ class Checkout(Protocol):
 
     def session_for_payment_intent(self, payment_intent_id: str) -> CheckoutSession | None: ...
 
-    def charge(self, charge_id: str) -> ChargeFacts: ...
+    def charge(self, charge_id: str) -> ChargeFacts | None:
+        """None when Stripe has no such charge (it answers 404): nothing to take back or give back."""
+        ...
 
     def completed_sessions(self, created_since: int) -> Iterable[CheckoutSession]:
         """Complete Checkout Sessions created at or after ``created_since``, newest first."""

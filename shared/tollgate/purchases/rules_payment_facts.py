@@ -87,3 +87,10 @@ class WebhookSignatureInvalid(MalformedRequest):
     """The Stripe-Signature header is missing, forged, or too old; nothing was changed."""
 
     code = "INVALID_SIGNATURE"
+
+
+class WebhookEventInvalid(MalformedRequest):
+    """A correctly signed body that is not a Stripe event object, or whose fields have the wrong types
+    (SPEC.md: a 400 that changes nothing)."""
+
+    code = "INVALID_EVENT"

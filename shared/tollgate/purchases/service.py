@@ -90,7 +90,14 @@ __all__ = [
 EVENT_DEDUPE_S = 7 * 86400  # Stripe retries for 3 days; an event id is remembered for 7
 _SESSION_PAID = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 _SESSION_FAILED = ("checkout.session.async_payment_failed", "checkout.session.expired")
-_QUIET = (Outcome.IGNORED, Outcome.NOT_PAID, Outcome.ALREADY_CREDITED, Outcome.NOTHING_TO_TAKE, Outcome.IN_REVIEW)
+_QUIET = (
+    Outcome.IGNORED,
+    Outcome.UNMATCHED,
+    Outcome.NOT_PAID,
+    Outcome.ALREADY_CREDITED,
+    Outcome.NOTHING_TO_TAKE,
+    Outcome.IN_REVIEW,
+)
 
 
 class PurchaseService:

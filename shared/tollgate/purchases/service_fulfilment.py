@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     RECORDED = "recorded"  # the purchase record changed (a refund's share, a dispute's end), no tokens moved
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
+    UNMATCHED = "unmatched"  # about an object Stripe no longer has (a 404): acknowledged, recorded, nothing moved
 
 
 def mismatch(session: CheckoutSession, purchase: Purchase) -> str | None:

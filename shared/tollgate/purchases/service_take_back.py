@@ -46,13 +46,27 @@ class TakeBack:
         return self._apply(charge, mark, dispute=False)
 
     def on_dispute(self, dispute: DisputeFacts, mark: EventMark) -> Outcome:
-        return self._apply(self._checkout.charge(dispute.charge), mark, dispute=True)
+        charge = self._checkout.charge(dispute.charge)
+        if charge is None:
+            return self._unmatched(dispute)
+        return self._apply(charge, mark, dispute=True)
+
+    def _unmatched(self, dispute: DisputeFacts) -> Outcome:
+        """A dispute about a charge Stripe answers 404 for: acknowledged (Stripe stops retrying), recorded as
+        seen, logged for the operator; nothing is credited or taken."""
+        self._log(
+            "dispute about a charge Stripe does not have", {"dispute_id": dispute.id, "charge_id": dispute.charge}
+        )
+        return Outcome.UNMATCHED
 
     def on_dispute_won(self, dispute: DisputeFacts, mark: EventMark) -> Outcome:
         """``charge.dispute.closed`` as won, or ``charge.dispute.funds_reinstated``: give back what the
         dispute took, once, whichever of the two (and however many redeliveries) comes first. If it
         overtakes the dispute's own event, the dispute is marked won so that event takes nothing."""
-        ref = self._ref_of_charge(self._checkout.charge(dispute.charge))
+        charge = self._checkout.charge(dispute.charge)
+        if charge is None:
+            return self._unmatched(dispute)
+        ref = self._ref_of_charge(charge)
         if ref is None:
             return Outcome.IGNORED
         tenant_id, purchase_id, _ = ref

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import stripe
 
 
+_NO_ANSWER = "the payment provider did not answer (read a charge); nothing was changed"
+
+
 def _get(obj: Any, name: str) -> Any:
     """A field of a Stripe object or of a plain dict (webhook payloads are parsed as plain JSON)."""
     if obj is None:
@@ -144,8 +147,22 @@ class StripeCheckout(StripeGateway):
             active=bool(_get(price, "active")),
         )
 
-    def charge(self, charge_id: str) -> ChargeFacts:
-        return charge_facts(self._call("read a charge", self.client.v1.charges.retrieve, charge_id))
+    def charge(self, charge_id: str) -> ChargeFacts | None:
+        import stripe
+
+        try:
+            found = self.client.v1.charges.retrieve(charge_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:  # Stripe has no such charge: retrying for three days would not change it
+                return None
+            raise UpstreamUnavailable(
+                "the payment provider did not answer (read a charge); nothing was changed"
+            ) from exc
+        except stripe.StripeError as exc:
+            raise UpstreamUnavailable(
+                "the payment provider did not answer (read a charge); nothing was changed"
+            ) from exc
+        return charge_facts(found)
 
     def completed_sessions(self, created_since: int) -> Iterator[CheckoutSession]:
         first = self._call(

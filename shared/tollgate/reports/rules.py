@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from tollgate.core.errors import InvalidField
-from tollgate.core.limits import USAGE_RANGE_DAYS_MAX
+from tollgate.core.limits import MAX_FUTURE_S, USAGE_RANGE_DAYS_MAX
 from tollgate.core.models import EntryKind, LedgerEntry, key_of
 
 DAY_S = 86_400
@@ -124,11 +124,16 @@ def _parse_day(text: str, field: str) -> dt.date:
 def day_range(first: str | None, last: str | None, now: int) -> DayRange:
     """``from`` and ``to`` (both inclusive UTC days); ``to`` defaults to today, ``from`` to 29 days before it."""
     end = _parse_day(last, "to") if last is not None else dt.date.fromisoformat(day_of(now))
+    latest = dt.date.fromisoformat(day_of(now + MAX_FUTURE_S))  # SPEC: no query date more than 10 years ahead
     if end.year < 2000:  # before the default start is computed: a day near year 1 would overflow it
         raise InvalidField("to", "must be no earlier than 2000-01-01")
+    if end > latest:
+        raise InvalidField("to", f"must be no later than {latest.isoformat()} (ten years ahead)")
     start = _parse_day(first, "from") if first is not None else end - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if start.year < 2000:
         raise InvalidField("from", "must be no earlier than 2000-01-01")
+    if start > latest:
+        raise InvalidField("from", f"must be no later than {latest.isoformat()} (ten years ahead)")
     if start > end:
         raise InvalidField("from", "must not be after to")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

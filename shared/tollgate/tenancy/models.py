@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from tollgate.core import limits
 from tollgate.core.models import TenantStatus
 from tollgate.core.roles import Role
 from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp
+from tollgate.tenancy.rules_email import email_address
 
 TenantName = Annotated[str, Field(min_length=1, max_length=limits.TENANT_NAME_MAX, pattern=limits.TEXT_PATTERN)]
-Email = Annotated[str, Field(min_length=3, max_length=limits.EMAIL_MAX, pattern=limits.EMAIL_PATTERN)]
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=limits.EMAIL_MAX, pattern=limits.EMAIL_PATTERN),
+    AfterValidator(email_address),  # email-validator, deliverability off: a 422 that says why
+]
 Region = Annotated[
     str, Field(min_length=6, max_length=limits.REGION_MAX, pattern=limits.REGION_PATTERN, examples=["eu-west-1"])
 ]

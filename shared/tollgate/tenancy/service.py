@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tollgate.core import limits
 from tollgate.core.clock import Clock
 from tollgate.core.errors import Forbidden, IdempotencyKeyReused, InvalidField, NotFound, Unauthenticated
 from tollgate.core.ids import IdGenerator
@@ -16,10 +17,10 @@ from tollgate.core.models import ApiKey, Principal, Tenant, TenantStatus
 from tollgate.core.ports import AlreadyExists, PaymentGateway, TenantRepository
 from tollgate.core.roles import Role, may_grant
 from tollgate.tenancy import rules as credentials
+from tollgate.tenancy.rules_email import NotAnEmail, email_address
 
 SIGNUP_REPLAY_WINDOW_S = 24 * 3600
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
@@ -32,8 +33,12 @@ class SignupRequest:
     def __post_init__(self) -> None:
         if not 1 <= len(self.name.strip()) <= 200:
             raise InvalidField("name", "must be 1 to 200 characters")
-        if len(self.email) > 254 or not _EMAIL.match(self.email):
-            raise InvalidField("email", "must be an e-mail address")
+        if len(self.email) > limits.EMAIL_MAX:
+            raise InvalidField("email", f"must be at most {limits.EMAIL_MAX} characters")
+        try:
+            object.__setattr__(self, "email", email_address(self.email))  # frozen: normalized once, here
+        except NotAnEmail as exc:
+            raise InvalidField("email", str(exc)) from exc
         if not _REGION.match(self.home_region):
             raise InvalidField("home_region", "must be an AWS region name such as eu-west-1")
 

@@ -35,6 +35,8 @@ REASONS: dict[int, str] = {
     409: "IDEMPOTENCY_KEY_REUSED or another conflict with the record's state.",
     412: "PRECONDITION_FAILED: `If-Match` names another version than the current one; read it again.",
     428: "PRECONDITION_REQUIRED: send `If-Match` with the version the change was made from.",
+    415: "UNSUPPORTED_MEDIA_TYPE: a body that is not `application/json` (form, multipart, text, or none declared); "
+    "nothing was changed.",
     422: "INVALID_FIELD: a field is missing, of the wrong type, out of range, or unknown; `field` names it.",
     429: "Too many requests: throttled. Retry later.",
     503: "STORE_BUSY or UPSTREAM_UNAVAILABLE: nothing was changed; `Retry-After` says when to retry.",

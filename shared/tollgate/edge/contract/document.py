@@ -10,10 +10,11 @@ import copy
 from typing import Any
 
 from tollgate.edge.contract import billing, sdk
-from tollgate.edge.contract.answers import ERROR_REF, SECURITY_SCHEMES
+from tollgate.edge.contract.answers import ERROR_REF, SECURITY_SCHEMES, refusal
 
 TITLE = "Tollgate API"
 VERSION = "1"
+_BODY_METHODS = ("post", "put", "patch", "delete")
 _POWERTOOLS_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
@@ -30,6 +31,10 @@ def merge(generated: list[dict[str, Any]]) -> dict[str, Any]:
     for declared in (sdk.PATHS, billing.PATHS):
         for path, operations in copy.deepcopy(declared).items():
             paths.setdefault(path, {}).update(operations)
+    for operations in paths.values():
+        for method, operation in operations.items():
+            if method in _BODY_METHODS:  # tollgate.edge.requests.require_json: any of these may be a 415
+                operation.setdefault("responses", {}).setdefault("415", refusal(415))
     for name in _POWERTOOLS_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
     return {
