@@ -103,7 +103,7 @@ def test_a_slow_receiver_times_out_within_the_budget(receiver: tuple[Receiver, s
     state, base = receiver
     state.delay_s = 60.0  # far past the budget, whatever the machine's speed
     result = WebhookSender(allow_loopback=True, total_timeout_s=0.5, connect_timeout_s=0.5).send(base, b"{}", {})
-    assert result.status_code is None and result.error == "timeout"
+    assert result.status_code is None and result.error is not None and result.error.startswith("timeout")
 
 
 def test_a_closed_port_is_a_connection_error_not_an_exception() -> None:

@@ -23,6 +23,8 @@ class Settings(NamedTuple):  # NamedTuple, not a dataclass: see domain/tenancy.p
     dynamodb_retry_budget_s: float = 4.0  # one call, all its attempts (the last one whole), then 503
     # Webhooks may also go to http://127.0.0.0/8: set by the local stack alone (never by template.yaml)
     webhooks_allow_loopback: bool = False
+    # One webhook delivery attempt, all of it (lookup, connect, TLS, headers, body): events/sender.py
+    webhook_attempt_s: float = 5.0
 
 
 class ConfigurationError(RuntimeError):
@@ -44,7 +46,21 @@ def settings() -> Settings:
         dynamodb_read_timeout_s=float(os.environ.get("TOLLGATE_DDB_READ_TIMEOUT_S", "2")),
         dynamodb_retry_budget_s=float(os.environ.get("TOLLGATE_DDB_RETRY_BUDGET_S", "4")),
         webhooks_allow_loopback=os.environ.get("TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK", "").lower() == "true",
+        webhook_attempt_s=_positive("TOLLGATE_WEBHOOK_ATTEMPT_S", 5.0),
     )
+
+
+def _positive(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= 60:
+        raise ConfigurationError(f"{name} must be more than 0 and at most 60 seconds")
+    return value
 
 
 @cache
