@@ -117,6 +117,8 @@ def local_environment(
         "STRIPE_API_BASE": stripe_url,
         "STRIPE_WEBHOOK_SECRETS": "whsec_tollgate_local",
         "CREDENTIAL_PEPPER": "local-pepper-not-secret",
+        # webhook secrets' sealing keys, current first (events/sealing.py)
+        "WEBHOOK_SEALING_KEYS": "local1=local-webhook-sealing-key-not-secret-0123",
         # webhooks may go to http://127.0.0.0/8 (the receiver at /_local/webhooks): the local stack alone
         "TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "PORTAL_BASE_URL": api_url,

@@ -2,7 +2,8 @@
 
 Secrets come from SSM Parameter Store in AWS (the ``*_PARAMETER`` variables name them) and straight from
 the environment locally (``STRIPE_API_KEY``, ``STRIPE_WEBHOOK_SECRETS``, ``RECEIPT_SIGNING_KEY``,
-``CREDENTIAL_PEPPER``). ``secret()`` resolves either way and caches the value for the life of the process.
+``CREDENTIAL_PEPPER``, ``WEBHOOK_SEALING_KEYS``). ``secret()`` resolves either way and caches the value for the
+life of the process; ``fresh_secret()`` reads it again (a key ring rotated meanwhile).
 """
 
 from __future__ import annotations
@@ -75,6 +76,22 @@ def secret(name: str) -> str:
     from aws_lambda_powertools.utilities import parameters  # deferred: only functions that need a secret
 
     value = parameters.get_parameter(parameter, decrypt=True, max_age=300)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"SSM parameter {parameter} is empty")
+    return value
+
+
+def fresh_secret(name: str) -> str:
+    """``secret(name)`` read again now, past every cache (a key ring rotated while the process runs)."""
+    direct = os.environ.get(name)
+    if direct:
+        return direct
+    parameter = os.environ.get(f"{name}_PARAMETER")
+    if not parameter:
+        raise ConfigurationError(f"neither {name} nor {name}_PARAMETER is set")
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_parameter(parameter, decrypt=True, force_fetch=True)
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"SSM parameter {parameter} is empty")
     return value
