@@ -4,50 +4,32 @@ an endpoint disabled after 5 days of failure is enabled again with its history (
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 import uuid
-from typing import Any
 
 import pytest
 
 from tests.integration.conftest import Stack, http
 from tests.integration.test_webhooks import NOTIFIER, behave, create_endpoint, deliveries, inbox, stream_batch
+from tests.unit.test_webhook_slow_receivers import Dripper
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_receiver_that_drips_its_answer_gets_a_failed_attempt_and_is_cut_off(stack: Stack) -> None:
-    """The receiver sends its status and headers at once, then the body a byte every 0.2 s (30 s in all):
-    the notifier cuts it off at the 5 s bound and records a failed attempt, instead of waiting 30 s and
-    calling it delivered."""
-    length = 150
-    state: dict[str, Any] = {"sent": 0, "cut_off": False}
-    done = threading.Event()
+    """The receiver reads the whole request, sends its status and headers at once, then the body a byte every
+    0.2 s (30 s in all): the notifier cuts it off at the 5 s bound and records a failed attempt, instead of
+    waiting 30 s and calling it delivered."""
+    answer_bytes = b"x" * 150
+    dripper = Dripper(
+        head=b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(answer_bytes), answer=answer_bytes, every_s=0.2
+    )
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-
-    def drip() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            try:
-                conn.recv(65536)  # the request (small: one read is enough for this test's event)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % length)
-                for _ in range(length):
-                    readable, _, _ = select.select([conn], [], [], 0.2)
-                    if readable and not conn.recv(1):
-                        state["cut_off"] = True
-                        return
-                    conn.sendall(b"x")
-                    state["sent"] += 1
-            except OSError:
-                state["cut_off"] = True
-            finally:
-                done.set()
-
-    threading.Thread(target=drip, daemon=True).start()
+    thread = threading.Thread(target=dripper.serve, args=(listener,), daemon=True)
+    thread.start()
     try:
         tenant_id, owner = stack.signup("Dripped")
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
@@ -56,13 +38,15 @@ def test_a_receiver_that_drips_its_answer_gets_a_failed_attempt_and_is_cut_off(s
         now = http("GET", stack.api + "/_local/clock").body["now"]
         answer = stack.invoke(NOTIFIER, stream_batch(tenant_id, "ev_" + uuid.uuid4().hex[:16], now))
         assert answer.status == 200 and answer.body == {"batchItemFailures": []}, answer.body
-        assert done.wait(20), "the receiver is still dripping: the attempt was not cut off"
-        assert state["cut_off"] and state["sent"] < length
+        assert dripper.finished.wait(20), "the receiver is still dripping: the attempt was not cut off"
+        assert dripper.cut_off and dripper.sent < len(answer_bytes), (dripper.cut_off, dripper.sent)
         [attempt] = deliveries(stack, owner, made.body["endpoint"]["id"])
         assert attempt["outcome"] == "failed" and attempt["next_attempt_at"], attempt
         assert attempt["error"].startswith("timeout"), attempt
     finally:
+        dripper.stop.set()
         listener.close()
+        thread.join(10)
 
 
 def test_a_disabled_endpoint_is_enabled_again_with_its_history(stack: Stack) -> None:
