@@ -126,6 +126,7 @@ def measure(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
         AWS_ACCESS_KEY_ID="local",
         AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (DynamoDB Local accepts any)
         CREDENTIAL_PEPPER="bench-pepper",
+        WEBHOOK_SEALING_KEYS="bench1=bench-webhook-sealing-key-not-secret-0123",
         TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK="true",
         # two shared cores: DynamoDB Local answers slower than AWS (as the local stack allows for)
         TOLLGATE_DDB_READ_TIMEOUT_S="6",

@@ -111,6 +111,7 @@ def _environment(endpoint: str, table: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "local",
         "RECEIPT_SIGNING_KEY": generate_signing_key_pem(),
         "CREDENTIAL_PEPPER": "bench-pepper",
+        "WEBHOOK_SEALING_KEYS": "bench1=bench-webhook-sealing-key-not-secret-0123",
         "STRIPE_API_KEY": "sk_test_bench",
         "STRIPE_API_BASE": "http://127.0.0.1:9",
         "POWERTOOLS_TRACE_DISABLED": "true",

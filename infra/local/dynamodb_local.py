@@ -11,9 +11,16 @@ and waits until it answers ``ListTables``.
 **DynamoDB Local cannot bind to one address: it listens on all interfaces**, not only on loopback. Anyone
 who can reach this machine on that port can read and write the local data; use it on trusted networks.
 
-The java process runs in its own session (Ctrl-C in a terminal does not hit it directly) and is watched by
-a small watchdog process that kills it if the process that started it dies, even by SIGKILL, so nothing
-is left running.
+The java process runs in its own session (Ctrl-C in a terminal does not hit it directly), so whoever
+started it must end it. Two things make sure it ends with that process, however that process ends (a
+signal to its process group, SIGTERM, SIGKILL, a CI runner's SIGTERM-then-SIGKILL):
+
+- on Linux, java is started through a two-line launcher that asks the kernel for a parent-death signal
+  (``prctl(PR_SET_PDEATHSIG, SIGTERM)``, kept across ``exec``) and then execs java, so java gets SIGTERM the
+  moment the thread that started it ends. (So ``start`` is called from a thread that lives as long as the
+  database should: the main thread, in the stack and the tests.)
+- everywhere, a small watchdog process, in a session of its own (a signal to the stack's process group does
+  not reach it), kills java (SIGTERM, then SIGKILL) once the process that started it is gone.
 """
 
 from __future__ import annotations
@@ -60,12 +67,32 @@ while alive(child):
 
 
 def start_watchdog(child_pid: int) -> subprocess.Popen[bytes]:
-    """A process that kills ``child_pid`` (SIGTERM, then SIGKILL) once the calling process is gone."""
+    """A process that kills ``child_pid`` (SIGTERM, then SIGKILL) once the calling process is gone. It runs in
+    a session of its own, so a signal to the caller's process group does not end it before it has done so."""
     return subprocess.Popen(
         [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child_pid)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
+
+
+# Linux: ask for SIGTERM when the parent (the thread that started us) ends, then become the command.
+_DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # the parent ended before the request took effect
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def dying_with_this_process(command: list[str]) -> list[str]:
+    """``command`` wrapped, on Linux, so that it gets SIGTERM when the calling thread ends (PR_SET_PDEATHSIG
+    survives ``exec``; the wrapper becomes the command, same pid). Elsewhere ``command`` itself."""
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-I", "-S", "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
 def find_jar_dir(root: Path = REPO_ROOT) -> Path | None:
@@ -164,7 +191,11 @@ def start(port: int, *, root: Path = REPO_ROOT, java: str = "java", timeout_s: f
         str(port),
     ]
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        dying_with_this_process(command),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     handle = DynamoDBLocal(
         endpoint=f"http://127.0.0.1:{port}",

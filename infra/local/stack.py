@@ -14,8 +14,13 @@ Flags: ``--no-schedules``, ``--workers N``, ``--template PATH``.
 The functions get the template's environment with the local settings on top (``local_environment``); any of
 those variables already set in the stack's own environment wins, so tests can pin them.
 
-Ctrl-C, SIGTERM or SIGHUP stop everything the stack started, by pid. If the stack itself is killed, the
-workers and DynamoDB Local's watchdog notice their parent is gone and end themselves and java.
+Before anything starts, every port is checked: one taken (by a stack already running, say) is refused at
+once with one line naming it and the setting that moves it, and nothing is started or touched.
+
+Ctrl-C, SIGTERM or SIGHUP (to the stack or its whole process group) stop everything the stack started, by
+pid. If the stack itself is killed, even by SIGKILL right after a SIGTERM, the workers notice their parent is
+gone and end themselves, and java ends with it (a parent-death signal on Linux, and a watchdog in a session
+of its own: ``infra/local/dynamodb_local.py``).
 """
 
 from __future__ import annotations
@@ -70,15 +75,67 @@ class StackSettings:
         template: Path | None = None,
     ) -> StackSettings:
         return cls(
-            api_port=_free_port_if_zero(int(environ.get("TOLLGATE_API_PORT", "3000")), "127.0.0.1"),
-            ddb_port=_free_port_if_zero(int(environ.get("TOLLGATE_DDB_PORT", "8000")), ""),
-            stripe_port=_free_port_if_zero(int(environ.get("TOLLGATE_STRIPE_PORT", "12111")), "127.0.0.1"),
+            api_port=_free_port_if_zero(_port(environ, "TOLLGATE_API_PORT", "3000"), "127.0.0.1"),
+            ddb_port=_free_port_if_zero(_port(environ, "TOLLGATE_DDB_PORT", "8000"), ""),
+            stripe_port=_free_port_if_zero(_port(environ, "TOLLGATE_STRIPE_PORT", "12111"), "127.0.0.1"),
             region=environ.get("TOLLGATE_REGION", "us-east-1"),
             workers=workers or workers_from_env(environ),
             schedules=schedules_from_env(environ) if schedules is None else schedules,
             template=template or REPO_ROOT / "template.yaml",
             table_name=environ.get("TABLE_NAME", TABLE_NAME),
         )
+
+
+# (setting, what listens there, the address it binds): DynamoDB Local cannot bind one address, it takes all
+PORT_SETTINGS = (
+    ("TOLLGATE_API_PORT", "the API", "127.0.0.1"),
+    ("TOLLGATE_DDB_PORT", "DynamoDB Local", ""),
+    ("TOLLGATE_STRIPE_PORT", "the Stripe stand-in", "127.0.0.1"),
+)
+
+
+class PortsUnavailable(Exception):
+    """A port the stack needs is taken (or not a port); the message is the one line to show."""
+
+
+def check_ports(settings: StackSettings, environ: Mapping[str, str] = os.environ) -> None:
+    """Refuse, before anything starts, when a port the stack would listen on is taken (by another stack,
+    say): one ``PortsUnavailable`` whose message names the port and the setting that moves it."""
+    ports = {"TOLLGATE_API_PORT": settings.api_port, "TOLLGATE_DDB_PORT": settings.ddb_port}
+    ports["TOLLGATE_STRIPE_PORT"] = settings.stripe_port
+    if rate_from_env(environ) > 0 and int(environ.get("TOLLGATE_DDB_FAULTS_PORT", "0") or 0):
+        ports["TOLLGATE_DDB_FAULTS_PORT"] = int(environ["TOLLGATE_DDB_FAULTS_PORT"])
+    hosts = {name: host for name, _, host in PORT_SETTINGS}
+    names = {name: what for name, what, _ in PORT_SETTINGS} | {"TOLLGATE_DDB_FAULTS_PORT": "the fault proxy"}
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port in seen:
+            raise PortsUnavailable(f"{seen[port]} and {name} are both {port}; give each its own port (0: any free one)")
+        seen[port] = name
+        if not _can_listen(hosts.get(name, "127.0.0.1"), port):
+            raise PortsUnavailable(
+                f"port {port} ({names[name]}) is already in use, perhaps by another local stack; "
+                f"choose another with {name}=<port> (0: any free one), e.g. "
+                "TOLLGATE_API_PORT=0 TOLLGATE_DDB_PORT=0 TOLLGATE_STRIPE_PORT=0 make run"
+            )
+
+
+def _can_listen(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers themselves bind
+        try:
+            probe.bind((host, port))
+            probe.listen(1)
+        except OSError:
+            return False
+    return True
+
+
+def _port(environ: Mapping[str, str], name: str, default: str) -> int:
+    raw = environ.get(name, default)
+    if not raw.isascii() or not raw.isdigit() or int(raw) > 65535:
+        raise PortsUnavailable(f"{name}={raw!r} is not a port: give a number 1-65535 (0: any free one)")
+    return int(raw)
 
 
 def _free_port_if_zero(port: int, host: str) -> int:
@@ -117,6 +174,8 @@ def local_environment(
         "STRIPE_API_BASE": stripe_url,
         "STRIPE_WEBHOOK_SECRETS": "whsec_tollgate_local",
         "CREDENTIAL_PEPPER": "local-pepper-not-secret",
+        # webhook secrets' sealing keys, current first (events/sealing.py)
+        "WEBHOOK_SEALING_KEYS": "local1=local-webhook-sealing-key-not-secret-0123",
         # webhooks may go to http://127.0.0.0/8 (the receiver at /_local/webhooks): the local stack alone
         "TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK": "true",
         "PORTAL_BASE_URL": api_url,
@@ -286,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = StackSettings.from_env(
-        os.environ, workers=args.workers, schedules=False if args.no_schedules else None, template=args.template
-    )
+    try:
+        settings = StackSettings.from_env(
+            os.environ, workers=args.workers, schedules=False if args.no_schedules else None, template=args.template
+        )
+        check_ports(settings)
+    except PortsUnavailable as refused:  # one line, nothing started, nothing touched
+        print(f"tollgate local stack: {refused}", file=sys.stderr, flush=True)
+        return 2
     stack = LocalStack(settings)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)

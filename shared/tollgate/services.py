@@ -378,6 +378,7 @@ def notifier_service() -> NotifierService:
     """Delivers outbox events to webhook endpoints (stream) and retries what failed (schedule)."""
     import random
 
+    from tollgate.core.settings import settings
     from tollgate.events.sealing import SecretBox
     from tollgate.events.sender import WebhookSender
     from tollgate.events.service_notifier import NotifierService
@@ -386,7 +387,7 @@ def notifier_service() -> NotifierService:
 
     return NotifierService(
         DynamoDeliveryStore(),
-        WebhookSender(allow_loopback=webhooks_allow_loopback()),
+        WebhookSender(allow_loopback=webhooks_allow_loopback(), total_timeout_s=settings().webhook_attempt_s),
         signed_headers,
         SecretBox(),
         SYSTEM_CLOCK,

@@ -255,8 +255,8 @@ def test_with_the_deployed_setting_loopback_and_private_targets_are_refused_at_c
             assert answer.status == 422 and answer.body["error"]["field"] == "url", (url, answer.body)
 
         name = f"deployed-{uuid.uuid4().hex[:8]}"
-        pepper = os.environ.get("CREDENTIAL_PEPPER", "local-pepper-not-secret")  # as the stack got it
-        box = SecretBox(lambda: pepper)
+        keys = os.environ.get("WEBHOOK_SEALING_KEYS", "")  # as the stack got it (tests/conftest.py sets it)
+        box = SecretBox(lambda: keys)
         endpoint_ids = []
         for url in (
             f"https://localhost:{port}/_local/webhooks/{name}",

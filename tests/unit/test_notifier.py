@@ -66,14 +66,15 @@ class Store(DeliveryStore):
     def delivered_to(self, tenant_id: str, event_id: str, endpoint_ids: Sequence[str]) -> set[str]:
         return {e for e in endpoint_ids if (e, event_id) in self.deliveries}
 
-    def add(self, delivery: Delivery, attempt: DeliveryAttempt) -> bool:
+    def add(self, delivery: Delivery, attempt: DeliveryAttempt | None) -> bool:
         if self.fail_writes:
             raise RuntimeError("the store is down")
         key = (delivery.endpoint_id, delivery.event_id)
         if key in self.deliveries:
             return False
         self.deliveries[key] = delivery
-        self.attempts.append(attempt)
+        if attempt is not None:
+            self.attempts.append(attempt)
         return True
 
     def due(self, now: int, limit: int) -> list[DueDelivery]:
@@ -252,3 +253,80 @@ def test_a_test_event_goes_to_its_one_endpoint_only() -> None:
     test = Event("ev_t", "tn_a", "webhook.test", T0, {"endpoint_id": "we_2"})
     service(store, sender, clock).deliver_events([("seq1", test)])
     assert [url for url, _, _ in sender.sent] == ["https://we_2.example.com/hook"]
+
+
+class SlowSender(Sender):
+    """Every attempt to ``slow`` ends at the per-attempt bound, as a receiver that drips its answer does."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow = slow
+
+    def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        if url == self.slow:
+            self.sent.append((url, body, dict(headers)))
+            return SendResult(200, "timeout: no complete answer within 5 s", 5000)
+        return super().send(url, body, headers)
+
+
+def test_a_slow_endpoint_costs_one_attempt_per_batch_and_the_rest_wait_for_the_schedule() -> None:
+    """A tenant whose receiver drips costs the shared batch one bounded attempt, not one per event: once an
+    endpoint has failed in a batch, its other deliveries of the batch are scheduled for later without being
+    tried, and the other tenants' deliveries go on."""
+    store, clock = Store(), FixedClock(T0)
+    endpoint(store, "we_slow", ("*",), new_secret(), tenant="tn_slow")
+    endpoint(store, "we_fine", ("*",), new_secret(), tenant="tn_fine")
+    sender = SlowSender("https://we_slow.example.com/hook")
+    batch = [(f"s{i}", paid(f"ev_s{i}", tenant="tn_slow")) for i in range(12)]
+    batch += [(f"f{i}", paid(f"ev_f{i}", tenant="tn_fine")) for i in range(12)]
+    report = service(store, sender, clock).deliver_events(batch)
+    slow_attempts = [url for url, _, _ in sender.sent if "we_slow" in url]
+    assert len(slow_attempts) == 1  # one bounded attempt, not twelve
+    assert report.failed_records == [] and report.delivered == 12 and report.failed == 1
+    slow = [d for d in store.deliveries.values() if d.endpoint_id == "we_slow"]
+    assert len(slow) == 12 and all(d.status is DeliveryStatus.PENDING for d in slow)
+    assert all(d.next_attempt_at is not None and d.next_attempt_at > T0 for d in slow)  # later, with backoff
+    [failed] = [a for a in store.attempts if a.endpoint_id == "we_slow"]
+    assert failed.outcome is AttemptOutcome.FAILED and failed.error is not None and failed.error.startswith("timeout")
+
+
+def test_a_slow_endpoint_costs_one_attempt_per_scheduled_run() -> None:
+    store, clock = Store(), FixedClock(T0)
+    endpoint(store, "we_slow", ("*",), new_secret(), tenant="tn_slow")
+    sender = SlowSender("https://we_slow.example.com/hook")
+    notifier = service(store, sender, clock)
+    notifier.deliver_events([(f"s{i}", paid(f"ev_s{i}", tenant="tn_slow")) for i in range(8)])
+    clock.advance(3600)
+    before = len(sender.sent)
+    report = notifier.retry_due()
+    assert len(sender.sent) - before == 1 and report.failed == 1
+    later = [d.next_attempt_at for d in store.deliveries.values() if d.status is DeliveryStatus.PENDING]
+    assert len(later) == 8 and all(at is not None and at > clock.now() for at in later)
+
+
+def test_attempts_stop_starting_once_the_batch_budget_is_spent() -> None:
+    """However many tenants are slow, no attempt starts after the batch's budget: what is left is written as
+    due now and the schedule takes it."""
+    store, clock = Store(), FixedClock(T0)
+    for n in range(6):
+        endpoint(store, f"we_{n}", ("*",), new_secret(), tenant=f"tn_{n}")
+    sender = Sender()
+    ticks = iter(range(0, 1000, 10))  # each look at the budget clock is 10 s later
+    notifier = NotifierService(
+        store,
+        sender,
+        signed_headers,
+        Sealer(),
+        clock,
+        random=lambda: 0.0,
+        workers=1,
+        batch_budget_s=25,
+        monotonic=lambda: float(next(ticks)),
+    )
+    report = notifier.deliver_events([(f"r{n}", paid(f"ev_{n}", tenant=f"tn_{n}")) for n in range(6)])
+    assert report.failed_records == [] and 0 < report.attempts < 6
+    waiting = [d for d in store.deliveries.values() if d.attempts == 0]
+    assert len(waiting) == 6 - report.attempts
+    assert all(d.status is DeliveryStatus.PENDING and d.next_attempt_at == T0 for d in waiting)
+    clock.advance(1)
+    assert notifier.retry_due().delivered == len(waiting)

@@ -205,6 +205,7 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("DELETE", "/v1/webhook-endpoints/{}"): {Role.OWNER, Role.ADMIN},
     ("POST", "/v1/webhook-endpoints/{}/rotate-secret"): {Role.OWNER, Role.ADMIN},
     ("POST", "/v1/webhook-endpoints/{}/test"): {Role.OWNER, Role.ADMIN},
+    ("POST", "/v1/webhook-endpoints/{}/enable"): {Role.OWNER, Role.ADMIN},
     ("GET", "/v1/webhook-endpoints/{}/deliveries"): {Role.OWNER, Role.ADMIN},
     ("GET", "/v1/policy"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
     ("POST", "/v1/policy/simulate"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},

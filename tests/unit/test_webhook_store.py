@@ -29,6 +29,7 @@ from tollgate.events.service_webhooks import (
 from tollgate.events.signing import new_secret
 
 T0 = 1_800_000_000
+TEST_SEALING_KEYS = "k1=test-sealing-key-0123456789abcdef0123"
 
 
 def caller(tenant_id: str = "tn_aaaaaaaaaaaaaaaa", role: Role = Role.ADMIN) -> Principal:
@@ -46,7 +47,7 @@ def caller(tenant_id: str = "tn_aaaaaaaaaaaaaaaa", role: Role = Role.ADMIN) -> P
 def endpoints_service(clock: FixedClock) -> WebhookEndpointService:
     from tollgate.events.store_webhooks import DynamoWebhookEndpoints
 
-    box = SecretBox(lambda: "test-pepper")
+    box = SecretBox(lambda: TEST_SEALING_KEYS)
     return WebhookEndpointService(
         DynamoWebhookEndpoints(), box, clock, RANDOM_IDS, new_secret=new_secret, allow_loopback_http=lambda: False
     )
@@ -59,7 +60,7 @@ def test_an_endpoint_is_stored_with_its_secret_sealed_and_only_its_tenant_sees_i
     assert issued.secret.startswith("whsec_")
     dumped = repr(raw_items(table))
     assert issued.secret not in dumped and issued.secret[6:] not in dumped
-    box = SecretBox(lambda: "test-pepper")
+    box = SecretBox(lambda: TEST_SEALING_KEYS)
     stored = service.get(caller(), issued.endpoint.id)
     assert signing_keys(stored, box, T0) == [issued.secret]
     assert [e.id for e in service.list(caller())] == [issued.endpoint.id]
@@ -120,7 +121,7 @@ def test_endpoints_made_before_the_count_are_counted_when_it_starts(table: str) 
 def test_a_rotation_signs_with_both_secrets_for_24_hours_then_with_the_new_one(table: str) -> None:
     clock = FixedClock(T0)
     service = endpoints_service(clock)
-    box = SecretBox(lambda: "test-pepper")
+    box = SecretBox(lambda: TEST_SEALING_KEYS)
     first = service.create(caller(), "https://hooks.example.com/t", ["*"], None)
     clock.advance(100)
     second = service.rotate_secret(caller(), first.endpoint.id)
@@ -133,13 +134,13 @@ def test_a_rotation_signs_with_both_secrets_for_24_hours_then_with_the_new_one(t
 
 
 def test_a_sealed_secret_opens_only_for_its_own_endpoint(table: str) -> None:
-    box = SecretBox(lambda: "test-pepper")
+    box = SecretBox(lambda: TEST_SEALING_KEYS)
     sealed = box.seal("whsec_abc", "tn_a", "we_1")
     assert box.open(sealed, "tn_a", "we_1") == "whsec_abc"
     with pytest.raises(Exception):  # noqa: B017 (cryptography's InvalidTag)
         box.open(sealed, "tn_a", "we_2")
     with pytest.raises(Exception):  # noqa: B017
-        SecretBox(lambda: "another-pepper").open(sealed, "tn_a", "we_1")
+        SecretBox(lambda: "k1=another-sealing-key-0123456789abcdef").open(sealed, "tn_a", "we_1")
 
 
 def attempt(tenant_id: str, endpoint_id: str, event_id: str, number: int, at: int) -> DeliveryAttempt:
@@ -227,7 +228,13 @@ def test_the_notifier_on_the_real_store_retries_then_disables_with_an_outbox_eve
     tenant = caller().tenant_id
     sender = FailingSender()
     notifier = NotifierService(
-        DynamoDeliveryStore(), sender, signed_headers, SecretBox(lambda: "test-pepper"), clock, lambda: 0.0, workers=1
+        DynamoDeliveryStore(),
+        sender,
+        signed_headers,
+        SecretBox(lambda: TEST_SEALING_KEYS),
+        clock,
+        lambda: 0.0,
+        workers=1,
     )
 
     def paid(n: int) -> tuple[str, Event]:

@@ -63,6 +63,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/webhook-endpoints/{id}/test"),
     ("POST", "/v1/webhook-endpoints/{id}/rotate-secret"),
     ("GET", "/v1/webhook-endpoints/{id}/deliveries"),
+    ("POST", "/v1/webhook-endpoints/{id}/enable"),
 )
 
 

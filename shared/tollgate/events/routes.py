@@ -155,6 +155,20 @@ def rotate_webhook_secret(endpoint_id: str) -> NewWebhookEndpointAnswer:
 
 
 @router.post(
+    "/v1/webhook-endpoints/<endpoint_id>/enable",
+    permission=Permission.MANAGE_WEBHOOKS,
+    responses=answers(200, WebhookEndpointAnswer, 401, 403, 404, 409),
+    tags=WEBHOOKS,
+)
+def enable_webhook_endpoint(endpoint_id: str) -> WebhookEndpointAnswer:
+    """Enable an endpoint again, one disabled after 5 days of failure: its deliveries and attempts are kept,
+    its failing spell starts afresh. On an enabled endpoint it changes nothing (200)."""
+    endpoint = router.services.webhook_endpoint_service().enable(principal(), endpoint_id)
+    logger.info("webhook endpoint enabled", extra={"webhook_endpoint_id": endpoint.id})
+    return WebhookEndpointAnswer.model_validate({"endpoint": endpoint_view(endpoint, now=SYSTEM_CLOCK.now())})
+
+
+@router.post(
     "/v1/webhook-endpoints/<endpoint_id>/test",
     permission=Permission.MANAGE_WEBHOOKS,
     status_code=202,

@@ -31,7 +31,8 @@ class SendResult:
 
     @property
     def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        """Delivered: a 2xx, and no error (a 2xx whose answer did not end within the bound is a failure)."""
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
 def event_id(*identity: str) -> str:

@@ -5,23 +5,35 @@ status, keep nothing of the body.
   delivery is refused without connecting. The connection then goes to the first vetted address itself
   (urllib3 pool on the IP), with the original host in ``Host`` and in TLS SNI and certificate checking
   (``server_hostname``/``assert_hostname``), so no second lookup can swap the address.
-- No redirects (a 3xx is a failure), no retries here (the delivery schedule retries), short timeouts
-  (the lookup 2 s, connect 2 s, the whole request 5 s), at most a few bytes of the answer read, never stored.
+- No redirects (a 3xx is a failure), no retries here (the delivery schedule retries).
+- **One bound for the whole attempt** (``Settings.webhook_attempt_s``, 5 s): the lookup, connect, TLS, the
+  status line, the headers and the body (up to ``ANSWER_BYTES_READ``; the rest is not waited for). A
+  receiver that drips its answer a byte at a time is cut off at the bound: urllib3's timeouts are per
+  socket operation (each ``recv`` gets the whole read timeout again), so an ``AttemptDeadline`` shuts the
+  attempt's socket down when the bound is reached, which ends whatever read or handshake is blocked on it.
+  An attempt cut off so is a failure (``timeout: …``), whatever status it had read by then. The lookup has
+  its own 2 s bound inside that (``bounded``), connect at most 2 s.
+- The answer's headers are limited by ``http.client`` (at most 100, each line at most 64 KiB); more is a
+  failed attempt. Nothing of the body is stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from functools import cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from tollgate.events.guard import IPAddress, parse_literal, refusal
 from tollgate.events.rules import SendResult
 
 CONNECT_TIMEOUT_S = 2.0
-TOTAL_TIMEOUT_S = 5.0
+TOTAL_TIMEOUT_S = 5.0  # the default of Settings.webhook_attempt_s
+ANSWER_BYTES_READ = 64 * 1024  # of a 2xx answer's body, read (and dropped) before hanging up
 USER_AGENT = "Tollgate-Webhooks/1"
 
 Resolver = Callable[[str, int], list[IPAddress]]
@@ -65,6 +77,46 @@ def system_resolver(host: str, port: int) -> list[IPAddress]:
 @cache
 def _system() -> Resolver:
     return bounded(getaddrinfo_resolver, RESOLVE_TIMEOUT_S)
+
+
+class AttemptDeadline:
+    """The end of one attempt: at ``seconds`` after it is made, every socket ``watch``ed is shut down, so a
+    read or a TLS handshake blocked on it returns at once (an error or an early end of the answer), and
+    ``expired`` says why. ``close()`` when the attempt is over, to stop the timer."""
+
+    def __init__(self, seconds: float) -> None:
+        self._ends_at = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends_at - time.monotonic())
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            watched = list(self._sockets)
+        for sock in watched:
+            _shut(sock)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 class WebhookSender:
@@ -111,21 +163,42 @@ class WebhookSender:
 
     def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
         started = time.monotonic()
+        deadline = AttemptDeadline(self._total_timeout_s)
 
         def done(status: int | None, error: str | None) -> SendResult:
             return SendResult(status, error, int((time.monotonic() - started) * 1000))
 
-        vetted = self.vet(url)
-        if isinstance(vetted, str):
-            return done(None, f"refused: {vetted}")
-        host, address = vetted
         try:
-            status = self._post(url, host, address, body, headers)
-        except Exception as exc:  # every failure of the receiver's side is an attempt that failed, never ours
-            return done(None, _describe(exc))
-        return done(status, None)
+            vetted = self.vet(url)
+            if isinstance(vetted, str):
+                return done(None, f"refused: {vetted}")
+            host, address = vetted
+            answer = _Answer()
+            try:
+                self._post(url, host, address, body, headers, deadline, answer)
+            except Exception as exc:  # every failure of the receiver's side is an attempt that failed, never ours
+                if deadline.expired:
+                    return done(answer.status, self._over_bound())
+                return done(answer.status, _describe(exc))
+            if deadline.expired:  # the answer ended because the bound cut it off
+                return done(answer.status, self._over_bound())
+            return done(answer.status, None)
+        finally:
+            deadline.close()
 
-    def _post(self, url: str, host: str, address: IPAddress, body: bytes, headers: Mapping[str, str]) -> int:
+    def _over_bound(self) -> str:
+        return f"timeout: no complete answer within {self._total_timeout_s:g} s"
+
+    def _post(
+        self,
+        url: str,
+        host: str,
+        address: IPAddress,
+        body: bytes,
+        headers: Mapping[str, str],
+        deadline: AttemptDeadline,
+        answer: _Answer,
+    ) -> None:
         import urllib3  # deferred: only the notifier sends
 
         parts = urlsplit(url)
@@ -135,7 +208,8 @@ class WebhookSender:
             host_header = f"[{host}]:{parts.port}"
         elif ":" in host:
             host_header = f"[{host}]"
-        timeout = urllib3.Timeout(total=self._total_timeout_s, connect=self._connect_timeout_s)
+        left = max(0.001, deadline.remaining())
+        timeout = urllib3.Timeout(connect=min(self._connect_timeout_s, left), read=left)
         pool: urllib3.HTTPConnectionPool
         if parts.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
@@ -147,9 +221,14 @@ class WebhookSender:
                 cert_reqs="CERT_REQUIRED",
                 server_hostname=host,
                 assert_hostname=host,
+                deadline=deadline,
             )
+            pool.ConnectionCls = _connection_classes()[1]
         else:
-            pool = urllib3.HTTPConnectionPool(str(address), port, timeout=timeout, retries=False, maxsize=1)
+            pool = urllib3.HTTPConnectionPool(
+                str(address), port, timeout=timeout, retries=False, maxsize=1, deadline=deadline
+            )
+            pool.ConnectionCls = _connection_classes()[0]
         path = parts.path or "/"
         if parts.query:
             path = f"{path}?{parts.query}"
@@ -164,15 +243,42 @@ class WebhookSender:
             response = pool.urlopen(
                 "POST", path, body=body, headers=sent, redirect=False, retries=False, preload_content=False
             )
+            answer.status = int(response.status)
             try:
-                response.read(1024, decode_content=False)  # a little of the body, never kept
-            except Exception:  # noqa: S110 (the status is what counts; a broken body does not undo it)
-                pass
+                if 200 <= answer.status < 300:  # it counts once its answer is in (a bounded prefix of the body)
+                    response.read(ANSWER_BYTES_READ, decode_content=False)
             finally:
                 response.release_conn()
-            return int(response.status)
         finally:
             pool.close()
+
+
+class _Answer:
+    """What an attempt has read so far: the status, once the status line and headers are in."""
+
+    status: int | None = None
+
+
+@cache
+def _connection_classes() -> tuple[type, type]:
+    """urllib3's HTTP and HTTPS connections that hand their socket to the attempt's ``AttemptDeadline`` as
+    soon as it exists (before TLS), so the deadline can end any read on it."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    class _Watched(HTTPConnection):
+        def __init__(self, *args: Any, deadline: AttemptDeadline, **kwargs: Any) -> None:
+            self._deadline = deadline
+            super().__init__(*args, **kwargs)
+
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            self._deadline.watch(sock)
+            return sock
+
+    class _WatchedTLS(_Watched, HTTPSConnection):
+        pass
+
+    return _Watched, _WatchedTLS
 
 
 def _describe(exc: Exception) -> str:

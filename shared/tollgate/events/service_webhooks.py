@@ -10,7 +10,8 @@
 - Deliveries are at least once: one delivery per event and endpoint (``webhook-id`` stable across its
   attempts), retried with exponential backoff and jitter (``retry_delay_s``) for at least
   ``RETRY_WINDOW_S`` (3 days) after its first attempt. An endpoint whose attempts have all failed for
-  ``DISABLE_AFTER_S`` (5 days) is disabled, with a ``webhook_endpoint.disabled`` event.
+  ``DISABLE_AFTER_S`` (5 days) is disabled, with a ``webhook_endpoint.disabled`` event; ``enable`` turns it
+  back on, its history kept.
 """
 
 from __future__ import annotations
@@ -250,6 +251,10 @@ class WebhookEndpointRepository(Protocol):
 
     def attempts(self, tenant_id: str, endpoint_id: str, cursor: str | None, limit: int) -> AttemptPage: ...
 
+    def enable(self, before: WebhookEndpoint, after: WebhookEndpoint) -> bool:
+        """Write the enabled endpoint if it is still as read (its version); False if it changed."""
+        ...
+
     def send_test(self, endpoint: WebhookEndpoint, event: Event) -> None:
         """Write the test event to the outbox (the notifier delivers it as any other)."""
         ...
@@ -323,6 +328,25 @@ class WebhookEndpointService:
             if self._endpoints.rotate(before, after):
                 return IssuedEndpoint(after, secret)
         raise Conflict("the endpoint changed while its secret was rotated; try again")
+
+    def enable(self, caller: Principal, endpoint_id: str) -> WebhookEndpoint:
+        """Enable an endpoint again (one disabled after 5 days of failure): its deliveries and attempts stay;
+        its failing spell starts afresh, so the next failure does not disable it at once. Enabling an enabled
+        endpoint changes nothing."""
+        for _ in range(3):
+            before = self._endpoints.get(caller.tenant_id, endpoint_id)
+            if before.status is EndpointStatus.ENABLED:
+                return before
+            after = replace(
+                before,
+                status=EndpointStatus.ENABLED,
+                disabled_at=None,
+                failing_since=None,
+                version=before.version + 1,
+            )
+            if self._endpoints.enable(before, after):
+                return after
+        raise Conflict("the endpoint changed while it was enabled; try again")
 
     def send_test(self, caller: Principal, endpoint_id: str) -> Event:
         """A ``webhook.test`` event through the outbox, delivered to this endpoint only, like any other."""

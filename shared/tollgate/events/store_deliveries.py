@@ -60,10 +60,11 @@ class DynamoDeliveryStore:
             )
             return {item.endpoint_id for item in found}
 
-    def add(self, delivery: Delivery, attempt: DeliveryAttempt) -> bool:
+    def add(self, delivery: Delivery, attempt: DeliveryAttempt | None) -> bool:
         tx = PoolTransaction(delivery.tenant_id, kernel.token("webhook", delivery.endpoint_id, delivery.event_id))
         tx.put(DELIVERY, delivery_item(delivery), WebhookDeliveryItem.pk.does_not_exist())
-        tx.put(ATTEMPT, attempt_item(attempt), WebhookAttemptItem.pk.does_not_exist())
+        if attempt is not None:  # None: put off untried (its endpoint failed in this batch, or time ran out)
+            tx.put(ATTEMPT, attempt_item(attempt), WebhookAttemptItem.pk.does_not_exist())
         try:
             tx.commit()
         except Refused:

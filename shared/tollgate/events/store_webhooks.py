@@ -175,6 +175,25 @@ class DynamoWebhookEndpoints:
             raise
         return True
 
+    def enable(self, before: WebhookEndpoint, after: WebhookEndpoint) -> bool:
+        item = WebhookEndpointItem(keys.tenant_pk(before.tenant_id), keys.webhook_endpoint_sk(before.id))
+        actions: list[Action] = [
+            WebhookEndpointItem.status.set(after.status.value),
+            WebhookEndpointItem.disabled_at.remove(),
+            WebhookEndpointItem.failing_since.remove(),
+            WebhookEndpointItem.version.set(after.version),
+        ]
+        try:
+            with busy_as_store_busy():
+                item.update(actions=actions, condition=WebhookEndpointItem.version == before.version)
+        except UpdateError as exc:
+            if failed_condition(exc):
+                if self.find(before.tenant_id, before.id) is None:
+                    raise NotFound("no such webhook endpoint") from exc
+                return False
+            raise
+        return True
+
     def send_test(self, endpoint: WebhookEndpoint, event: Event) -> None:  # noqa: ARG002 (the event names it)
         from tollgate.events.store import emit
 
