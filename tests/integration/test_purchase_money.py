@@ -154,11 +154,11 @@ def test_pack_stripe_price_must_match_the_pack(stack: Stack) -> None:
     pack_id = f"checked{uuid.uuid4().hex[:6]}"
     base = ("catalog", "set-pack", pack_id, "--tokens", "5000", "--price", "2500")
     refused = stack.operator(*base, "--stripe-price", wrong.id)
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # bad usage: the price given does not fit the pack
     assert f"Stripe price {wrong.id} sells for 25 usd" in refused.stderr
     assert pack_id not in stack.operator("--json", "catalog", "list").stdout
     missing = stack.operator(*base, "--stripe-price", "price_nosuchprice")
-    assert missing.returncode == 1 and "no price" in missing.stderr
+    assert missing.returncode == 2 and "no price" in missing.stderr
     accepted = stack.operator("--json", *base, "--stripe-price", right.id)
     assert accepted.returncode == 0, accepted.stderr
     assert pack_id in accepted.stdout
