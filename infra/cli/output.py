@@ -60,6 +60,11 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def count(number: int, noun: str) -> str:
+    """``1 tenant``, ``301 tenants``, ``0 tenants``."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 def record(title: str, data: Mapping[str, Any], *, skip_empty: bool = True) -> Table:
     """One object as a two-column table (field, value)."""
     table = Table(title=title, show_header=False, title_justify="left")
@@ -107,4 +112,4 @@ def say(text: str, style: str | None = None) -> Callable[[Console], None]:
     return render
 
 
-__all__ = ["Session", "cell", "command", "group", "record", "rows", "say", "show"]
+__all__ = ["Session", "cell", "command", "count", "group", "record", "rows", "say", "show"]

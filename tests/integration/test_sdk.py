@@ -166,7 +166,7 @@ def test_a_lease_is_kept_alive_past_its_duration_by_heartbeats_and_checked_in(st
 
     with tg.lease("build", 60, heartbeat_interval_s=0.2, on_lost=lost.append) as lease:
         assert lease.status == "open"
-        assert lease.record["heartbeat_interval_s"] == 20  # the server's pace: a third of 60 s
+        assert lease.record.heartbeat_interval_s == 20  # the server's pace: a third of 60 s
         assert assert_consistent(stack, owner)["reserved"] == COST_PER_HOUR
         for _ in range(4):  # 4 × 30 s of application time: far past 60 s without heartbeats
             seen = lease.heartbeats

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, group, rows, say, show
+from infra.cli.output import Session, command, count, group, rows, say, show
 from infra.cli.session import CheckFailed
 
 
@@ -47,10 +47,10 @@ def audit(session: Session, tenant: str | None) -> None:
             advance()
     report = {"tenants": len(tenants), "mismatches": mismatches}
     if not mismatches:
-        session.emit(report, say(f"Audited {len(tenants):,} tenants: no mismatch.", "green"))
+        session.emit(report, say(f"Audited {count(len(tenants), 'tenant')}: no mismatch.", "green"))
         return
     found = [dict(zip(("tenant", "mismatch"), text.split(": ", 1), strict=False)) for text in mismatches]
-    title = f"{len(mismatches):,} mismatches in {len(tenants):,} tenants audited"
+    title = f"{count(len(mismatches), 'mismatch')} in {count(len(tenants), 'tenant')} audited"
     session.emit(report, show(rows(title, (("tenant", "tenant"), ("mismatch", "mismatch")), found)))
     raise CheckFailed()
 
@@ -89,10 +89,10 @@ def verify(session: Session, tenant: str | None) -> None:
             advance()
     report = {"tenants": len(tenants), "records": records, "broken": broken}
     if not broken:
-        text = f"{records:,} decision records in {len(tenants):,} tenants: every chain verifies."
+        text = f"{count(records, 'decision record')} in {count(len(tenants), 'tenant')}: every chain verifies."
         session.emit(report, say(text, "green"))
         return
-    title = f"{len(broken):,} broken chains ({records:,} records in {len(tenants):,} tenants)"
+    title = f"{count(len(broken), 'broken chain')} ({count(records, 'record')} in {count(len(tenants), 'tenant')})"
     session.emit(report, show(rows(title, (("tenant_id", "tenant"), ("seq", "breaks at seq")), broken)))
     raise CheckFailed()
 

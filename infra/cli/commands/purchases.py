@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, group, record, rows, show
+from infra.cli.output import Session, command, count, group, record, rows, say, show
 
 REVIEW_COLUMNS = (
     ("id", "purchase"),
@@ -57,10 +57,12 @@ def review(session: Session) -> None:
     from tollgate.edge.views_purchases import purchase_view
 
     held = [dict(purchase_view(p), tenant_id=p.tenant_id) for p in services.purchase_service().under_review()]
-    caption = f"{len(held):,} purchases wait for a decision: tollgate purchases resolve --purchase ID --credit|--reject"
-    session.emit(
-        held, show(rows(None, REVIEW_COLUMNS, held, caption=caption, numeric=("tokens", "amount", "paid_amount")))
-    )
+    if not held:
+        session.emit(held, say("No purchase waits for a decision."))
+        return
+    caption = f"{count(len(held), 'purchase')} to decide: tollgate purchases resolve --purchase ID --credit|--reject"
+    table = rows(None, REVIEW_COLUMNS, held, caption=caption, numeric=("tokens", "amount", "paid_amount"))
+    session.emit(held, show(table))
 
 
 @command(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, record, rows, show
+from infra.cli.output import Session, command, count, record, rows, show
 
 TABLE_ROWS = 50  # a table shows this many tenants unless --limit says otherwise; --json shows all
 COLUMNS = (
@@ -77,7 +77,7 @@ def _summary(everyone: list[dict[str, Any]], matching: int, shown: int) -> str:
     statuses = Counter(t["status"] for t in everyone)
     by_status = ", ".join(f"{count:,} {name}" for name, count in sorted(statuses.items()))
     total = sum(t["balance"] for t in everyone)
-    text = f"{len(everyone):,} tenants ({by_status or 'none'}); {total:,} tokens in all balances."
+    text = f"{count(len(everyone), 'tenant')} ({by_status or 'none'}); {total:,} tokens in all balances."
     if shown < matching:
         text += f" Showing {shown:,} of {matching:,}: --limit 0 shows all."
     return text

@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 import click
 
-from infra.cli.output import Session, command, group, record, rows, say, show
+from infra.cli.output import Session, command, count, group, record, rows, say, show
 from infra.cli.session import CheckFailed
 
 TENANT = click.option("--tenant", required=True, metavar="TENANT_ID", help="The tenant, tn_….")
@@ -58,10 +58,10 @@ def check(session: Session, tenant: str) -> None:
     ]
     report = {"tenant_id": tenant, "rollups": len(kept), "mismatches": differences}
     if not differences:
-        session.emit(report, say(f"{len(kept):,} rollups of {tenant} equal its ledger.", "green"))
+        session.emit(report, say(f"{count(len(kept), 'rollup')} of {tenant}: all equal its ledger.", "green"))
         return
     found = [{"difference": text} for text in differences]
-    title = f"{len(differences):,} differences between the rollups of {tenant} and its ledger"
+    title = f"{count(len(differences), 'difference')} between the rollups of {tenant} and its ledger"
     session.emit(report, show(rows(title, (("difference", "rollup: ledger vs rollups"),), found)))
     raise CheckFailed()
 
