@@ -134,8 +134,9 @@ def test_mismatched_payment_is_held_for_review_and_resolved_by_an_operator(stack
     resolve = ("purchases", "resolve", "--purchase", record["id"], "--credit", "--reason", "paid the rest by wire")
     first = stack.operator(*resolve)
     assert first.returncode == 0, first.stderr
-    again = stack.operator(*resolve)  # a retry after a timeout
+    again = stack.operator("--json", *resolve)  # a retry after a timeout
     assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["status"] == "paid"
     assert balance(stack, owner) == 1000
     refused = stack.operator(*resolve[:4], "--reject", "--reason", "no")
     assert refused.returncode == 1 and "CONFLICT" in refused.stderr.upper()
