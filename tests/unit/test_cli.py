@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import click
@@ -140,3 +142,16 @@ def test_no_stack_named_is_bad_usage(monkeypatch: pytest.MonkeyPatch, capsys: py
     assert "say which stack: --local, --stage dev|prod, --table NAME or TABLE_NAME" in capsys.readouterr().err
     assert main(["--local", "tenants", "--stage", "dev"]) == 2
     assert "--local and --stage" in capsys.readouterr().err
+
+
+def test_the_cli_libraries_stay_out_of_the_lambda_layer() -> None:
+    """click and rich are the operator tool's: no module a function loads imports them, and the layer's
+    requirements do not list them."""
+    root = Path(__file__).resolve().parents[2]
+    importing = re.compile(r"^\s*(?:from|import)\s+(?:click|rich)\b", re.MULTILINE)
+    layer = [*root.joinpath("shared").rglob("*.py"), *root.joinpath("functions").rglob("*.py")]
+    assert len(layer) > 50
+    assert [str(path) for path in layer if importing.search(path.read_text(encoding="utf-8"))] == []
+    requirements = root.joinpath("shared", "requirements.txt").read_text(encoding="utf-8")
+    assert not re.search(r"^(click|rich)\b", requirements, re.MULTILINE)
+    assert importing.search(root.joinpath("infra", "cli", "session.py").read_text(encoding="utf-8"))  # it finds them
