@@ -45,6 +45,13 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 GLOBAL_NAMES = frozenset(name for _, name, _ in GLOBAL_OPTIONS)
 
 
+def integer(low: int | None = None, high: int | None = None) -> click.IntRange:
+    """An integer option from ``low`` to ``high``; a word that is not one reads "'x' is not a valid integer"."""
+    bounded = click.IntRange(low, high)
+    bounded.name = "integer"
+    return bounded
+
+
 def cell(value: Any) -> str:
     """One value as a person reads it: ``1,234`` for numbers, ``-`` for nothing, lists joined."""
     if value is None or value == "":
@@ -112,4 +119,4 @@ def say(text: str, style: str | None = None) -> Callable[[Console], None]:
     return render
 
 
-__all__ = ["Session", "cell", "command", "count", "group", "record", "rows", "say", "show"]
+__all__ = ["Session", "cell", "command", "count", "group", "integer", "record", "rows", "say", "show"]

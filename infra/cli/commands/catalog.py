@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, group, rows, show
+from infra.cli.output import Session, command, group, integer, rows, show
 
 PACK_COLUMNS = (
     ("id", "pack"),
@@ -46,7 +46,9 @@ def list_catalog(session: Session) -> None:
 @command(
     name="load",
     short_help="Create or change packs and features from a JSON file.",
-    epilog="Example: tollgate --local catalog load infra/catalog.json",
+    epilog="""\b
+Example:
+  tollgate --local catalog load infra/catalog.json""",
 )
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def load(session: Session, file: str) -> None:
@@ -62,11 +64,13 @@ def load(session: Session, file: str) -> None:
 @command(
     name="set-feature",
     short_help="Create or change a feature's cost.",
-    epilog="Example: tollgate catalog set-feature build --cost-per-use 1 --cost-per-hour 10 --name Build",
+    epilog="""\b
+Example:
+  tollgate catalog set-feature build --cost-per-use 1 --cost-per-hour 10 --name Build""",
 )
 @click.argument("feature_id", metavar="ID")
-@click.option("--cost-per-use", type=click.IntRange(min=0), required=True, help="Tokens per use.")
-@click.option("--cost-per-hour", type=click.IntRange(min=0), required=True, help="Tokens per hour of a lease.")
+@click.option("--cost-per-use", type=integer(0), metavar="TOKENS", required=True, help="Tokens per use.")
+@click.option("--cost-per-hour", type=integer(0), metavar="TOKENS", required=True, help="Tokens per hour of a lease.")
 @click.option("--name", default="", help="What tenants see.")
 def set_feature(session: Session, feature_id: str, cost_per_use: int, cost_per_hour: int, name: str) -> None:
     """Create or change a feature and its costs in tokens."""
@@ -80,13 +84,15 @@ def set_feature(session: Session, feature_id: str, cost_per_use: int, cost_per_h
 @command(
     name="set-pack",
     short_help="Create or change a token pack.",
-    epilog="Example: tollgate catalog set-pack starter --tokens 1000 --price 1000 --currency usd --valid-days 365",
+    epilog="""\b
+Example:
+  tollgate catalog set-pack starter --tokens 1000 --price 1000 --currency usd --valid-days 365""",
 )
 @click.argument("pack_id", metavar="ID")
-@click.option("--tokens", type=click.IntRange(min=1), required=True, help="Tokens in one pack.")
-@click.option("--price", type=click.IntRange(min=0), required=True, help="In the currency's smallest unit (cents).")
-@click.option("--currency", default="usd", show_default=True, help="ISO currency code.")
-@click.option("--valid-days", type=click.IntRange(min=1), help="The tokens expire after this many days.")
+@click.option("--tokens", type=integer(1), metavar="N", required=True, help="Tokens in one pack.")
+@click.option("--price", type=integer(0), metavar="CENTS", required=True, help="In the currency's smallest unit.")
+@click.option("--currency", default="usd", metavar="CODE", show_default=True, help="ISO 4217 currency code.")
+@click.option("--valid-days", type=integer(1), metavar="DAYS", help="The tokens expire after this many days.")
 @click.option(
     "--stripe-price",
     metavar="PRICE_ID",

@@ -6,7 +6,7 @@ import uuid
 
 import click
 
-from infra.cli.output import Session, command, record, show
+from infra.cli.output import Session, command, integer, record, show
 from infra.cli.session import EXIT_USAGE
 from tollgate.core import limits  # constants only: reads no settings
 
@@ -30,14 +30,16 @@ Examples:
 @click.option(
     "--tokens",
     required=True,
-    type=click.IntRange(-limits.MAX_TOKENS, limits.MAX_TOKENS),
-    help="Tokens to add; negative to take away (an adjustment: only out of what is available).",
+    type=integer(-limits.MAX_TOKENS, limits.MAX_TOKENS),
+    metavar="N",
+    help="Tokens to add; negative to take away (an adjustment: only out of what is available, with --yes).",
 )
 @click.option("--reason", required=True, help="Why; recorded in the ledger entry.")
 @click.option(
     "--valid-days",
-    type=click.IntRange(1, limits.MAX_VALID_DAYS),
-    help="The granted tokens expire after this many days (positive grants only).",
+    type=integer(1, limits.MAX_VALID_DAYS),
+    metavar="DAYS",
+    help=f"The granted tokens expire after this many days, 1 to {limits.MAX_VALID_DAYS} (positive grants only).",
 )
 @click.option(
     "--idempotency-key",

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, count, group, record, rows, say, show
+from infra.cli.output import Session, command, count, group, integer, record, rows, say, show
 
 REVIEW_COLUMNS = (
     ("id", "purchase"),
@@ -24,14 +24,17 @@ REVIEW_COLUMNS = (
 @command(
     name="reconcile",
     short_help="Fulfil paid Checkout Sessions whose webhook was lost (safe any time, twice).",
-    epilog="Example: tollgate --stage prod reconcile --since-hours 24",
+    epilog="""\b
+Example:
+  tollgate --stage prod reconcile --since-hours 24""",
 )
 @click.option(
     "--since-hours",
-    type=click.IntRange(1, 24 * 90),
+    type=integer(1, 24 * 90),
+    metavar="HOURS",
     default=72,
     show_default=True,
-    help="Look at Checkout Sessions created this far back.",
+    help="Look at Checkout Sessions created this far back (1 to 2160).",
 )
 def reconcile(session: Session, since_hours: int) -> None:
     """Ask Stripe for the Checkout Sessions of the last --since-hours and fulfil every paid one whose

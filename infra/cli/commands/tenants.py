@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from infra.cli.output import Session, command, count, record, rows, show
+from infra.cli.output import Session, command, count, integer, record, rows, show
 
 TABLE_ROWS = 50  # a table shows this many tenants unless --limit says otherwise; --json shows all
 COLUMNS = (
@@ -37,10 +37,17 @@ Examples:
   tollgate tenants --json | jq '.[] | select(.available < 100) | .id'""",
 )
 @click.option("--status", type=click.Choice(["active", "suspended"]), help="Only tenants with this status.")
-@click.option("--sort", type=click.Choice(sorted(ORDER)), default="created", show_default=True, help="Order.")
+@click.option(
+    "--sort",
+    type=click.Choice(sorted(ORDER)),
+    default="created",
+    show_default=True,
+    help="Order of the rows: created (newest first), name, balance (largest first) or id.",
+)
 @click.option(
     "--limit",
-    type=click.IntRange(min=0),
+    type=integer(0),
+    metavar="N",
     help=f"Show at most this many (0: all). Default: {TABLE_ROWS} in a table, all with --json.",
 )
 def tenants(session: Session, status: str | None, sort: str, limit: int | None) -> None:

@@ -21,7 +21,9 @@ def usage() -> None:
 @command(
     name="rebuild",
     short_help="Count the tenant's ledger afresh into new rollups.",
-    epilog="Example: tollgate --local usage rebuild --tenant tn_…",
+    epilog="""\b
+Example:
+  tollgate --local usage rebuild --tenant tn_…""",
 )
 @TENANT
 def rebuild(session: Session, tenant: str) -> None:
@@ -37,7 +39,9 @@ def rebuild(session: Session, tenant: str) -> None:
 @command(
     name="check",
     short_help="Compare the tenant's rollups with its ledger; exit 1 on any difference.",
-    epilog="Example: tollgate --local usage check --tenant tn_… --json",
+    epilog="""\b
+Example:
+  tollgate --local usage check --tenant tn_… --json""",
 )
 @TENANT
 def check(session: Session, tenant: str) -> None:
