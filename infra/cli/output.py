@@ -96,11 +96,13 @@ def rows(
     """Many objects as one table; ``columns`` are (key, heading) pairs; ``numeric`` keys align right; only
     ``wrap`` columns wrap when the terminal is narrow (ids, figures and times stay whole)."""
     right, wrap = set(numeric), set(wrap)
+    lines = [[cell(item.get(key)) for key, _ in columns] for item in items]
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left")
-    for key, heading in columns:
-        table.add_column(heading, justify="right" if key in right else "left", no_wrap=key not in wrap)
-    for item in items:
-        table.add_row(*(cell(item.get(key)) for key, _ in columns))
+    for n, (key, heading) in enumerate(columns):
+        whole = max((len(line[n]) for line in lines), default=0) if key.endswith("id") else None  # never cut ids
+        table.add_column(heading, justify="right" if key in right else "left", no_wrap=key not in wrap, min_width=whole)
+    for line in lines:
+        table.add_row(*line)
     return table
 
 

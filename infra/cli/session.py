@@ -79,9 +79,12 @@ class Session:
     # ---- output
     @property
     def console(self) -> Console:
-        """stdout; piped (no terminal to size it) it is wide enough that tables keep whole columns."""
-        piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
-        return Console(highlight=False, width=PIPED_WIDTH if piped else None)
+        """stdout. Piped (no terminal to size it), at least ``PIPED_WIDTH`` columns wide (more if ``COLUMNS``
+        says so), so that tables keep whole columns whatever width the caller's environment claims."""
+        if sys.stdout.isatty():
+            return Console(highlight=False)
+        claimed = os.environ.get("COLUMNS", "")
+        return Console(highlight=False, width=max(PIPED_WIDTH, int(claimed) if claimed.isdigit() else 0))
 
     def emit(self, data: Any, render: Callable[[Console], None]) -> None:
         """``data`` as one JSON document with ``--json`` (keys sorted, so scripts may diff it); otherwise

@@ -274,7 +274,7 @@ def test_a_long_tenant_listing_stays_a_readable_table(stack: Stack) -> None:
     body = [line for line in lines if line.startswith("│")]
     assert len(body) == 50  # one line per tenant, the first 50
     assert all(line.count("│") == 8 for line in body)  # seven columns
-    summary = " ".join(lines[-2:])
+    summary = " ".join(" ".join(lines[-2:]).split())
     assert "tenants (" in summary and "Showing 50 of" in summary and "--limit 0" in summary
     everyone = json.loads(tollgate(stack, "--local", "--json", "tenants").stdout)
     assert made <= {t["id"] for t in everyone} and len(everyone) > 50

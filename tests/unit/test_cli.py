@@ -25,6 +25,16 @@ from tollgate.tenancy.service import SignupRequest, TenantService
 NOW = 1_800_000_000
 
 
+@pytest.fixture(autouse=True)
+def environment_kept() -> Iterator[None]:
+    """The tool sets what it aims at (and a quieter log level) in the environment, as a process of its own
+    would: put it back, so later tests in this process log as before."""
+    kept = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(kept)
+
+
 def every_command(
     group: click.Group = cli, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], click.Command]]:
@@ -110,12 +120,16 @@ def copies_of_one_tenant(table: str, count: int) -> set[str]:
     return made
 
 
-def test_301_tenants_are_a_table_of_50_rows_under_a_summary(table: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_301_tenants_are_a_table_of_50_rows_under_a_summary(
+    table: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     made = copies_of_one_tenant(table, 301)
+    monkeypatch.setenv("COLUMNS", "80")  # as pytest-xdist's workers claim: piped, the table stays wide
     assert main(["tenants"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line for line in lines if line.startswith("│")]
     assert len(rows) == 50 and all(line.count("│") == 8 for line in rows)  # seven columns, one line each
+    assert all(re.search(r"│ tn_\w{16} │ Tenant \d+ ", line) for line in rows)  # ids and names whole
     summary = " ".join(" ".join(lines[-3:]).split())
     assert "301 tenants (301 active); 0 tokens in all balances." in summary
     assert "Showing 50 of 301: --limit 0 shows all." in summary
