@@ -82,7 +82,7 @@ def measure(
                 spend_ns.append(clock() - start)
         record = spending.record
     counter.ask_capacity = False
-    assert (record["status"], record["charged"]) == ("settled", uses), record
+    assert (record.status, record.charged) == ("settled", uses), record
     requests = spending.reports
     pool_writes = counter.requests.get(POOL_WRITE, 0)
     per_request = prices.per_million(

@@ -13,6 +13,6 @@ def seed(endpoint: str, table_name: str) -> None:
     os.environ.setdefault("TABLE_NAME", table_name)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    from infra.cli.main import load_catalog
+    from infra.cli.commands.catalog import load_catalog
 
     load_catalog(str(CATALOG))

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from tollgate_sdk import ActionNotApproved, HttpResponse, PollBackoff, Timeout
+from tollgate_sdk import ActionNotApproved, HttpResponse, PollBackoff, Redemption, Timeout
 from tollgate_sdk.transport import Urllib3Transport
 
 from tests.integration.conftest import Response, Stack
@@ -393,7 +393,7 @@ def test_the_sdk_asks_waits_for_its_approvers_and_redeems_once(stack: Stack) -> 
     polled = PollSeen()
     tg = sdk(license_key(stack, tenant.owner), stack.api, stack, action_poll=poll, transport=polled)
     action = tg.request_action("deploy", feature="deploy", quantity=3, reason="release 4.2")
-    assert (action.status, action.view["held"]) == ("pending", 15)
+    assert (action.status, action.view.held) == ("pending", 15)
 
     def approve() -> None:  # once the SDK has polled and seen it pending: the approvals come while it waits
         assert polled.first.wait(BOUND_S), "the SDK never polled"
@@ -406,7 +406,9 @@ def test_the_sdk_asks_waits_for_its_approvers_and_redeems_once(stack: Stack) -> 
     approving.join(BOUND_S)
     assert polled.count >= 2, "polled while pending, then saw it approved"
     spent = action.redeem()
-    assert (spent["charged"], spent["action_id"]) == (15, action.id)
+    assert isinstance(spent, Redemption)  # typed, as consume() is
+    assert (spent.charged, spent.action_id, spent.entry_id.startswith("le_")) == (15, action.id, True)
+    assert action.view.expires_at is not None and action.view.expires_at.tzinfo is not None
     with pytest.raises(ActionNotApproved):
         action.redeem()  # once
     assert tenant.pool() == (985, 0)

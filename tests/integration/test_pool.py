@@ -57,7 +57,7 @@ def test_operator_grant_shows_in_balance_and_ledger(stack: Stack) -> None:
         120,
     )
     assert entry["actor"].startswith("operator:")
-    done = stack.operator("grant", "--tenant", tenant_id, "--tokens", "-20", "--reason", "correction")
+    done = stack.operator("grant", "--tenant", tenant_id, "--tokens", "-20", "--reason", "correction", "--yes")
     assert done.returncode == 0, done.stderr
     assert balance(stack, owner)["balance"] == 100
     assert sum(e["amount"] for e in ledger(stack, owner)) == 100

@@ -134,8 +134,9 @@ def test_mismatched_payment_is_held_for_review_and_resolved_by_an_operator(stack
     resolve = ("purchases", "resolve", "--purchase", record["id"], "--credit", "--reason", "paid the rest by wire")
     first = stack.operator(*resolve)
     assert first.returncode == 0, first.stderr
-    again = stack.operator(*resolve)  # a retry after a timeout
+    again = stack.operator("--json", *resolve)  # a retry after a timeout
     assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["status"] == "paid"
     assert balance(stack, owner) == 1000
     refused = stack.operator(*resolve[:4], "--reject", "--reason", "no")
     assert refused.returncode == 1 and "CONFLICT" in refused.stderr.upper()
@@ -154,11 +155,11 @@ def test_pack_stripe_price_must_match_the_pack(stack: Stack) -> None:
     pack_id = f"checked{uuid.uuid4().hex[:6]}"
     base = ("catalog", "set-pack", pack_id, "--tokens", "5000", "--price", "2500")
     refused = stack.operator(*base, "--stripe-price", wrong.id)
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # bad usage: the price given does not fit the pack
     assert f"Stripe price {wrong.id} sells for 25 usd" in refused.stderr
     assert pack_id not in stack.operator("--json", "catalog", "list").stdout
     missing = stack.operator(*base, "--stripe-price", "price_nosuchprice")
-    assert missing.returncode == 1 and "no price" in missing.stderr
+    assert missing.returncode == 2 and "no price" in missing.stderr
     accepted = stack.operator("--json", *base, "--stripe-price", right.id)
     assert accepted.returncode == 0, accepted.stderr
     assert pack_id in accepted.stdout

@@ -211,10 +211,10 @@ def test_lost_webhook_is_recovered_by_reconciliation_once(stack: Stack) -> None:
     assert completed["delivery"]["skipped"]
     assert balance(stack, owner) == 0
 
-    first = stack.operator("reconcile", "--since-hours", "1")
+    first = stack.operator("--json", "reconcile", "--since-hours", "1")
     assert first.returncode == 0, first.stderr
     assert record["id"] in json.loads(first.stdout)["credited"]
-    second = stack.operator("reconcile", "--since-hours", "1")
+    second = stack.operator("--json", "reconcile", "--since-hours", "1")
     assert second.returncode == 0, second.stderr
     assert record["id"] not in json.loads(second.stdout)["credited"]
     scheduled = stack.invoke("ReconcileFunction", {})

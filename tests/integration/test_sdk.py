@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,8 @@ def test_validate_online_then_offline_with_the_api_unreachable(stack: Stack, pro
     online = tg.validate(feature="build", region="eu-west-1")
     assert (online.valid, online.code, online.offline) == (True, "VALID", False)
     assert online.receipt.claims["tenant_id"] == tenant_id
+    assert online.expires_at - online.issued_at == timedelta(seconds=300)  # datetimes, from the signed claims
+    assert online.issued_at.tzinfo is not None and online.issued_at.utcoffset() == timedelta(0)
     assert len(proxy.requests_to("/v1/.well-known/jwks.json")) == 1
 
     proxy.close()  # the API is unreachable from here on
@@ -166,7 +169,7 @@ def test_a_lease_is_kept_alive_past_its_duration_by_heartbeats_and_checked_in(st
 
     with tg.lease("build", 60, heartbeat_interval_s=0.2, on_lost=lost.append) as lease:
         assert lease.status == "open"
-        assert lease.record["heartbeat_interval_s"] == 20  # the server's pace: a third of 60 s
+        assert lease.record.heartbeat_interval_s == 20  # the server's pace: a third of 60 s
         assert assert_consistent(stack, owner)["reserved"] == COST_PER_HOUR
         for _ in range(4):  # 4 × 30 s of application time: far past 60 s without heartbeats
             seen = lease.heartbeats
@@ -181,6 +184,10 @@ def test_a_lease_is_kept_alive_past_its_duration_by_heartbeats_and_checked_in(st
 
     assert lost == []
     assert (lease.status, lease.charged) == ("closed", COST_PER_HOUR)  # 120 s and more: one hour started
+    record = lease.record  # the server's answer, typed: its times are aware UTC datetimes
+    assert record.started_at is not None and record.ended_at is not None and record.expires_at is not None
+    assert record.started_at.utcoffset() == timedelta(0)
+    assert record.ended_at - record.started_at >= timedelta(seconds=120)
     pool = assert_consistent(stack, owner)
     assert (pool["balance"], pool["reserved"]) == (100 - COST_PER_HOUR, 0)
     assert [e["amount"] for e in ledger(stack, owner) if e["kind"] == "lease_charge"] == [-COST_PER_HOUR]

@@ -64,7 +64,7 @@ def test_eight_threads_spend_ten_thousand_uses_through_one_allowance_at_one_pool
     tg.close()
 
     assert spending.spent == threads * each
-    assert (spending.record["status"], spending.record["charged"]) == ("settled", 10_000)
+    assert (spending.record.status, spending.record.charged) == ("settled", 10_000)
     pool = assert_consistent(stack, owner)
     assert (pool["balance"], pool["reserved"]) == (10_000, 0)
     charges = [entry for entry in ledger(stack, owner) if entry["kind"] == "allowance_charge"]

@@ -140,6 +140,20 @@ def test_negative_adjustment_and_grant_show_in_ledger(world: World) -> None:
         world.pool.grant(caller.tenant_id, 5, "  ", "operator:test")
 
 
+def test_a_negative_adjustment_never_takes_the_pool_below_zero(world: World) -> None:
+    caller = world.tenant(50)
+    with pytest.raises(InsufficientTokens, match="taking 99,999 tokens would take the pool below zero: 50 available"):
+        world.pool.grant(caller.tenant_id, -99999, "fat finger", "operator:test")
+    assert world.repo.pool(caller.tenant_id).balance == 50  # before: -99,949, silently
+    assert world.ledger_sum(caller) == 50
+    world.tenants.set_status(caller.tenant_id, TenantStatus.SUSPENDED)  # a suspended tenant is adjusted too
+    world.pool.grant(caller.tenant_id, -50, "all of it back", "operator:test")
+    assert world.repo.pool(caller.tenant_id).balance == 0
+    with pytest.raises(InsufficientTokens):
+        world.pool.grant(caller.tenant_id, -1, "one more", "operator:test")
+    assert world.ledger_sum(caller) == 0
+
+
 def test_ledger_pages_carry_the_running_balance(world: World) -> None:
     caller = world.tenant(100)
     for n in range(5):
@@ -176,8 +190,13 @@ def test_ledger_always_explains_the_balance(world: World, operations: list[tuple
             world.pool.grant(caller.tenant_id, amount, "credit", "operator:test")
             model += amount
         elif kind == "adjust":
-            world.pool.grant(caller.tenant_id, -amount, "adjust", "operator:test")
-            model -= amount
+            try:
+                world.pool.grant(caller.tenant_id, -amount, "adjust", "operator:test")
+            except InsufficientTokens:
+                assert model < amount  # an adjustment takes only what is available
+            else:
+                model -= amount
+                assert model >= 0
         else:
             try:
                 world.pool.consume(caller, "build", amount, f"op{n}")

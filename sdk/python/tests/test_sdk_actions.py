@@ -4,6 +4,7 @@ errors per code, with the rule id of a denial."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -69,7 +70,13 @@ def test_request_wait_and_redeem_once() -> None:
     assert service.reads == 4
     assert clock.sleeps == sorted(clock.sleeps), "the waits between polls grow"
     spent = action.redeem(3)
-    assert spent["charged"] == 15
+    assert spent == sdk.Redemption(
+        action_id=ACTION_ID, charged=15, entry_id="le_1", idempotency_key=transport.sent[-1].headers["Idempotency-Key"]
+    )
+    assert action.view.status == "redeemed" and action.view.rule_id == "prod"
+    assert action.view.expires_at == datetime(2027, 1, 15, 8, 15, tzinfo=timezone.utc)
+    with pytest.warns(DeprecationWarning, match="read the attribute"):
+        assert spent["charged"] == 15  # 0.1's dict reading, for a while
     redeem = transport.sent[-1]
     assert redeem.body == {"feature": "build", "quantity": 3, "action_id": ACTION_ID}
     assert service.redeemed == {redeem.headers["Idempotency-Key"]: 1}

@@ -151,7 +151,7 @@ def test_a_settlement_whose_answer_was_lost_is_sent_again_and_charged_once() -> 
         service.lose_next_answer = True
         spending.spend(95)  # at once: the renewal it asks for reports 95, whenever the loop gets to it
         wait_for(lambda: len(service.reports) == 2)
-        wait_for(lambda: spending.record["used"] == 95)
+        wait_for(lambda: spending.record.used == 95)
     assert service.reports[:2] == [{"used": 95, "renew": True}] * 2, "the same cumulative report, sent again"
     settles = [s for s in transport.sent if s.url.endswith("/settle")]
     assert settles[0].headers == settles[1].headers

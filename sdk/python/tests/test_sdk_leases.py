@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -82,7 +83,7 @@ def test_the_server_interval_is_the_default_pace() -> None:
     clock = FakeClock()
     with client(FakeTransport(clock, handler=LeaseService()), clock).lease("build", 45) as lease:
         assert lease.heartbeat_interval_s == 15.0
-        assert lease.expires_at == 1_800_000_000 + 600  # 2027-01-15T08:10:00Z
+        assert lease.expires_at == datetime(2027, 1, 15, 8, 10, tzinfo=timezone.utc)
 
 
 def test_a_lease_the_server_says_is_over_is_lost_and_the_program_is_told() -> None:

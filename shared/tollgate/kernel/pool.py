@@ -2,8 +2,8 @@
 
 Every writer (consumption, credits and grants, purchases, refunds and disputes, holds, lot expiry, the
 sweeper, signup, suspension, a project's budget) describes WHAT changes through the typed operations of a
-``PoolTransaction``: ``debit``, ``credit``, ``take_back``; ``open_hold``, ``resize_hold``, ``settle_hold``;
-``take_from_lot``, ``return_to_lot``, ``expire_lot``, ``set_soonest_lot_end``; ``create_pool``,
+``PoolTransaction``: ``debit``, ``credit``, ``take_back``, ``adjust_down``; ``open_hold``, ``resize_hold``,
+``settle_hold``; ``take_from_lot``, ``return_to_lot``, ``expire_lot``, ``set_soonest_lot_end``; ``create_pool``,
 ``set_status``; ``create_project``, ``set_budget``. The kernel computes and writes ``balance``, ``reserved``,
 ``available``, ``committed``, ``spent``, ``budget_left``, a lot's ``remaining`` and a hold's amount
 (``tollgate.kernel.deltas``); ``put``/``update``/``delete`` refuse the items that carry them, so no caller
@@ -142,6 +142,14 @@ class PoolTransaction:
         if amount <= 0:
             raise ValueError("a take-back removes tokens")
         return self._pool(PoolDelta(balance=-amount))
+
+    def adjust_down(self, amount: int) -> PoolTransaction:
+        """An operator's adjustment down by ``amount``: only out of what is ``available`` (never below zero,
+        never the tokens that running holds keep), whatever the tenant's status; a refunded or disputed
+        purchase (``take_back``) is what may leave a tenant owing, not an operator's hand."""
+        if amount <= 0:
+            raise ValueError("an adjustment down removes tokens")
+        return self._pool(PoolDelta(balance=-amount, covers=amount))
 
     # ---- holds: a lease, an allowance or an action holding tokens
     def open_hold(

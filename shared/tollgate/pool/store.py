@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from tollgate.core.errors import NotFound, PolicyChanged, StoreBusy, Unauthenticated
+from tollgate.core.errors import InsufficientTokens, NotFound, PolicyChanged, StoreBusy, Unauthenticated
 from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import Lot, Pool
 from tollgate.kernel import keys
@@ -64,8 +64,8 @@ class DynamoPoolRepository:
         tx = PoolTransaction(credit.tenant_id, kernel.token("credit", credit.entry.id))
         if credit.entry.amount > 0:
             tx.credit(credit.entry.amount, lot=lot, soonest_end=current)
-        else:  # a negative adjustment
-            tx.take_back(-credit.entry.amount)
+        else:  # a negative adjustment: only out of what is available
+            tx.adjust_down(-credit.entry.amount)
         tx.entry(credit.entry)
         if credit.answer is not None:
             scope, key, answer = credit.answer
@@ -80,8 +80,13 @@ class DynamoPoolRepository:
             if kernel.ENTRY in refused:
                 return True  # this entry was written before: a credit is applied once
             if kernel.POOL in refused:
-                self.pool(credit.tenant_id)  # NotFound if the tenant is gone; else the end moved
-                return False
+                pool = self.pool(credit.tenant_id)  # NotFound if the tenant is gone
+                if credit.entry.amount < 0:
+                    raise InsufficientTokens(
+                        f"taking {-credit.entry.amount:,} tokens would take the pool below zero: "
+                        f"{pool.available:,} available (balance {pool.balance:,}, {pool.reserved:,} held)"
+                    ) from refused
+                return False  # the soonest lot end moved
             raise
         return True
 

@@ -200,6 +200,10 @@ class TenantService:
         """Operators only (the command-line tool)."""
         return self._tenants.list_tenants()
 
+    def tenant(self, tenant_id: str) -> Tenant:
+        """Operators only (the command-line tool): one tenant and its pool; ``NotFound`` if absent."""
+        return self._tenants.get_tenant(tenant_id)
+
     def set_status(self, tenant_id: str, status: TenantStatus) -> Tenant:
         """Operators only (the command-line tool): suspend or resume a tenant."""
         return self._tenants.set_status(tenant_id, status)

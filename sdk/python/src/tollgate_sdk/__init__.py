@@ -54,21 +54,24 @@ from tollgate_sdk.errors import (
 )
 from tollgate_sdk.leases import Lease
 from tollgate_sdk.receipts import Receipt
+from tollgate_sdk.results import ActionRecord, AllowanceRecord, LeaseRecord, Redemption, Review, parse_time
 from tollgate_sdk.retries import Backoff
 from tollgate_sdk.transport import HttpResponse, Timeout, Transport, TransportError
 from tollgate_sdk.validation import Validation
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "APIError",
     "ActionDenied",
     "ActionExpired",
     "ActionNotApproved",
+    "ActionRecord",
     "ActionRequest",
     "ActionResolved",
     "Allowance",
     "AllowanceEnded",
     "AllowanceExhausted",
+    "AllowanceRecord",
     "AlreadyReviewed",
     "ApprovalRequired",
     "ApprovalTimeout",
@@ -92,6 +95,7 @@ __all__ = [
     "Lease",
     "LeaseClosed",
     "LeaseExpired",
+    "LeaseRecord",
     "MalformedRequest",
     "NotAnApprover",
     "NotEntitled",
@@ -103,7 +107,9 @@ __all__ = [
     "RateLimited",
     "Receipt",
     "ReceiptExpired",
+    "Redemption",
     "RegionNotAllowed",
+    "Review",
     "SelfReview",
     "ServerError",
     "StoreBusy",
@@ -117,4 +123,5 @@ __all__ = [
     "Unavailable",
     "UpstreamUnavailable",
     "Validation",
+    "parse_time",
 ]

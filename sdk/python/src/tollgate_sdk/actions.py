@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable
 
 from tollgate_sdk.api import ApiCaller
@@ -24,6 +23,7 @@ from tollgate_sdk.errors import (
     APIError,
     ApprovalTimeout,
 )
+from tollgate_sdk.results import ActionRecord, Redemption
 
 ACTIONS_PATH = "/v1/actions"
 CONSUME_PATH = "/v1/consume"
@@ -78,10 +78,13 @@ class ActionRequest:
         return self.status == APPROVED
 
     @property
-    def view(self) -> dict[str, Any]:
-        """The action as last read (``rule_id``, ``quorum``, ``approvals``, ``expires_at``, ``grant_expires_at``…)."""
+    def view(self) -> ActionRecord:
+        """The action as last read (``rule_id``, ``quorum``, ``approvals``, ``expires_at``,
+        ``grant_expires_at``, ``reviews``…): an ``ActionRecord``, its times aware UTC datetimes."""
         with self._lock:
-            return dict(self._view)
+            return ActionRecord.from_api(self._view)
+
+    record = view  # the name leases and allowances use
 
     def refresh(self) -> str:
         """Read the action again; its status."""
@@ -96,8 +99,9 @@ class ActionRequest:
         again)."""
         clock = self._api.clock
         if timeout_s is None:
-            expires_at = _epoch(self._view.get("expires_at"))
-            timeout_s = max(0.0, expires_at - clock.now()) + 5.0 if expires_at is not None else 3600.0
+            expires_at = self.view.expires_at
+            left = expires_at.timestamp() - clock.now() if expires_at is not None else None
+            timeout_s = max(0.0, left) + 5.0 if left is not None else 3600.0
         deadline = clock.monotonic() + timeout_s
         poll = 0
         while self.status == PENDING:
@@ -125,10 +129,11 @@ class ActionRequest:
             raise ApprovalTimeout(message)
         raise ActionNotApproved(message, status=409, code="ACTION_NOT_APPROVED")
 
-    def redeem(self, quantity: int | None = None) -> Mapping[str, Any]:
+    def redeem(self, quantity: int | None = None) -> Redemption:
         """Spend the approved action once (``POST /v1/consume`` with its id): ``quantity`` uses of its
         feature, at most what was approved (all of it by default). Charged from the hold; the rest is
-        released. One Idempotency-Key per action, reused on every retry and every call."""
+        released. One Idempotency-Key per action, reused on every retry and every call. Returns a
+        ``Redemption`` (``charged``, ``entry_id``, ``action_id``, ``idempotency_key``)."""
         self.raise_if_not_approved()
         feature = self._view.get("feature")
         if feature is None:
@@ -147,7 +152,13 @@ class ActionRequest:
             raise APIError("the service answered a redemption without `charged`")
         with self._lock:
             self._view["status"] = "redeemed"
-        return answer
+        return Redemption(
+            action_id=str(answer.get("action_id") or self.id),
+            charged=int(answer["charged"]),
+            entry_id=str(answer.get("entry_id")),
+            idempotency_key=key,
+            balance_after=None if answer.get("balance_after") is None else int(answer["balance_after"]),
+        )
 
     def cancel(self) -> None:
         """Give up the action (``DELETE``): its held tokens go back to the pool."""
@@ -158,15 +169,6 @@ class ActionRequest:
             raise APIError("the service answered without the action")
         with self._lock:
             self._view = dict(answer["action"])
-
-
-def _epoch(iso: Any) -> float | None:
-    if not isinstance(iso, str):
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def ask(

@@ -40,6 +40,7 @@ from tollgate_sdk.errors import (
     TollgateError,
     Unauthenticated,
 )
+from tollgate_sdk.results import AllowanceRecord
 
 ALLOWANCES_PATH = "/v1/allowances"
 DEFAULT_TTL_S = 300  # the server's default; it accepts 10 … 3600
@@ -93,7 +94,8 @@ class Allowance:
         self._renew_by = 0.0  # monotonic: renew ahead of the hold's end
         self._failure: TollgateError | None = None  # the last renewal's error, while no renewal succeeded since
         self._ended: TollgateError | None = None  # set once no more can be spent
-        self._state: Mapping[str, Any] = {}
+        self._state: Mapping[str, Any] = {}  # the server's last answer, as sent
+        self._record: AllowanceRecord | None = None  # the same, typed
         self._job: Job | None = None
         self._retry_at: float | None = None  # time.monotonic(): after a failed renewal, not before this
         self._closed = False
@@ -157,10 +159,13 @@ class Allowance:
             return self._spent
 
     @property
-    def record(self) -> Mapping[str, Any]:
-        """The allowance as the server last described it (``used``, ``held``, ``charged``, ``status``…)."""
+    def record(self) -> AllowanceRecord:
+        """The allowance as the server last described it (``used``, ``held``, ``charged``, ``status``,
+        ``expires_at``…): an ``AllowanceRecord``."""
         with self._lock:
-            return dict(self._state)
+            if self._record is None:
+                raise RuntimeError("the allowance is not open yet: use it as a context manager")
+            return self._record
 
     @property
     def error(self) -> TollgateError | None:
@@ -324,5 +329,6 @@ class Allowance:
         allowance = answer.get("allowance") if isinstance(answer, dict) else None
         if not isinstance(allowance, dict):
             raise APIError("the service answered without an allowance")
+        self._record = AllowanceRecord.from_api(allowance)
         self._state = allowance
         return allowance

@@ -13,7 +13,7 @@ from tollgate_sdk.errors import APIError, ConnectionFailed, error_from_response
 from tollgate_sdk.retries import Backoff, parse_retry_after, retryable_status
 from tollgate_sdk.transport import Timeout, Transport, TransportError
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 class ApiCaller:

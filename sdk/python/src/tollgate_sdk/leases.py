@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Callable
 
@@ -30,15 +29,10 @@ from tollgate_sdk.errors import (
     TollgateError,
     Unauthenticated,
 )
+from tollgate_sdk.results import LeaseRecord
 
 LEASES_PATH = "/v1/leases"
 _MIN_HEARTBEAT_DEADLINE_S = 5.0
-
-
-def epoch_of(iso: str | None) -> float | None:
-    if iso is None:
-        return None
-    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 class Lease:
@@ -65,7 +59,7 @@ class Lease:
         self.lost = threading.Event()
         self.lost_error: TollgateError | None = None
         self._lock = threading.Lock()
-        self._state: Mapping[str, Any] = {}
+        self._state: LeaseRecord | None = None
         self._job: Job | None = None
         self._next_beat = 0.0  # time.monotonic() of the next heartbeat
         self.heartbeats = 0
@@ -73,32 +67,34 @@ class Lease:
     # -- what the program reads ---------------------------------------------------------------------------
     @property
     def id(self) -> str:
-        return str(self._read("id"))
+        return self.record.id
 
     @property
     def status(self) -> str:
-        return str(self._read("status"))
+        return self.record.status
 
     @property
-    def expires_at(self) -> float | None:
-        return epoch_of(self._read("expires_at"))
+    def expires_at(self) -> datetime | None:
+        """When the lease ends unless a heartbeat extends it (aware, UTC)."""
+        return self.record.expires_at
 
     @property
     def charged(self) -> int | None:
-        charged = self._read("charged")
-        return None if charged is None else int(charged)
+        return self.record.charged
 
     @property
     def heartbeat_interval_s(self) -> float:
         if self._interval_override is not None:
             return self._interval_override
-        return float(self._read("heartbeat_interval_s"))
+        return float(self.record.heartbeat_interval_s)
 
     @property
-    def record(self) -> Mapping[str, Any]:
-        """The lease as the server last described it (docs/leases.md)."""
+    def record(self) -> LeaseRecord:
+        """The lease as the server last described it (docs/leases.md); a ``LeaseRecord``."""
         with self._lock:
-            return dict(self._state)
+            if self._state is None:
+                raise RuntimeError("the lease is not open yet: use it as a context manager")
+            return self._state
 
     def raise_if_lost(self) -> None:
         if self.lost.is_set():
@@ -152,7 +148,7 @@ class Lease:
             return False
         except APIError as transient:  # unavailable, rate limited, or 402 (the old end stands)
             end = self.expires_at
-            if end is not None and self._api.clock.now() >= end:
+            if end is not None and self._api.clock.now() >= end.timestamp():
                 self._lose(LeaseExpired(f"no heartbeat got through before the lease's end ({transient})"))
                 return False
         else:
@@ -172,9 +168,6 @@ class Lease:
         lease = answer.get("lease") if isinstance(answer, dict) else None
         if not isinstance(lease, dict):
             raise APIError("the service answered without a lease")
+        record = LeaseRecord.from_api(lease)
         with self._lock:
-            self._state = lease
-
-    def _read(self, name: str) -> Any:
-        with self._lock:
-            return self._state.get(name)
+            self._state = record

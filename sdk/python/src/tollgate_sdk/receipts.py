@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from cryptography.exceptions import InvalidSignature
@@ -43,12 +44,24 @@ class Receipt:
         return str(self.claims.get("code", ""))
 
     @property
-    def issued_at(self) -> int:
+    def iat(self) -> int:
+        """When it was issued, in epoch seconds (the signed claim)."""
         return int(self.claims["iat"])
 
     @property
-    def expires_at(self) -> int:
+    def exp(self) -> int:
+        """When it expires, in epoch seconds (the signed claim)."""
         return int(self.claims["exp"])
+
+    @property
+    def issued_at(self) -> datetime:
+        """When it was issued (aware, UTC)."""
+        return datetime.fromtimestamp(self.iat, tz=timezone.utc)
+
+    @property
+    def expires_at(self) -> datetime:
+        """When it expires (aware, UTC)."""
+        return datetime.fromtimestamp(self.exp, tz=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -145,9 +158,9 @@ class ReceiptVerifier:
         except InvalidSignature as exc:
             raise InvalidReceipt("the signature does not match") from exc
         receipt = Receipt(token, parsed.claims)
-        check_time(receipt.issued_at, now, self._drift)
-        if now >= receipt.expires_at + (self._drift if online else 0):
-            raise ReceiptExpired(f"the receipt expired at {receipt.expires_at}")
+        check_time(receipt.iat, now, self._drift)
+        if now >= receipt.exp + (self._drift if online else 0):
+            raise ReceiptExpired(f"the receipt expired at {receipt.expires_at.isoformat()}")
         return receipt
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 from tollgate_sdk.api import ApiCaller
@@ -38,8 +39,14 @@ class Validation:
     offline: bool
 
     @property
-    def expires_at(self) -> int:
+    def expires_at(self) -> datetime:
+        """Until when this answer holds (the receipt's end; aware, UTC)."""
         return self.receipt.expires_at
+
+    @property
+    def issued_at(self) -> datetime:
+        """When the service gave this answer (aware, UTC); older than now when ``offline``."""
+        return self.receipt.issued_at
 
     def raise_if_invalid(self) -> Validation:
         """This validation if valid; else raises the error for its code (``KeyRevoked``, ``NotEntitled``…)."""
@@ -85,7 +92,7 @@ class Validator:
         except (Unavailable, RateLimited) as unreachable:
             return self._offline(request, fields, unreachable)
         self._check_for_request(receipt, fields)
-        self._store.remember(request, token, receipt.issued_at, self._jwks_document())
+        self._store.remember(request, token, receipt.iat, self._jwks_document())
         return Validation(valid=receipt.valid, code=receipt.code, receipt=receipt, offline=False)
 
     def _offline(self, request: str, fields: Mapping[str, str | None], unreachable: APIError) -> Validation:
