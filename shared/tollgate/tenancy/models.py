@@ -9,7 +9,7 @@ from pydantic import Field
 from tollgate.core import limits
 from tollgate.core.models import TenantStatus
 from tollgate.core.roles import Role
-from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp
+from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp, example
 
 TenantName = Annotated[str, Field(min_length=1, max_length=limits.TENANT_NAME_MAX, pattern=limits.TEXT_PATTERN)]
 Email = Annotated[str, Field(min_length=3, max_length=limits.EMAIL_MAX, pattern=limits.EMAIL_PATTERN)]
@@ -19,6 +19,8 @@ Region = Annotated[
 
 
 class SignupBody(RequestModel):
+    model_config = example({"name": "Acme Robotics", "email": "ops@acme-robotics.example", "home_region": "eu-west-1"})
+
     name: TenantName
     email: Email
     home_region: Region | None = None
@@ -56,6 +58,8 @@ class TenantAnswer(AnswerModel):
 
 
 class ApiKeyBody(RequestModel):
+    model_config = example({"name": "CI pipeline", "role": "member"})
+
     name: Name
     role: Role = Field(strict=False)  # strict mode takes only Role instances; JSON sends its value
 
