@@ -239,3 +239,10 @@ def test_a_pattern_refusal_says_what_is_expected_not_the_regex() -> None:
     error = refusal([problem])
     assert error.message.endswith("must be an e-mail address (name@example.com)")
     assert "^" not in error.message and "\\" not in error.message
+
+
+def test_an_event_s_data_is_typed_by_the_payload_models(document: dict[str, Any]) -> None:
+    data = document["components"]["schemas"]["Event"]["properties"]["data"]
+    refs = {option["$ref"].rsplit("/", 1)[-1] for option in data["anyOf"]}
+    assert refs == {model.__name__ for model in DATA.values()}
+    assert all(name in document["components"]["schemas"] for name in refs)

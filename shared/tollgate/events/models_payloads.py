@@ -6,7 +6,7 @@ equal). Times inside ``data`` are Unix seconds, as the outbox stores them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, create_model
 
@@ -113,7 +113,7 @@ class ActionData(AnswerModel):
     environment: str | None
     approvers: Principals | None = None
     quorum: int | None = None
-    approvals: list[Any] | None = Field(default=None, description="The approvals so far.")
+    approvals: int | None = Field(default=None, description="Distinct approvals so far (toward `quorum`).")
     expires_at: UnixTime | None = None
     escalates_at: UnixTime | None = None
     break_glass: bool | None = Field(default=None, description="Present (true) when it went through break-glass.")

@@ -95,6 +95,8 @@ def merge(
     }
     if webhooks is not None:
         payloads, by_type = webhooks
+        clash = {name for name in set(payloads) & set(schemas) if payloads[name] != schemas[name]}
+        assert not clash, f"event payload schemas named as other schemas: {clash}"
         schemas.update(payloads)
         document["webhooks"] = {event: _webhook(event, name) for event, name in sorted(by_type.items())}
     document["components"] = {"schemas": dict(sorted(schemas.items())), "securitySchemes": SECURITY_SCHEMES}
