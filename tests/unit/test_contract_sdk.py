@@ -194,3 +194,16 @@ def test_idempotency_key_is_required_as_declared(usage_app: ModuleType, route: s
     too_long = {"Authorization": "Bearer tgk_x", "Idempotency-Key": "k" * (limits.IDEMPOTENCY_KEY_MAX + 1)}
     status, answer, _ = call(usage_app, "POST", route, body, headers=too_long)
     assert (status, answer["error"]["field"]) == (422, "Idempotency-Key")
+
+
+@pytest.mark.parametrize("route", list(USAGE_ROUTES))
+def test_usage_examples_pass_their_parsers(usage_app: ModuleType, route: str) -> None:
+    """The example body the document shows (Swagger UI's default) is one the parser accepts."""
+    [example] = body_schema(route)["examples"]
+    _, answer, _ = through(usage_app, USAGE_ROUTES[route], example)()
+    assert answer["error"]["code"] == Reached.code, answer
+
+
+def test_validate_example_passes_its_parser(validate_app: ModuleType) -> None:
+    [example] = body_schema("/v1/validate")["examples"]
+    validate_app._request({"body": json.dumps(example), "isBase64Encoded": False, "headers": {}})

@@ -124,17 +124,17 @@ PATTERN_MEANINGS: dict[str, str] = {
     TIME_OF_DAY_PATTERN: "must be a time of day as HH:MM (00:00 to 23:59)",
     r"^https?://": "must be an https:// address",
 }
-_CHOICES = re.compile(r"^\^\(([a-z0-9_|]+)\)\$$")
-_ID = re.compile(r"^\^(?:\(\?:)?([a-z|]+)\)?_")
+_CHOICES = r"^\^\(([a-z0-9_|]+)\)\$$"  # compiled on first use: this module is on the validation path
+_ID = r"^\^(?:\(\?:)?([a-z|]+)\)?_"
 
 
 def pattern_meaning(pattern: str) -> str:
     """What a value must look like to match ``pattern``, in words (never the regex)."""
     if pattern in PATTERN_MEANINGS:
         return PATTERN_MEANINGS[pattern]
-    choices = _CHOICES.match(pattern)
+    choices = re.match(_CHOICES, pattern)
     if choices:
         return "must be one of: " + ", ".join(choices.group(1).split("|"))
-    if pattern.endswith(ID_BODY + "$") and (prefix := _ID.match(pattern)):
+    if pattern.endswith(ID_BODY + "$") and (prefix := re.match(_ID, pattern)):
         return "must be an id such as " + " or ".join(f"{kind}_0123456789abcdef" for kind in prefix.group(1).split("|"))
     return "is not in the expected form (see the field's description in the API document)"
