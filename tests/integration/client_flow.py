@@ -82,7 +82,8 @@ def spend(api: str, owner_key: str) -> dict[str, Any]:
 
 def report(api: str, owner_key: str) -> dict[str, Any]:
     owner = AuthenticatedClient(base_url=api, token=owner_key, raise_on_unexpected_status=True)
-    csv_text = get_usage_csv.sync(client=owner, group_by="feature")
+    week_ago = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=7)
+    csv_text = get_usage_csv.sync(client=owner, from_=week_ago, group_by="feature")  # a date, typed
     ndjson = export_decisions.sync(client=owner)
     return {"csv": csv_text, "ndjson": ndjson}
 

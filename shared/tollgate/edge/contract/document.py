@@ -27,6 +27,7 @@ SCHEMAS = "#/components/schemas/"
 # Query strings the server reads as text to refuse what is not plain ASCII digits (``²``, `` 5``), which the
 # document types as the integers they are.
 _INTEGER_PATTERNS = {limits.PAGE_LIMIT_PATTERN: (1, limits.PAGE_LIMIT_MAX)}
+_FORMATS = {limits.DAY_PATTERN: "date"}  # a UTC day in a query: a generated client takes a date
 _HEADER_EXAMPLES = {"idempotency-key": "consume-build-0001", "if-match": '"0"'}  # by lower-case name
 _NO_EXAMPLE = {"POST /v1/tenants"}  # signup's key replays the owner's secret: a shared example would leak it
 
@@ -130,6 +131,8 @@ def _parameters(key: str, operation: dict[str, Any]) -> None:
             parameter["schema"] = {"type": "integer", "minimum": bounds[0], "maximum": bounds[1]}
             if description:
                 parameter["schema"]["description"] = description
+        if schema.get("pattern") in _FORMATS:
+            schema["format"] = _FORMATS[schema["pattern"]]
         name = str(parameter.get("name", "")).lower()
         if entry is not None and name in {header.lower() for header in entry.required_headers}:
             parameter["required"] = True
