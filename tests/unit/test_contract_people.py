@@ -246,3 +246,19 @@ def test_an_event_s_data_is_typed_by_the_payload_models(document: dict[str, Any]
     refs = {option["$ref"].rsplit("/", 1)[-1] for option in data["anyOf"]}
     assert refs == {model.__name__ for model in DATA.values()}
     assert all(name in document["components"]["schemas"] for name in refs)
+
+
+def test_the_fuzzer_s_settings_name_operations_the_document_has(document: dict[str, Any]) -> None:
+    """infra/schemathesis.toml picks operations by operationId: a rename must not silently drop a setting."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    ids = {operation["operationId"] for _, operation in operations(document)}
+    settings = tomllib.loads((ROOT / "infra" / "schemathesis.toml").read_text())
+    for chosen in settings["operations"]:
+        if "include-operation-id" in chosen:
+            assert chosen["include-operation-id"] in ids, chosen
+        if "include-operation-id-regex" in chosen:
+            alternatives = chosen["include-operation-id-regex"].strip("^$()").split("|")
+            assert set(alternatives) <= ids, set(alternatives) - ids
