@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
+OPENAPI_VENV := .venv-openapi
 
-.PHONY: setup run test unit integration lint build bench fuzz contract clean
+.PHONY: setup run test unit integration lint build bench fuzz contract contract-check clean
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,18 @@ fuzz: setup
 contract: setup
 	$(PY) -m infra.contract
 
+# The client generator lives in its own environment, as sam does (it pins its own httpx, attrs, ruamel).
+$(OPENAPI_VENV)/.installed:
+	$(PYTHON) -m venv $(OPENAPI_VENV)
+	$(OPENAPI_VENV)/bin/pip install --quiet openapi-python-client==0.29.1
+	touch $@
+
+# The contract as people and generators read it: redocly lint with no error or warning, and a client
+# generated with no warning (infra/contract_check.py). make test uses that client against the local stack.
+contract-check: setup $(OPENAPI_VENV)/.installed
+	$(PY) -m infra.contract --check
+	$(PY) -m infra.contract_check
+
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
@@ -80,4 +93,4 @@ bench: setup
 	$(PY) -m infra.bench.notifier 2>/dev/null | grep -v '^{'
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

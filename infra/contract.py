@@ -17,6 +17,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED_FUNCTIONS = ("portal", "signup", "approvals")  # the functions whose part Powertools generates
+GATED_FUNCTIONS = (*GENERATED_FUNCTIONS, "usage", "stripe_webhook")  # their routes' gates say who may call
 
 
 def _function(name: str) -> ModuleType:
@@ -29,6 +30,42 @@ def _function(name: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def access() -> tuple[dict[str, str], frozenset[str]]:
+    """``METHOD path`` → who may call it, read from each route's gate (and ``UNGATED`` for the validate
+    function's two routes); and the routes that are public."""
+    from tollgate.edge.contract.access import UNGATED, gate_text
+    from tollgate.edge.routing import PUBLIC, gate_of
+
+    who: dict[str, str] = dict(UNGATED)
+    public = {key for key, text in UNGATED.items() if "public" in text}
+    for name in GATED_FUNCTIONS:
+        app = _function(name).app
+        for route in app._static_routes + app._dynamic_routes:  # Powertools' registered routes
+            gate = gate_of(route.middlewares)
+            if gate is None:
+                continue
+            key = f"{route.method} {route.openapi_path}"
+            who[key] = gate_text(gate)
+            if gate.access is PUBLIC:
+                public.add(key)
+    return who, frozenset(public)
+
+
+def webhooks() -> tuple[dict[str, Any], dict[str, str]]:
+    """The outbound events' payload schemas (``tollgate.events.models_payloads``), and each type's."""
+    from pydantic.json_schema import models_json_schema
+
+    from tollgate.edge.contract.document import SCHEMAS
+    from tollgate.events.models_payloads import WEBHOOK_EVENTS
+
+    models = list(WEBHOOK_EVENTS.values())
+    names, schema = models_json_schema([(m, "serialization") for m in models], ref_template=SCHEMAS + "{model}")
+    by_type = {
+        event: names[(model, "serialization")]["$ref"].removeprefix(SCHEMAS) for event, model in WEBHOOK_EVENTS.items()
+    }
+    return dict(schema.get("$defs", {})), by_type
 
 
 def build() -> dict[str, Any]:
@@ -46,7 +83,8 @@ def build() -> dict[str, Any]:
         )
         for name in GENERATED_FUNCTIONS
     ]
-    return merge(parts)
+    who, public = access()
+    return merge(parts, who, public, webhooks())
 
 
 def render(document: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from tollgate_sdk import ActionNotApproved, HttpResponse, PollBackoff, Redemptio
 from tollgate_sdk.transport import Urllib3Transport
 
 from tests.integration.conftest import Response, Stack
+from tests.integration.event_payloads import listed
 from tests.integration.test_sdk import BOUND_S, license_key, sdk
 from tollgate.approvals.rules_decisions import DecisionRecord, verify_chain
 
@@ -93,7 +94,7 @@ class Tenant:
         """The action ids of the outbox events of one type, oldest first."""
         answer = self.stack.call("GET", f"/v1/events?type={kind}", key=self.owner)
         assert answer.status == 200, answer.body
-        events = sorted(answer.body["events"], key=lambda e: (e["created_at"], e["id"]))
+        events = sorted(listed(answer.body["events"]), key=lambda e: (e["created_at"], e["id"]))
         return [e["data"]["action_id"] for e in events]
 
     def audited(self) -> None:

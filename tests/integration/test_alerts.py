@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack, http
+from tests.integration.event_payloads import listed
 from tests.integration.test_usage_reports import consume, license_key
 
 pytestmark = pytest.mark.integration
@@ -23,7 +24,7 @@ def events(stack: Stack, key: str, event_type: str) -> list[dict[str, Any]]:
     while True:
         answer = stack.call("GET", f"/v1/events?type={event_type}" + (f"&cursor={cursor}" if cursor else ""), key=key)
         assert answer.status == 200, answer.body
-        found.extend(answer.body["events"])
+        found.extend(listed(answer.body["events"]))
         cursor = answer.body.get("next_cursor")
         if not cursor:
             return found

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.event_payloads import listed
 from tests.integration.test_purchases import buy, control, pay, resend, stripe_get, stripe_post
 
 pytestmark = pytest.mark.integration
@@ -21,7 +22,7 @@ def events(stack: Stack, key: str, type: str | None = None, limit: int = 100) ->
         query = f"?limit={limit}" + (f"&type={type}" if type else "") + (f"&cursor={cursor}" if cursor else "")
         page = stack.call("GET", "/v1/events" + query, key=key)
         assert page.status == 200, page.body
-        found += page.body["events"]
+        found += listed(page.body["events"])
         cursor = page.body["next_cursor"]
         if cursor is None:
             return found

@@ -194,3 +194,30 @@ def test_idempotency_key_is_required_as_declared(usage_app: ModuleType, route: s
     too_long = {"Authorization": "Bearer tgk_x", "Idempotency-Key": "k" * (limits.IDEMPOTENCY_KEY_MAX + 1)}
     status, answer, _ = call(usage_app, "POST", route, body, headers=too_long)
     assert (status, answer["error"]["field"]) == (422, "Idempotency-Key")
+
+
+@pytest.mark.parametrize("route", list(USAGE_ROUTES))
+def test_usage_examples_pass_their_parsers(usage_app: ModuleType, route: str) -> None:
+    """The example body the document shows (Swagger UI's default) is one the parser accepts."""
+    [example] = body_schema(route)["examples"]
+    _, answer, _ = through(usage_app, USAGE_ROUTES[route], example)()
+    assert answer["error"]["code"] == Reached.code, answer
+
+
+def test_validate_example_passes_its_parser(validate_app: ModuleType) -> None:
+    [example] = body_schema("/v1/validate")["examples"]
+    validate_app._request({"body": json.dumps(example), "isBase64Encoded": False, "headers": {}})
+
+
+@pytest.mark.parametrize("region", ["", "eu", "aa-" + "a" * 40 + "-1", "EU-WEST-1", "eu-west-1 "])
+@pytest.mark.parametrize("route", ["/v1/consume", "/v1/leases/ls_1/heartbeat", "/v1/allowances/al_1/settle"])
+def test_a_region_header_of_another_shape_is_422_as_declared(usage_app: ModuleType, route: str, region: str) -> None:
+    """X-Tollgate-Region is declared an AWS region name; any other value is refused, naming the header (on a
+    winding-down route too), in words, not as the pattern."""
+    headers = {"Idempotency-Key": "k-1", "Authorization": "Bearer tgk_x", "X-Tollgate-Region": region}
+    status, answer, _ = call(usage_app, "POST", route, {"used": 0} if "settle" in route else {}, headers=headers)
+    assert (status, answer["error"]["field"]) == (422, "X-Tollgate-Region")
+    assert answer["error"]["message"].endswith("must be an AWS region name, such as eu-west-1")
+    ok = {**headers, "X-Tollgate-Region": "eu-west-1"}
+    _, answer, _ = call(usage_app, "POST", route, {"used": 0} if "settle" in route else {}, headers=ok)
+    assert answer["error"].get("field") != "X-Tollgate-Region"

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from tollgate.approvals.models_policy import ActionName, Attributes, Environment, ProjectId, check_attributes
 from tollgate.core import limits
-from tollgate.core.schema import AnswerModel, RequestModel, Timestamp
+from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, example
 from tollgate.keys.models import Feature
 from tollgate.tenancy.models import Region
 
@@ -22,6 +22,16 @@ StatusName = Literal["pending", "approved", "denied", "expired", "cancelled", "r
 class ActionBody(RequestModel):
     """What the requester asks for. With a ``feature``, the action holds ``quantity`` uses' worth of tokens
     while it is pending or approved; ``POST /v1/consume`` with its ``action_id`` spends them once."""
+
+    model_config = example(
+        {
+            "action": "deploy",
+            "feature": "deploy",
+            "quantity": 1,
+            "environment": "production",
+            "reason": "Release 2.4 to production",
+        }
+    )
 
     action: ActionName
     feature: Feature | None = None
@@ -43,6 +53,8 @@ class ActionBody(RequestModel):
 
 
 class ReviewBody(RequestModel):
+    model_config = example({"decision": "approve", "comment": "Checked the release notes."})
+
     decision: Literal["approve", "deny"]
     comment: Comment = ""
 

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, field_validator, mo
 from tollgate.approvals.rules import DEFAULT_GRANT_TTL_S
 from tollgate.core import limits
 from tollgate.core.roles import Role
-from tollgate.core.schema import AnswerModel, RequestModel, Tokens, json_integer
+from tollgate.core.schema import AnswerModel, RequestModel, Tokens, example, json_integer
 from tollgate.keys.models import Feature
 from tollgate.tenancy.models import Region
 
@@ -174,6 +174,21 @@ class RuleBody(RequestModel):
 
 
 class PolicyBody(RequestModel):
+    model_config = example(
+        {
+            "default_effect": "allow",
+            "rules": [
+                {
+                    "id": "prod-deploys",
+                    "description": "Deploys to production need an admin's approval",
+                    "effect": "require_approval",
+                    "match": {"actions": ["deploy"], "environments": ["production"]},
+                    "approval": {"approvers": {"roles": ["admin"]}, "quorum": 1, "timeout_s": 3600},
+                }
+            ],
+        }
+    )
+
     default_effect: EffectName = "allow"
     rules: Annotated[list[RuleBody], Field(max_length=limits.MAX_POLICY_RULES)] = Field(default_factory=list)
 
@@ -271,6 +286,8 @@ Attributes = Annotated[
 
 class SimulationBody(RequestModel):
     """A request as an action would make it (or a spend: action ``consume``, ``lease``, ``allowance``)."""
+
+    model_config = example({"action": "deploy", "feature": "deploy", "tokens": 10, "environment": "production"})
 
     action: ActionName
     feature: Feature | None = None

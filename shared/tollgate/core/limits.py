@@ -102,3 +102,42 @@ def id_pattern(prefix: str) -> re.Pattern[str]:
 
 def is_id(value: str, prefix: str) -> bool:
     return len(value) <= ID_MAX and id_pattern(prefix).fullmatch(value) is not None
+
+
+# What each pattern means, for people: a refusal says this, never the regex itself.
+PATTERN_MEANINGS: dict[str, str] = {
+    TEXT_PATTERN: "must be text with at least one visible character and no control characters",
+    r"^[^\x00-\x1f\x7f-\x9f]*$": "must not contain control characters",
+    EMAIL_PATTERN: "must be an e-mail address (name@example.com)",
+    REGION_PATTERN: "must be an AWS region name, such as eu-west-1",
+    r"[a-z]{2}(?:-[a-z]+)+-\d": "must be an AWS region name, such as eu-west-1",
+    FEATURE_PATTERN: "must be a feature id: lower-case letters, digits and _ . : - (up to 64), such as build",
+    ENVIRONMENT_PATTERN: "must be an environment name: letters, digits and _ . - (up to 64), such as production",
+    PACK_PATTERN: "must be a pack id from the catalog, such as starter",
+    PROJECT_ID_PATTERN: "must be a project id, such as pr_0123456789abcdef",
+    IDEMPOTENCY_KEY_PATTERN: "must be printable ASCII without spaces (a UUID, say)",
+    PAGE_LIMIT_PATTERN: f"must be a whole number from 1 to {PAGE_LIMIT_MAX}, in plain digits",
+    DAY_PATTERN: "must be a UTC day as YYYY-MM-DD",
+    GROUP_BY_PATTERN: "must be feature, project or key, comma-separated",
+    IF_MATCH_PATTERN: 'must be the policy\'s version as its ETag gives it, such as "3"',
+    RULE_ID_PATTERN: "must be a rule id: a letter or digit, then letters, digits and _ . : - (up to 64)",
+    ACTION_PATTERN: "must be an action name: letters, digits and _ . : - (up to 64); * matches any run",
+    ACTION_NAME_PATTERN: "must be an action name: a letter or digit, then letters, digits and _ . : - (up to 64)",
+    ATTRIBUTE_KEY_PATTERN: "must be an attribute name: a letter or _, then letters, digits and _ (up to 64)",
+    TIME_OF_DAY_PATTERN: "must be a time of day as HH:MM (00:00 to 23:59)",
+    r"^https?://": "must be an https:// address",
+}
+_CHOICES = r"^\^\(([a-z0-9_|]+)\)\$$"  # compiled on first use: this module is on the validation path
+_ID = r"^\^(?:\(\?:)?([a-z|]+)\)?_"
+
+
+def pattern_meaning(pattern: str) -> str:
+    """What a value must look like to match ``pattern``, in words (never the regex)."""
+    if pattern in PATTERN_MEANINGS:
+        return PATTERN_MEANINGS[pattern]
+    choices = re.match(_CHOICES, pattern)
+    if choices:
+        return "must be one of: " + ", ".join(choices.group(1).split("|"))
+    if pattern.endswith(ID_BODY + "$") and (prefix := re.match(_ID, pattern)):
+        return "must be an id such as " + " or ".join(f"{kind}_0123456789abcdef" for kind in prefix.group(1).split("|"))
+    return "is not in the expected form (see the field's description in the API document)"

@@ -15,6 +15,12 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def example(body: dict[str, Any]) -> ConfigDict:
+    """A request model's example, as a person would send it: the document's default body for the route
+    (Swagger UI's "Try it out"); ``tests/unit/test_contract_document.py`` runs each through its model."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
 class AnswerModel(BaseModel):
     """An answer body: exactly these fields (the document says ``additionalProperties: false``)."""
 
@@ -43,4 +49,6 @@ def json_integer(value: Any) -> Any:
 Tokens = Annotated[
     int, Field(ge=0, le=limits.MAX_TOKENS, description="A token amount, 0…10^15."), BeforeValidator(json_integer)
 ]
-Timestamp = Annotated[str, Field(description="ISO-8601 UTC, e.g. 2026-11-22T17:00:00Z.")]
+Timestamp = Annotated[
+    str, Field(description="ISO-8601 UTC, e.g. 2026-11-22T17:00:00Z.", json_schema_extra={"format": "date-time"})
+]

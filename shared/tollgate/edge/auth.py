@@ -9,11 +9,13 @@ composition root hands the resolver (the edge imports no service).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Protocol
 
-from tollgate.core.errors import Unauthenticated
+from tollgate.core import limits
+from tollgate.core.errors import InvalidField, Unauthenticated
 from tollgate.core.models import Principal
 from tollgate.edge.requests import bearer_token, header
 from tollgate.tenancy.rules import LICENSE_KEY_PREFIX
@@ -59,9 +61,19 @@ def authenticate(
         return credentials.api_key(token)
     if token is None and credential is not Credential.EITHER:
         raise Unauthenticated("a license key (Authorization: Bearer tgk_…) is required")
+    region = region_header(event)
     if token is not None and token.startswith(LICENSE_KEY_PREFIX):
         if credential is Credential.WIND_DOWN:
             return credentials.license_key_to_wind_down(token)
         remembered = from_memory and credential is Credential.SDK_REMEMBERED
-        return credentials.license_key(token, header(event, REGION_HEADER), remembered)
+        return credentials.license_key(token, region, remembered)
     return credentials.api_key(token)
+
+
+def region_header(event: Mapping[str, Any]) -> str | None:
+    """``X-Tollgate-Region``, where the client runs, when sent: an AWS region name (the SDK routes declare
+    it so), else a 422 naming the header, whatever the credential (re's cache compiles the pattern once)."""
+    region = header(event, REGION_HEADER)
+    if region is not None and (len(region) > limits.REGION_MAX or not re.fullmatch(limits.REGION_PATTERN, region)):
+        raise InvalidField("X-Tollgate-Region", limits.pattern_meaning(limits.REGION_PATTERN))
+    return region

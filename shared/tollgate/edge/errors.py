@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tollgate.core import errors
+from tollgate.core import errors, limits
 
 STATUS: list[tuple[type[errors.TollgateError], int]] = [
     (errors.MalformedRequest, 400),
@@ -87,13 +87,16 @@ def refusal(problems: Sequence[Mapping[str, Any]]) -> errors.TollgateError:
         field = "-".join(word.capitalize() for word in (path[-1] if path else "").split("-"))
     else:
         field = ".".join(path) or where
-    return errors.InvalidField(field, _explain(kind, str(problem.get("msg", ""))))
+    return errors.InvalidField(field, _explain(kind, str(problem.get("msg", "")), problem.get("ctx")))
 
 
-def _explain(kind: str, message: str) -> str:
+def _explain(kind: str, message: str, context: Any = None) -> str:
     if kind == "extra_forbidden":
         return "is not a field of this request"
     if kind == "missing":
         return "is required"
+    if kind == "string_pattern_mismatch":  # pydantic quotes the regex; say what it means instead
+        pattern = context.get("pattern") if isinstance(context, Mapping) else None
+        return limits.pattern_meaning(str(pattern)) if pattern else "is not in the expected form"
     message = message.removeprefix("Value error, ")
     return message[:1].lower() + message[1:] if message else "is not valid"

@@ -20,7 +20,9 @@ class ErrorDetail(AnswerModel):
     )
 
 
-class ErrorAnswer(AnswerModel):
+class Error(AnswerModel):
+    """Every refusal's body: one error, with a code a program can branch on."""
+
     error: ErrorDetail
 
 
@@ -37,7 +39,7 @@ def refusals(*statuses: int) -> dict[int, Any]:
     for status in sorted({*statuses, 422, 429, 503}):
         answer: dict[str, Any] = {
             "description": REASONS[status],
-            "content": {"application/json": {"model": ErrorAnswer}},
+            "content": {"application/json": {"model": Error}},
         }
         if status in (429, 503):
             answer["headers"] = RETRY_AFTER

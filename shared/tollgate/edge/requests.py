@@ -194,7 +194,7 @@ class Fields:
         if limits.CONTROL_CHARACTERS.search(value):
             raise InvalidField(name, "must not contain control characters")
         if pattern is not None and not re.fullmatch(pattern, value):
-            raise InvalidField(name, f"must match {pattern}")
+            raise InvalidField(name, limits.pattern_meaning(pattern))
         return value
 
     def integer(self, name: str, required: bool = True, minimum: int | None = None, maximum: int | None = None) -> Any:

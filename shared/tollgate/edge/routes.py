@@ -41,6 +41,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/allowances/{id}/settle"),
     ("POST", "/v1/stripe/webhook"),
     ("GET", "/v1/usage"),
+    ("GET", "/v1/usage.csv"),
     ("GET", "/v1/usage/forecast"),
     ("GET", "/v1/purchases/{id}/usage"),
     ("POST", "/v1/alerts"),

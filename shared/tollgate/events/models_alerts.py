@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from tollgate.core import limits
-from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, Tokens
+from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, Tokens, example
 
 AlertKindName = Literal[
     "balance_below", "depletion_within_days", "lot_expiring_within_days", "project_budget_used_percent"
@@ -15,6 +15,8 @@ AlertKindName = Literal[
 
 
 class AlertBody(RequestModel):
+    model_config = example({"kind": "balance_below", "threshold": 1000})
+
     kind: AlertKindName
     threshold: Tokens = Field(
         description="Tokens (balance_below), days (depletion_within_days, lot_expiring_within_days) or percent "

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from tollgate.core import limits
-from tollgate.core.schema import AnswerModel, RequestModel, Timestamp
+from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, example
 from tollgate.events.rules import EVENT_TYPES
 from tollgate.events.service_webhooks import ALL_EVENTS, DESCRIPTION_MAX, TEST_EVENT, URL_MAX
 
@@ -18,6 +18,14 @@ EventType = Literal[SUBSCRIBABLE]  # type: ignore[valid-type]
 
 
 class WebhookEndpointBody(RequestModel):
+    model_config = example(
+        {
+            "url": "https://hooks.acme-robotics.example/tollgate",
+            "events": ["purchase.paid", "balance.low"],
+            "description": "Finance notifications",
+        }
+    )
+
     url: str = Field(
         min_length=1,
         max_length=URL_MAX,

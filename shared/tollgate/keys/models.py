@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from tollgate.core import limits
-from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp
+from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp, example
 from tollgate.keys import rules as regions
 
 Feature = Annotated[str, Field(min_length=1, max_length=limits.FEATURE_MAX, pattern=limits.FEATURE_PATTERN)]
@@ -50,6 +50,8 @@ Instant = Annotated[
 
 
 class LicenseKeyBody(RequestModel):
+    model_config = example({"name": "Build server 1", "regions": ["eu-west-1"], "features": ["build", "scan"]})
+
     name: Name
     regions: list[RegionOrGroup] = Field(min_length=1, max_length=limits.MAX_LIST_ITEMS)
     features: list[Feature] | None = Field(

@@ -7,10 +7,12 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field
 
 from tollgate.core import limits
-from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, json_integer
+from tollgate.core.schema import AnswerModel, RequestModel, Timestamp, example, json_integer
 
 
 class PurchaseBody(RequestModel):
+    model_config = example({"pack_id": "starter", "quantity": 1, "po_number": "PO-2026-0042"})
+
     pack_id: str = Field(min_length=1, max_length=limits.FEATURE_MAX, pattern=limits.PACK_PATTERN)
     quantity: Annotated[int, Field(ge=1, le=limits.MAX_PURCHASE_QUANTITY), BeforeValidator(json_integer)]
     po_number: str | None = Field(

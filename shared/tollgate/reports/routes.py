@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from tollgate.core import limits
 from tollgate.core.roles import Permission
@@ -37,27 +37,38 @@ GroupBy = Annotated[
         description="Comma-separated: feature, project, key.",
     ),
 ]
-Accept = Annotated[str | None, Header(alias="Accept", max_length=limits.ACCEPT_MAX)]
+First = Annotated[str | None, Query(alias="from", pattern=limits.DAY_PATTERN, description="First UTC day.")]
 CSV = "text/csv"
+_CSV_ANSWER = {"schema": {"type": "string", "description": "RFC 4180, a header line."}}
+# GET /v1/usage answers JSON, or CSV to `Accept: text/csv` (the document declares both content types);
+# GET /v1/usage.csv answers CSV only, for generated clients, which take one media type per answer.
 _USAGE_ANSWERS = answers(200, UsageAnswer, 401, 403)
-_USAGE_ANSWERS[200]["content"][CSV] = {"schema": {"type": "string", "description": "RFC 4180, a header line."}}
+_USAGE_ANSWERS[200]["content"][CSV] = _CSV_ANSWER
+_CSV_ANSWERS = answers(200, None, 401, 403)
+_CSV_ANSWERS[200] = {"description": "OK", "content": {CSV: _CSV_ANSWER}}
 
 
 @router.get("/v1/usage", permission=Permission.READ_USAGE, responses=_USAGE_ANSWERS, tags=TAGS)
 def get_usage(
-    first: Annotated[str | None, Query(alias="from", pattern=limits.DAY_PATTERN, description="First UTC day.")] = None,
-    to: Day = None,
-    granularity: Granularity = None,
-    group_by: GroupBy = None,
-    accept: Accept = None,
+    first: First = None, to: Day = None, granularity: Granularity = None, group_by: GroupBy = None
 ) -> Response[Any]:
     """Spending over a range of UTC days (both inclusive; the last 30 days by default), in days or months,
     grouped by feature, project and key; ``Accept: text/csv`` answers CSV. Totals equal the ledger's
     spending entries (consumption, lease and allowance charges) over the range."""
     usage = router.services.report_service().usage(principal(), first, to, granularity, group_by)
-    if accept is not None and CSV in accept.lower():
+    accept = str(router.current_event.headers.get("accept") or "")[: limits.ACCEPT_MAX]
+    if CSV in accept.lower():
         return Response(200, f"{CSV}; charset=utf-8", csv_text(usage))
     return Response(200, "application/json", UsageAnswer.model_validate(usage_view(usage)).model_dump(mode="json"))
+
+
+@router.get("/v1/usage.csv", permission=Permission.READ_USAGE, responses=_CSV_ANSWERS, tags=TAGS)
+def get_usage_csv(
+    first: First = None, to: Day = None, granularity: Granularity = None, group_by: GroupBy = None
+) -> Response[str]:
+    """The same report as ``GET /v1/usage``, as CSV."""
+    usage = router.services.report_service().usage(principal(), first, to, granularity, group_by)
+    return Response(200, f"{CSV}; charset=utf-8", csv_text(usage))
 
 
 @router.get(

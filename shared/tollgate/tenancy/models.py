@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field
 from tollgate.core import limits
 from tollgate.core.models import TenantStatus
 from tollgate.core.roles import Role
-from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp
+from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp, example
 from tollgate.tenancy.rules_email import email_address
 
 TenantName = Annotated[str, Field(min_length=1, max_length=limits.TENANT_NAME_MAX, pattern=limits.TEXT_PATTERN)]
@@ -24,6 +24,8 @@ Region = Annotated[
 
 
 class SignupBody(RequestModel):
+    model_config = example({"name": "Acme Robotics", "email": "ops@acme-robotics.example", "home_region": "eu-west-1"})
+
     name: TenantName
     email: Email
     home_region: Region | None = None
@@ -61,6 +63,8 @@ class TenantAnswer(AnswerModel):
 
 
 class ApiKeyBody(RequestModel):
+    model_config = example({"name": "CI pipeline", "role": "member"})
+
     name: Name
     role: Role = Field(strict=False)  # strict mode takes only Role instances; JSON sends its value
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp, Tokens
+from tollgate.core.schema import AnswerModel, Name, RequestModel, Timestamp, Tokens, example
 
 
 class ProjectBody(RequestModel):
+    model_config = example({"name": "Platform team", "budget": 50000})
+
     name: Name
     budget: Tokens | None = None
 
 
 class ProjectChanges(RequestModel):
     """Only the fields sent change; ``budget: null`` removes the budget."""
+
+    model_config = example({"budget": 75000})
 
     name: Name | None = None
     budget: Tokens | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ERROR_SCHEMA = "ErrorAnswer"  # the pydantic model in tollgate.edge.refusals; its component name
+ERROR_SCHEMA = "Error"  # the pydantic model in tollgate.edge.refusals; its component name
 ERROR_REF = f"#/components/schemas/{ERROR_SCHEMA}"
 
 API_KEY = "apiKey"

@@ -6,13 +6,16 @@ from typing import Any
 
 from tollgate.edge.contract.sdk import answer, header, obj, refusals
 
+STRIPE_ANSWER = obj(
+    {"received": {"type": "boolean"}, "event": {"type": "string"}, "outcome": {"type": "string"}},
+    ("received", "event", "outcome"),
+)
+SCHEMAS: dict[str, dict[str, Any]] = {"StripeEventAnswer": STRIPE_ANSWER}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/v1/stripe/webhook": {
         "post": {
-            "operationId": "receive_stripe_event",
             "tags": ["billing"],
-            "summary": "Stripe events, verified against the raw body and applied exactly once.",
-            "description": "Authenticated by the `Stripe-Signature` header (HMAC of the raw body), not a bearer key.",
             "security": [],
             "parameters": [
                 header("Stripe-Signature", {"type": "string"}, required=True, description="t=…,v1=… (Stripe).")
@@ -21,10 +24,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": answer(
                     "Verified: applied, a duplicate, or about nothing of ours.",
-                    obj(
-                        {"received": {"type": "boolean"}, "event": {"type": "string"}, "outcome": {"type": "string"}},
-                        ("received", "event", "outcome"),
-                    ),
+                    STRIPE_ANSWER,
                 ),
                 **refusals(400),
             },

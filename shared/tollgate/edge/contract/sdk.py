@@ -39,6 +39,9 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+TIMESTAMP: dict[str, Any] = {"type": "string", "format": "date-time"}
+
+
 def json_body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
@@ -105,7 +108,7 @@ SCOPE = obj(
         "features": nullable({"type": "array", "items": {"type": "string"}}),
         "project_id": nullable({"type": "string"}),
         "environment": nullable({"type": "string"}),
-        "expires_at": nullable({"type": "string"}),
+        "expires_at": nullable(TIMESTAMP),
     },
     ("id", "tenant_id", "regions", "features", "project_id", "environment", "expires_at"),
 )
@@ -116,7 +119,7 @@ VALIDATION_ANSWER = obj(
         "message": {"type": "string"},
         "key": nullable(SCOPE),
         "receipt": {"type": "string", "description": "A compact JWS (EdDSA); verify it with the JWKS."},
-        "receipt_expires_at": nullable({"type": "string"}),
+        "receipt_expires_at": nullable(TIMESTAMP),
     },
     ("valid", "code", "message", "key", "receipt", "receipt_expires_at"),
 )
@@ -131,6 +134,7 @@ JWK = obj(
     },
     ("kty", "crv", "x", "kid", "alg", "use"),
 )
+JWKS_ANSWER = obj({"keys": {"type": "array", "items": JWK}}, ("keys",))
 CACHE_CONTROL = {"Cache-Control": {"description": "public, max-age=…", "schema": {"type": "string"}}}
 
 # ------------------------------------------------------------------------------------------ usage
@@ -165,13 +169,13 @@ LEASE = obj(
         "id": {"type": "string"},
         "feature": {"type": "string"},
         "status": {"type": "string", "enum": ["open", "closed", "expired"]},
-        "started_at": nullable({"type": "string"}),
-        "expires_at": nullable({"type": "string"}),
+        "started_at": nullable(TIMESTAMP),
+        "expires_at": nullable(TIMESTAMP),
         "heartbeat_interval_s": {"type": "integer"},
         "cost_per_hour": {"type": "integer"},
         "reserved": {"type": "integer"},
         "charged": nullable({"type": "integer"}),
-        "ended_at": nullable({"type": "string"}),
+        "ended_at": nullable(TIMESTAMP),
         "project_id": nullable({"type": "string"}),
     },
     (
@@ -218,8 +222,8 @@ ALLOWANCE = obj(
         "held": {"type": "integer"},
         "used": {"type": "integer"},
         "charged": {"type": "integer"},
-        "opened_at": nullable({"type": "string"}),
-        "expires_at": nullable({"type": "string"}),
+        "opened_at": nullable(TIMESTAMP),
+        "expires_at": nullable(TIMESTAMP),
         "ttl_s": {"type": "integer"},
         "project_id": nullable({"type": "string"}),
     },
@@ -240,12 +244,44 @@ ALLOWANCE = obj(
 )
 ALLOWANCE_ANSWER = obj({"allowance": ALLOWANCE}, ("allowance",))
 
+
+def example(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a body a person would send (Swagger UI's default; the unit test runs it through the
+    route's parser)."""
+    return {**schema, "examples": [body]}
+
+
+VALIDATE_BODY = example(VALIDATE_BODY, {"feature": "build", "region": "eu-west-1"})
+CONSUME_BODY = example(CONSUME_BODY, {"feature": "build", "quantity": 1})
+LEASE_BODY = example(LEASE_BODY, {"feature": "build", "duration_s": 3600})
+HEARTBEAT_BODY = example(HEARTBEAT_BODY, {"extend_s": 600})
+ALLOWANCE_BODY = example(ALLOWANCE_BODY, {"feature": "build", "tokens": 100})
+SETTLE_BODY = example(SETTLE_BODY, {"used": 42, "final": True})
+
+# The component name of each declared shape: the document refers to each by name (one ``Lease``, whichever
+# answer carries it).
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "ValidateBody": VALIDATE_BODY,
+    "LicenseKeyScope": SCOPE,
+    "ValidationAnswer": VALIDATION_ANSWER,
+    "JsonWebKey": JWK,
+    "JsonWebKeySet": JWKS_ANSWER,
+    "ConsumeBody": CONSUME_BODY,
+    "ConsumeAnswer": CONSUME_ANSWER,
+    "LeaseBody": LEASE_BODY,
+    "HeartbeatBody": HEARTBEAT_BODY,
+    "Lease": LEASE,
+    "LeaseAnswer": LEASE_ANSWER,
+    "AllowanceBody": ALLOWANCE_BODY,
+    "SettleBody": SETTLE_BODY,
+    "Allowance": ALLOWANCE,
+    "AllowanceAnswer": ALLOWANCE_ANSWER,
+}
+
 PATHS: dict[str, dict[str, Any]] = {
     "/v1/validate": {
         "post": {
-            "operationId": "validate_license_key",
             "tags": ["sdk"],
-            "summary": "Validate a license key: 200 for any key that parses, with `valid`, `code` and a receipt.",
             "security": [{LICENSE_KEY: []}],
             "requestBody": json_body(VALIDATE_BODY, required=False),
             "responses": {"200": answer("The verdict and its receipt.", VALIDATION_ANSWER), **refusals(400, 401, 422)},
@@ -253,14 +289,12 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/.well-known/jwks.json": {
         "get": {
-            "operationId": "get_receipt_keys",
             "tags": ["sdk"],
-            "summary": "The public keys that sign validation receipts.",
             "security": [],
             "responses": {
                 "200": answer(
                     "A JSON Web Key Set.",
-                    obj({"keys": {"type": "array", "items": JWK}}, ("keys",)),
+                    JWKS_ANSWER,
                     CACHE_CONTROL,
                 ),
                 **refusals(),
@@ -269,9 +303,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/consume": {
         "post": {
-            "operationId": "consume_tokens",
             "tags": ["sdk"],
-            "summary": "Charge `cost_per_use × quantity` of a feature, exactly once per Idempotency-Key.",
             "security": SDK_SECURITY,
             "parameters": [IDEMPOTENCY_KEY, PREFER, REGION_HEADER],
             "requestBody": json_body(CONSUME_BODY),
@@ -281,9 +313,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/leases": {
         "post": {
-            "operationId": "open_lease",
             "tags": ["sdk"],
-            "summary": "Hold tokens for a time-limited run.",
             "security": SDK_SECURITY,
             "parameters": [IDEMPOTENCY_KEY, REGION_HEADER],
             "requestBody": json_body(LEASE_BODY),
@@ -292,9 +322,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/leases/{lease_id}/heartbeat": {
         "post": {
-            "operationId": "heartbeat_lease",
             "tags": ["sdk"],
-            "summary": "Keep a lease alive, optionally extending it.",
             "security": SDK_SECURITY,
             "parameters": [path_id("lease_id"), REGION_HEADER],
             "requestBody": json_body(HEARTBEAT_BODY, required=False),
@@ -303,9 +331,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/allowances": {
         "post": {
-            "operationId": "open_allowance",
             "tags": ["sdk"],
-            "summary": "Hold a block of tokens to spend in process; settle what was used.",
             "security": SDK_SECURITY,
             "parameters": [IDEMPOTENCY_KEY, REGION_HEADER],
             "requestBody": json_body(ALLOWANCE_BODY),
@@ -317,9 +343,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/allowances/{allowance_id}/settle": {
         "post": {
-            "operationId": "settle_allowance",
             "tags": ["sdk"],
-            "summary": "Report the uses so far (cumulative); optionally end it, or renew its block.",
             "security": SDK_SECURITY,
             "parameters": [path_id("allowance_id"), REGION_HEADER],
             "requestBody": json_body(SETTLE_BODY),
@@ -331,9 +355,7 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/v1/leases/{lease_id}": {
         "delete": {
-            "operationId": "close_lease",
             "tags": ["sdk"],
-            "summary": "Check a lease in; it is charged for the time it ran.",
             "security": SDK_SECURITY,
             "parameters": [path_id("lease_id"), REGION_HEADER],
             "responses": {"200": answer("The settled lease.", LEASE_ANSWER), **refusals(401, 403, 404, 409, 422)},
