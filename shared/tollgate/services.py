@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.keys.service import LicenseKeyService
     from tollgate.pool.service import PoolService
+    from tollgate.pool.service_budgets import BudgetService
     from tollgate.pool.service_spending import Spending
     from tollgate.pool.service_sweeper import SweeperService
     from tollgate.pool.store_expiry import DynamoExpiry
@@ -139,6 +140,13 @@ def project_service() -> ProjectService:
     from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     return ProjectService(DynamoProjectRepository(), SYSTEM_CLOCK, RANDOM_IDS)
+
+
+def budget_service() -> BudgetService:
+    from tollgate.pool.service_budgets import BudgetService
+    from tollgate.pool.store_budgets import DynamoBudgetRepository
+
+    return BudgetService(DynamoBudgetRepository(), SYSTEM_CLOCK)
 
 
 @cache

@@ -42,6 +42,17 @@ class TenantItem(TableModel):
     reserved = NumberAttribute(default=0)
     available = NumberAttribute(default=0)  # balance - reserved, kept in step so conditions can test it
     next_lot_expiry = NumberAttribute(null=True)
+    # overdraft: how far below zero consumption may take ``available`` (absent: 0); ``spendable`` is
+    # ``available + overdraft``, kept in step so a condition can test it (meaningful only with ``overdraft``)
+    overdraft = NumberAttribute(null=True)
+    spendable = NumberAttribute(null=True)
+    # the tenant's own budget level (a monthly cap), on the pool item so a debit charges it in the same write
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+    committed = NumberAttribute(null=True)
+    budget_left = NumberAttribute(null=True)
+    period = UnicodeAttribute(null=True)  # "month", or absent: none
+    period_start = NumberAttribute(null=True)  # a monthly budget's current period (UTC month start)
     by_kind = ByKindIndex()
 
 
@@ -81,6 +92,21 @@ class ProjectItem(TableModel):
     spent = NumberAttribute(default=0)
     committed = NumberAttribute(default=0)  # spent plus what running leases hold
     budget_left = NumberAttribute(null=True)  # budget - committed, kept in step so a condition can test it
+    period = UnicodeAttribute(null=True)  # "month", or absent: none
+    period_start = NumberAttribute(null=True)  # a monthly budget's current period (UTC month start)
+
+
+class BudgetItem(TableModel):
+    """A budget level that is neither the tenant nor a project (sk BUDGET#environment:<p>:<name>,
+    BUDGET#key:<key>): what is spent and held there, always counted, and its limit when one is set."""
+
+    scope = UnicodeAttribute(null=True)
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(default=0)
+    committed = NumberAttribute(default=0)
+    budget_left = NumberAttribute(null=True)
+    period = UnicodeAttribute(null=True)
+    period_start = NumberAttribute(null=True)
 
 
 class LedgerEntryItem(TableModel):
@@ -277,6 +303,7 @@ class LeaseItem(TableModel):
     status = UnicodeAttribute()
     actor = UnicodeAttribute()
     project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     ended_at = NumberAttribute(null=True)
     charged = NumberAttribute(null=True)
@@ -302,6 +329,7 @@ class AllowanceItem(TableModel):
     actor = UnicodeAttribute()
     version = NumberAttribute()
     project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)

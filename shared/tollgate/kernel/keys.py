@@ -5,6 +5,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      APIKEY#<key>                 portal credential (hash only)
     T#<tenant>      LKEY#<key>                   license key (hash only)
     T#<tenant>      PROJECT#<project>            project and its budget
+    T#<tenant>      BUDGET#<scope>               an environment's or a license key's budget level
     T#<tenant>      LOT#<lot>                    tokens credited together
     T#<tenant>      PURCHASE#<purchase>          the procurement ticket
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
@@ -141,6 +142,14 @@ def license_key_sk(key_id: str) -> str:
 
 def project_sk(project_id: str) -> str:
     return f"PROJECT#{_id(project_id, PROJECT_ID, 'project')}"
+
+
+BUDGET_PREFIX = "BUDGET#"
+
+
+def budget_sk(scope: str) -> str:
+    """An environment's or a license key's budget level, by its scope string (checked by the caller)."""
+    return f"{BUDGET_PREFIX}{scope}"
 
 
 def lot_sk(lot_id: str) -> str:

@@ -34,7 +34,7 @@ class DynamoPoolRepository:
             )
         if debit.policy_version is not None:
             check_policy_version(tx, debit.tenant_id, debit.policy_version)
-        tx.debit(debit.amount, now=debit.now, project_id=debit.project_id)
+        tx.debit(debit.amount, now=debit.now, levels=debit.levels)
         tx.entry(debit.entry).answer(debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
         try:
             tx.commit()
