@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from tollgate.keys.service import LicenseKeyService
     from tollgate.pool.service import PoolService
     from tollgate.pool.service_budgets import BudgetService
+    from tollgate.pool.service_refills import RefillService
     from tollgate.pool.service_spending import Spending
     from tollgate.pool.service_sweeper import SweeperService
     from tollgate.pool.store_expiry import DynamoExpiry
@@ -131,7 +132,16 @@ def lot_settler() -> DynamoExpiry:
     """Expires lots past their end: on demand, before a debit or reservation they block, and for the sweeper."""
     from tollgate.pool.store_expiry import DynamoExpiry
 
-    return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS)
+    return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS, refills=refill_service().refill_due)
+
+
+@cache
+def refill_service() -> RefillService:
+    """Refill plans: set and shown by operators, given when a period's lots have ended (read or swept)."""
+    from tollgate.pool.service_refills import RefillService
+    from tollgate.pool.store_refills import DynamoRefills
+
+    return RefillService(DynamoRefills(), SYSTEM_CLOCK, RANDOM_IDS)
 
 
 @cache

@@ -206,8 +206,38 @@ class LotItem(TableModel):
     grant_reason = UnicodeAttribute(null=True)
     expired = BooleanAttribute(default=False)
     expired_tokens = NumberAttribute(null=True)  # what expiry took out of the pool
+    lot_kind = UnicodeAttribute(null=True)  # refill or rollover (a refill plan's lots); absent: purchase or grant
     due_shard = UnicodeAttribute(null=True)  # present only while the lot still has to be expired
     due_at = NumberAttribute(null=True)
+
+
+class RefillPlanIndex(GlobalSecondaryIndex["RefillPlanItem"]):
+    """``by_kind`` read for refill plans (kind_pk ``REFILL``, kind_sk the tenant id); for operators."""
+
+    class Meta:
+        index_name = "by_kind"
+        projection = AllProjection()
+
+    kind_pk = UnicodeAttribute(hash_key=True)
+    kind_sk = UnicodeAttribute(range_key=True)
+
+
+class RefillPlanItem(TableModel):
+    """A tenant's recurring grant (sk REFILL): ``last_period`` (a UTC month start) is the period whose lots
+    were given last, moved in the transaction that gives them, so a period is given once."""
+
+    tenant_id = UnicodeAttribute()
+    tokens = NumberAttribute()
+    every = UnicodeAttribute(default="month")
+    rollover_percent = NumberAttribute(default=0)
+    rollover_cap = NumberAttribute(default=0)
+    created_at = NumberAttribute()
+    updated_by = UnicodeAttribute()
+    last_period = NumberAttribute(null=True)
+    last_lot_id = UnicodeAttribute(null=True)  # the refill lot of ``last_period`` (its unused part rolls over)
+    kind_pk = UnicodeAttribute(null=True)
+    kind_sk = UnicodeAttribute(null=True)
+    by_kind = RefillPlanIndex()
 
 
 class IdempotencyItem(TableModel):

@@ -21,6 +21,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>#U    R#<gen>#<day>#<f>#<p>#<k>    a usage rollup: one UTC day, feature, project, key
     T#<tenant>#U    M#<gen>#<entry>              a ledger entry already counted into generation <gen>
     T#<tenant>      POLICY                       the action policy (one per tenant, versioned)
+    T#<tenant>      REFILL                       the tenant's refill plan (a recurring grant)
     T#<tenant>      DECISIONS                    the decision log's head: last seq and hash
     T#<tenant>#D    <seq:012d>                   decision records, gapless and hash-chained
     T#<tenant>#E    <at>#<event>                 outbox events, time-ordered (30 days, then TTL)
@@ -74,6 +75,8 @@ def ledger_pk(tenant_id: str) -> str:
 
 
 POLICY_SK = "POLICY"
+REFILL_SK = "REFILL"
+KIND_REFILL = "REFILL"  # by_kind: refill plans (kind_sk: the tenant id)
 DECISIONS_SK = "DECISIONS"
 
 

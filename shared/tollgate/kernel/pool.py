@@ -148,6 +148,26 @@ class PoolTransaction:
             self._add(LOT, "Put", lot_item(lot), LotItem.pk.does_not_exist())
         return self
 
+    def credit_lots(self, lots: Sequence[Lot], *, soonest_end: int | None) -> PoolTransaction:
+        """Add several lots at once (a refill and its rollover) in one change of the pool, each lot written
+        only if absent (labels ``lot``, ``lot2``…); the soonest end as ``credit`` keeps it."""
+        amount = sum(lot.tokens for lot in lots)
+        if not lots or amount <= 0 or any(lot.tokens <= 0 for lot in lots):
+            raise ValueError("a credit adds tokens")
+        ends = [lot.expires_at for lot in lots if lot.expires_at is not None]
+        end = min(ends, default=None)
+        if end is None:
+            self._pool(PoolDelta(balance=amount))
+        else:
+            sooner = soonest_end is None or end < soonest_end
+            self._pool(
+                PoolDelta(balance=amount, next_lot_expiry=end if sooner else KEEP, next_lot_expiry_was=soonest_end)
+            )
+        for number, lot in enumerate(lots, start=1):
+            label = LOT if number == 1 else f"{LOT}{number}"
+            self._add(label, "Put", lot_item(lot), LotItem.pk.does_not_exist())
+        return self
+
     def take_back(self, amount: int) -> PoolTransaction:
         """Take ``amount`` out of the balance whatever it leaves (a refund, a dispute, a negative adjustment;
         never refused)."""
@@ -346,7 +366,8 @@ class PoolTransaction:
         """The ledger entry of the change: written once (its id is the change's identity). Its amount must
         be what the change does to the balance (checked at commit)."""
         self._entries.append(entry)
-        return self._add(ENTRY, "Put", ledger_item(entry), LedgerEntryItem.pk.does_not_exist())
+        label = ENTRY if len(self._entries) == 1 else f"{ENTRY}{len(self._entries)}"
+        return self._add(label, "Put", ledger_item(entry), LedgerEntryItem.pk.does_not_exist())
 
     def answer(self, scope: str, key: str, answer: StoredAnswer, now: int) -> PoolTransaction:
         """The first answer to an Idempotency-Key, written with the change it answers."""

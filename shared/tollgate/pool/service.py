@@ -70,6 +70,10 @@ class PoolRepository(Protocol):
 
     def pool(self, tenant_id: str) -> Pool: ...
 
+    def set_overdraft(self, tenant_id: str, tokens: int) -> None:
+        """``NotFound`` if there is no such tenant."""
+        ...
+
 
 @dataclass(frozen=True)
 class Consumption:
@@ -178,6 +182,13 @@ class PoolService:
             self._settler.settle_due_lots(caller.tenant_id)  # time is enforced when read: no lot past its end
             pool = self._pools.pool(caller.tenant_id)
         return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
+
+    def set_overdraft(self, tenant_id: str, tokens: int) -> Pool:
+        """An operator's overdraft for a tenant: consumption may take ``available`` down to −tokens."""
+        if isinstance(tokens, bool) or not 0 <= tokens <= MAX_TOKENS:
+            raise InvalidField("tokens", f"an overdraft is an integer from 0 to {MAX_TOKENS}")
+        self._pools.set_overdraft(tenant_id, tokens)
+        return self._pools.pool(tenant_id)
 
     def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
         return self._pools.ledger_page(caller.tenant_id, cursor, limit)
