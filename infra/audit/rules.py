@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tollgate.approvals.rules_actions import HOLDING, Action, ActionStatus, ReviewDecision
-from tollgate.core.budgets import TENANT_SCOPE, Levels, project_scope
+from tollgate.core.budgets import TENANT_SCOPE, Levels, month_key, project_scope
 from tollgate.core.models import EntryKind, LedgerEntry, Lot, key_of
 from tollgate.holds.service_allowances import Allowance, AllowanceStatus
 from tollgate.holds.service_leases import Lease, LeaseStatus
 
-_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT})
+_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT, EntryKind.REFILL, EntryKind.ROLLOVER})
 _SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE, EntryKind.ALLOWANCE_CHARGE})
 _Report = Callable[[str], None]
 
@@ -91,6 +91,7 @@ def audit_tenant(books: TenantBooks) -> list[str]:
     _audit_allowances(books, mismatch)
     _audit_actions(books, mismatch)
     _audit_budgets(books, open_leases, open_allowances + open_actions, mismatch)
+    _audit_refills(books, mismatch)
     ids = [entry.id for entry in books.ledger]
     if len(ids) != len(set(ids)):
         mismatch("a ledger entry id appears twice (invariant 3)")
@@ -223,3 +224,20 @@ def _audit_budgets(
             mismatch(f"{name} has committed {budget.committed}, not spent {budget.spent} + held {held[name]}")
         if budget.budget is not None and budget.budget_left != budget.budget - budget.committed:
             mismatch(f"{name} has {budget.budget_left} left, not limit − used − held (invariant 13)")
+
+
+def _audit_refills(books: TenantBooks, mismatch: _Report) -> None:
+    """Invariant 14: a refill arrives once per period and a rollover carries once; each with its own lot of
+    that kind and size."""
+    lots = {lot.id: lot for lot in books.lots}
+    given: dict[tuple[EntryKind, str], int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind not in (EntryKind.REFILL, EntryKind.ROLLOVER):
+            continue
+        given[(entry.kind, month_key(entry.created_at))] += 1
+        lot = lots.get(entry.lot_id or "")
+        if lot is None or lot.kind != entry.kind.value or lot.tokens != entry.amount:
+            mismatch(f"{entry.kind.value} {entry.id} has no {entry.kind.value} lot of {entry.amount} tokens")
+    for (kind, period), count in sorted(given.items()):
+        if count > 1:
+            mismatch(f"{kind.value} for {period} arrived {count} times (invariant 14)")

@@ -87,7 +87,8 @@ class DynamoRefills:
     def give(self, refill: Refill, soonest_end: int | None) -> bool:
         plan = refill.plan
         tenant_id = plan.tenant_id
-        tx = PoolTransaction(tenant_id, kernel.token("refill", tenant_id, str(refill.period)))
+        # the period's exactly-once is the plan's condition; the token is this attempt's (its own lot ids)
+        tx = PoolTransaction(tenant_id, kernel.token("refill", tenant_id, str(refill.period), refill.entries[0].id))
         tx.credit_lots(refill.lots, soonest_end=soonest_end)
         for entry in refill.entries:
             tx.entry(entry)
