@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.integration.conftest import Stack
+from tests.integration.test_alerts import events
 from tests.integration.test_pool import consume
 
 pytestmark = pytest.mark.integration
@@ -53,6 +54,9 @@ def test_32_concurrent_spenders_never_pass_an_environment_budget(stack: Stack) -
     shown = budgets(stack, owner)[scope]
     assert (shown["limit"], shown["used"], shown["held"], shown["left"], shown["period"]) == (50, 50, 0, 0, "none")
     assert stack.call("GET", "/v1/balance", key=owner).body["balance"] == 950
+    stack.settle()  # budget.exhausted comes from the stream: once for the level, however many were refused
+    [exhausted] = events(stack, owner, "budget.exhausted")
+    assert exhausted["data"] == {"scope": scope, "limit": 50, "period": "none"}
     stack.audit(tenant_id)
 
 
@@ -105,11 +109,38 @@ def test_a_monthly_tenant_cap_resets_in_the_next_month_when_read(stack: Stack) -
     shown = budgets(stack, owner)["tenant"]
     assert (shown["used"], shown["left"], shown["period"]) == (10, 0, "month")
     resets_at = shown["resets_at"]
+    stack.settle()
+    [first] = events(stack, owner, "budget.exhausted")
     stack.advance(32 * 86400)  # past the next UTC month start, whatever the day
     assert consume(stack, member, 4, uuid.uuid4().hex)[0] == 200  # the first spend of the month resets it
     shown = budgets(stack, owner)["tenant"]
     assert (shown["used"], shown["held"], shown["left"]) == (4, 0, 6)
     assert shown["resets_at"] > resets_at
+    assert consume(stack, member, 6)[0] == 200 and consume(stack, member, 1)[0] == 402  # exhausted again
+    stack.settle()  # once per level per period: the new month's own event (the first is past the 30 days listed)
+    [second] = events(stack, owner, "budget.exhausted")
+    assert second["id"] != first["id"] and second["data"] == first["data"] == {
+        "scope": "tenant",
+        "limit": 10,
+        "period": "month",
+    }
+    stack.audit(tenant_id)
+
+
+def test_holds_count_as_held_and_settle_into_used(stack: Stack) -> None:
+    tenant_id, owner, _, key_id, secret = keyed_tenant(stack)
+    scope = f"key:{key_id}"
+    put_budget(stack, owner, scope, 100)
+    opened = stack.call(
+        "POST", "/v1/leases", {"feature": "build", "duration_s": 3600}, key=secret, Idempotency_Key="l1"
+    )
+    assert opened.status in (200, 201), opened.body
+    held = budgets(stack, owner)[scope]
+    assert held["held"] > 0 and held["used"] == 0 and held["left"] == 100 - held["held"]
+    closed = stack.call("DELETE", f"/v1/leases/{opened.body['lease']['id']}", key=secret)
+    assert closed.status == 200, closed.body
+    after = budgets(stack, owner)[scope]
+    assert after["held"] == 0 and after["used"] + after["left"] == 100 and after["used"] <= held["held"]
     stack.audit(tenant_id)
 
 

@@ -109,6 +109,14 @@ class BudgetItem(TableModel):
     period_start = NumberAttribute(null=True)
 
 
+class BudgetMarkItem(TableModel):
+    """A budget level whose ``budget.exhausted`` event was raised for a period (sk EXHAUSTED#<scope>#<period>
+    #<limit>): written with the event, only if absent, so the event is raised once per level per period."""
+
+    at = NumberAttribute()
+    purge_at = NumberAttribute(null=True)  # TTL: clean-up only
+
+
 class LedgerEntryItem(TableModel):
     entry_id = UnicodeAttribute()
     kind = UnicodeAttribute()
