@@ -211,11 +211,18 @@ def _audit_budgets(
         for scope in _levels(hold.project_id, hold.environment, key_of(actor)):
             held[scope] += hold.held
     spent: dict[str, int] = defaultdict(int)
+    actions = {action.id: action for action in books.actions}
     for entry in books.ledger:
-        if entry.kind in _SPENDING:
+        if entry.kind not in _SPENDING:
+            continue
+        redeemed = actions.get(entry.action_id or "")
+        if redeemed is not None:  # a redemption is charged where the action's hold was: the asker's levels
+            scopes = _levels(redeemed.project_id, redeemed.environment, key_of(redeemed.requester))
+        else:
             _, environment = books.key_environments.get(entry.key_id or "", (None, None))
-            for scope in _levels(entry.project_id, environment, entry.key_id):
-                spent[scope] -= entry.amount
+            scopes = _levels(entry.project_id, environment, entry.key_id)
+        for scope in scopes:
+            spent[scope] -= entry.amount
     for budget in books.budgets:
         name = budget.name
         if not budget.monthly and budget.spent != spent[name]:
