@@ -122,10 +122,9 @@ def _hottest(client: Any, request: dict[str, Any]) -> dict[str, Any]:
     """The items of one consume's transaction by partition key, each costed at 2 WCU per started KB."""
     by_key: dict[str, list[tuple[str, int]]] = {}
     for entry in request["TransactItems"]:
-        ((operation, body),) = entry.items()
+        body = next(iter(entry.values()))
         key = body.get("Key") or {"pk": body["Item"]["pk"], "sk": body["Item"]["sk"]}
-        if operation == "ConditionCheck":
-            continue  # a check reads, it writes nothing
+        # a ConditionCheck in a write transaction is billed as a transactional write too
         stored = client.get_item(TableName=body["TableName"], Key=key, ConsistentRead=True).get("Item", {})
         units = 2 * max(1, math.ceil(_item_size(stored) / 1024))
         by_key.setdefault(key["pk"]["S"], []).append((key["sk"]["S"].split("#", 1)[0], units))
