@@ -70,12 +70,14 @@ class DynamoBooks:
                 _level(item, str(item.scope), None)
                 for item in BudgetItem.query(pk, BudgetItem.sk.startswith(keys.BUDGET_PREFIX), consistent_read=True)
             ]
+            key_items = list(
+                LicenseKeyItem.query(pk, LicenseKeyItem.sk.startswith(keys.LICENSE_KEY_SK_PREFIX), consistent_read=True)
+            )
+            key_ids = [str(item.sk).removeprefix(keys.LICENSE_KEY_SK_PREFIX) for item in key_items]
             key_environments: dict[str, tuple[str | None, str | None]] = {
-                str(item.key_id): (item.project_id, item.environment)
-                for item in LicenseKeyItem.query(
-                    pk, LicenseKeyItem.sk.startswith(keys.LICENSE_KEY_SK_PREFIX), consistent_read=True
-                )
+                key_id: (item.project_id, item.environment) for key_id, item in zip(key_ids, key_items, strict=True)
             }
+            budgets += [_level(item, f"key:{key_id}", None) for key_id, item in zip(key_ids, key_items, strict=True)]
             allowances = [
                 to_allowance(tenant_id, item)
                 for item in AllowanceItem.query(

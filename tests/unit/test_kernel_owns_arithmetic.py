@@ -36,6 +36,7 @@ OWNED: dict[str, frozenset[str]] = {
     ),
     "ProjectItem": frozenset({"budget", "budget_left", "committed", "spent", "period", "period_start"}),
     "BudgetItem": frozenset({"budget", "budget_left", "committed", "spent", "period", "period_start"}),
+    "LicenseKeyItem": frozenset({"budget", "budget_left", "committed", "spent", "period", "period_start"}),
     "LotItem": frozenset({"remaining", "expired", "expired_tokens"}),
     "LeaseItem": frozenset({"reserved"}),
     "AllowanceItem": frozenset({"held"}),

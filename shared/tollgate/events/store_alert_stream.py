@@ -94,6 +94,8 @@ def change_of(record: Mapping[str, Any]) -> Change | None:
         return Change(pk[2:], sequence, sk[len("PROJECT#") :], old, new, at)
     if sk.startswith(keys.BUDGET_PREFIX):
         return Change(pk[2:], sequence, None, old, new, at, scope=sk[len(keys.BUDGET_PREFIX) :])
+    if sk.startswith(keys.LICENSE_KEY_SK_PREFIX):  # a key's own budget level
+        return Change(pk[2:], sequence, None, old, new, at, scope=f"key:{sk[len(keys.LICENSE_KEY_SK_PREFIX) :]}")
     return None
 
 

@@ -82,6 +82,14 @@ class LicenseKeyItem(TableModel):
     rotated_at = NumberAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)  # present only until its key.expiring event is written
     due_at = NumberAttribute(null=True)
+    # the key's own budget level (scope key:<key_id>): charged on this item, in the same update that proves
+    # the key on the SDK's path, so a debit writes it instead of only checking it
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+    committed = NumberAttribute(null=True)
+    budget_left = NumberAttribute(null=True)
+    period = UnicodeAttribute(null=True)
+    period_start = NumberAttribute(null=True)
 
 
 class ProjectItem(TableModel):
@@ -97,8 +105,9 @@ class ProjectItem(TableModel):
 
 
 class BudgetItem(TableModel):
-    """A budget level that is neither the tenant nor a project (sk BUDGET#environment:<p>:<name>,
-    BUDGET#key:<key>): what is spent and held there, always counted, and its limit when one is set."""
+    """An environment's budget level (sk BUDGET#environment:<project>:<name>): what is spent and held there,
+    always counted, and its limit when one is set. (A tenant's level is on its pool item, a project's on its
+    item, a license key's on the key's item.)"""
 
     scope = UnicodeAttribute(null=True)
     budget = NumberAttribute(null=True)

@@ -5,7 +5,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      APIKEY#<key>                 portal credential (hash only)
     T#<tenant>      LKEY#<key>                   license key (hash only)
     T#<tenant>      PROJECT#<project>            project and its budget
-    T#<tenant>      BUDGET#<scope>               an environment's or a license key's budget level
+    T#<tenant>      BUDGET#<scope>               an environment's budget level (a key's is on its LKEY# item)
     T#<tenant>      LOT#<lot>                    tokens credited together
     T#<tenant>      PURCHASE#<purchase>          the procurement ticket
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run

@@ -48,6 +48,7 @@ from tollgate.kernel.items import (
     IdempotencyItem,
     LeaseItem,
     LedgerEntryItem,
+    LicenseKeyItem,
     LotItem,
     ProjectItem,
     TenantItem,
@@ -80,6 +81,8 @@ HOLD_AMOUNT: Mapping[type[Model], str] = {LeaseItem: "reserved", AllowanceItem: 
 # or an action that has ended holds 0.
 KEEPS_AMOUNT: frozenset[type[Model]] = frozenset({LeaseItem})
 # Items only the kernel's typed operations write (a caller may still name them in a condition check).
+# (A license key's item carries its budget level too, but has other writers of its own: the key notices,
+# revocation, rotation. Its budget attributes are checked statically: tests/unit/test_kernel_owns_arithmetic.py.)
 OWNED: frozenset[type[Model]] = frozenset({TenantItem, ProjectItem, BudgetItem, LotItem, *HOLD_AMOUNT})
 _PERIOD_RESETS = 3  # a refusal by a level whose month is over: reset it (when read) and send again, this often
 
@@ -88,6 +91,7 @@ __all__ = [  # what callers name through ``kernel.``
     "BUDGET",
     "ENTRY",
     "KEEP",
+    "KEY_BUDGET",
     "LOT",
     "NO_LEVELS",
     "OUTBOX",
@@ -124,13 +128,16 @@ class PoolTransaction:
     _month: int | None = None  # the UTC month a spend's monthly levels must be in
 
     # ---- money: the pool's balance
-    def debit(self, amount: int, *, now: int, levels: Levels = NO_LEVELS) -> PoolTransaction:
+    def debit(
+        self, amount: int, *, now: int, levels: Levels = NO_LEVELS, key_proof: Condition | None = None
+    ) -> PoolTransaction:
         """Spend ``amount``: the tenant must be active, ``available`` (down to −overdraft) cover it and no lot
         be due at ``now``; every budget level that applies (the tenant's, and the project, environment and
-        license key of ``levels``) must cover it, and it counts as spent at each."""
+        license key of ``levels``) must cover it, and it counts as spent at each. ``key_proof``: a condition
+        the license key's item must meet too (its secret unchanged, not revoked), in the same update."""
         budget = self._spend_budget(amount, amount, amount, now)
         self._pool(PoolDelta(balance=-amount, active=True, covers=amount, live_at=now, budget=budget))
-        return self._budgets(levels, budget)
+        return self._budgets(levels, budget, key_proof)
 
     def credit(self, amount: int, *, lot: Lot | None = None, soonest_end: int | None = None) -> PoolTransaction:
         """Add ``amount`` (and its lot, if any). When the lot ends sooner than every live lot it becomes the
@@ -342,12 +349,17 @@ class PoolTransaction:
     def set_level_budget(self, scope: str, limit: int | None, *, monthly: bool, now: int) -> PoolTransaction:
         """The budget of the tenant (``scope`` ``tenant``, on its pool item), an environment or a license key
         (``None``: none). The level's counters stay; ``budget_left`` follows from what it has committed."""
-        changes = _limit_actions(BudgetItem, limit, monthly, now)
+        pk = keys.tenant_pk(self.tenant_id)
         if scope == TENANT_SCOPE:
-            row: Model = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
+            row: Model = TenantItem(pk, keys.TENANT_SK)
             changes = _limit_actions(TenantItem, limit, monthly, now)
             return self._add(POOL, "Update", row, TenantItem.pk.exists(), changes)
-        row = BudgetItem(keys.tenant_pk(self.tenant_id), keys.budget_sk(scope))
+        if scope.startswith("key:"):  # on the key's own item, which must exist
+            row = LicenseKeyItem(pk, keys.license_key_sk(scope.removeprefix("key:")))
+            changes = _limit_actions(LicenseKeyItem, limit, monthly, now)
+            return self._add(BUDGET, "Update", row, LicenseKeyItem.pk.exists(), changes)
+        row = BudgetItem(pk, keys.budget_sk(scope))
+        changes = _limit_actions(BudgetItem, limit, monthly, now)
         return self._add(BUDGET, "Update", row, None, [*changes, BudgetItem.scope.set(scope)])
 
     def set_overdraft(self, tokens: int) -> PoolTransaction:
@@ -418,10 +430,14 @@ class PoolTransaction:
             return delta
         return None
 
-    def _budgets(self, levels: Levels, delta: BudgetDelta | None) -> PoolTransaction:
+    def _budgets(
+        self, levels: Levels, delta: BudgetDelta | None, key_proof: Condition | None = None
+    ) -> PoolTransaction:
         """Charge ``delta`` to the project, environment and license-key levels of ``levels`` (the tenant's
-        level went with the pool). A project must exist; an environment's or a key's level is created by its
-        first charge (its counters run whether or not a limit is set)."""
+        level went with the pool). A project must exist; an environment's level is created by its first charge
+        (its counters run whether or not a limit is set); a key's is on the key's own item, with ``key_proof``."""
+        if key_proof is not None and levels.key_id is None:
+            raise ValueError("a key's proof goes with the key's level")
         if delta is None:
             return self
         pk = keys.tenant_pk(self.tenant_id)
@@ -430,17 +446,26 @@ class PoolTransaction:
             charged.append(
                 Level(BUDGET, project_scope(levels.project_id), ProjectItem, keys.project_sk(levels.project_id))
             )
-        for label, scope in ((ENVIRONMENT_BUDGET, levels.environment_scope), (KEY_BUDGET, levels.key_scope)):
-            if scope is not None:
-                charged.append(Level(label, scope, BudgetItem, keys.budget_sk(scope)))
+        if levels.environment_scope is not None:
+            scope = levels.environment_scope
+            charged.append(Level(ENVIRONMENT_BUDGET, scope, BudgetItem, keys.budget_sk(scope)))
+        if levels.key_id is not None and levels.key_scope is not None:
+            # the key id is the authenticated credential's, never a path's: its sk is built as stored
+            sk = f"{keys.LICENSE_KEY_SK_PREFIX}{levels.key_id}"
+            charged.append(Level(KEY_BUDGET, levels.key_scope, LicenseKeyItem, sk))
         for level in charged:
             self._levels[level.label] = level
             condition = delta.condition(level.model)
             actions = delta.actions(level.model)
-            if level.model is ProjectItem:
-                condition = ProjectItem.pk.exists() if condition is None else ProjectItem.pk.exists() & condition
-            else:
+            guard: Condition | None = None
+            if level.model is BudgetItem:
                 actions.append(BudgetItem.scope.set(level.scope))
+            elif level.model is ProjectItem:
+                guard = ProjectItem.pk.exists()
+            else:
+                guard = key_proof  # the key's item is always there for a key that authenticated
+            if guard is not None:
+                condition = guard if condition is None else guard & condition
             self._add(level.label, "Update", level.model(pk, level.sk), condition, actions, returns="ALL_OLD")
         return self
 

@@ -1,5 +1,5 @@
-"""Budget levels in the store: the tenant's (on its pool item), projects' (on their items), environments' and
-license keys' (``BUDGET#<scope>`` items). Every change is a pool-kernel transaction; a monthly level read
+"""Budget levels in the store: the tenant's (on its pool item), projects' and license keys' (on their items),
+environments' (``BUDGET#<scope>`` items). Every change is a pool-kernel transaction; a monthly level read
 after its month is reset by the kernel first (``kernel.pool.reset_when_read``)."""
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class DynamoBudgetRepository:
                 found.append((f"project:{project.project_id}", project))
             for level in BudgetItem.query(pk, BudgetItem.sk.startswith(keys.BUDGET_PREFIX), consistent_read=True):
                 found.append((str(level.scope or str(level.sk).removeprefix(keys.BUDGET_PREFIX)), level))
+            license_keys = LicenseKeyItem.sk.startswith(keys.LICENSE_KEY_SK_PREFIX)
+            for key in LicenseKeyItem.query(pk, license_keys, consistent_read=True):
+                found.append((f"key:{str(key.sk).removeprefix(keys.LICENSE_KEY_SK_PREFIX)}", key))
         budgets = []
         for scope, item in found:
             if item.budget is None:
@@ -71,9 +74,6 @@ class DynamoBudgetRepository:
             if scope.kind is LevelKind.ENVIRONMENT:
                 assert scope.project_id is not None
                 tx.check(_CHECK, ProjectItem, pk, keys.project_sk(scope.project_id), ProjectItem.pk.exists())
-            elif scope.kind is LevelKind.KEY:
-                assert scope.key_id is not None
-                tx.check(_CHECK, LicenseKeyItem, pk, keys.license_key_sk(scope.key_id), LicenseKeyItem.pk.exists())
             tx.set_level_budget(str(scope), limit, monthly=monthly, now=now)
         try:
             tx.commit()
@@ -89,6 +89,9 @@ class DynamoBudgetRepository:
         elif scope.kind is LevelKind.PROJECT:
             assert scope.project_id is not None
             model, sk = ProjectItem, keys.project_sk(scope.project_id)
+        elif scope.kind is LevelKind.KEY:
+            assert scope.key_id is not None
+            model, sk = LicenseKeyItem, keys.license_key_sk(scope.key_id)
         else:
             model, sk = BudgetItem, keys.budget_sk(str(scope))
         try:
