@@ -6,9 +6,11 @@ say what a pattern means instead of quoting it."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,24 +106,13 @@ def test_document_declares_servers_license_and_tags(document: dict[str, Any]) ->
 
 
 def _models() -> dict[str, type[BaseModel]]:
-    import tollgate.approvals.models
-    import tollgate.approvals.models_policy
-    import tollgate.events.models_alerts
-    import tollgate.events.models_webhooks
-    import tollgate.keys.models
-    import tollgate.purchases.models
-    import tollgate.tenancy.models
-    import tollgate.tenancy.models_projects
+    """Every request and answer model: each capability's ``models*.py`` modules, found (not listed)."""
+    import tollgate
 
+    root = Path(tollgate.__file__).parent
     modules = [
-        tollgate.approvals.models,
-        tollgate.approvals.models_policy,
-        tollgate.events.models_alerts,
-        tollgate.events.models_webhooks,
-        tollgate.keys.models,
-        tollgate.purchases.models,
-        tollgate.tenancy.models,
-        tollgate.tenancy.models_projects,
+        importlib.import_module("tollgate." + ".".join(path.relative_to(root).with_suffix("").parts))
+        for path in sorted(root.glob("*/models*.py"))
     ]
     return {
         name: model

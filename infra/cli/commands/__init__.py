@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from infra.cli.commands.billing import overdraft, refills
 from infra.cli.commands.catalog import catalog
 from infra.cli.commands.checks import audit, decisions
 from infra.cli.commands.grant import grant
@@ -23,4 +24,6 @@ COMMANDS: tuple[click.Command, ...] = (
     usage,
     decisions,
     catalog,
+    overdraft,
+    refills,
 )

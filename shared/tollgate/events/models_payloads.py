@@ -143,6 +143,15 @@ class EndpointDisabledData(AnswerModel):
     reason: str
 
 
+class BudgetExhaustedData(AnswerModel):
+    """``tollgate.events.store_alert_stream.AlertEvaluator._exhausted``: a budget level's left reached 0 (once
+    per level, period and limit)."""
+
+    scope: str = Field(description="`tenant`, `project:<id>`, `environment:<project_id>:<name>` or `key:<id>`.")
+    limit: int
+    period: Literal["none", "month"]
+
+
 DATA: dict[str, type[AnswerModel]] = {
     "purchase.paid": PurchasePaidData,
     "purchase.refunded": PurchaseRefundedData,
@@ -163,6 +172,7 @@ DATA: dict[str, type[AnswerModel]] = {
     "action.expired": ActionExpiredData,
     "webhook.test": WebhookTestData,
     "webhook_endpoint.disabled": EndpointDisabledData,
+    "budget.exhausted": BudgetExhaustedData,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from pynamodb.exceptions import DoesNotExist
 
 from tollgate.core.errors import InsufficientTokens, NotFound, PolicyChanged, StoreBusy, Unauthenticated
@@ -23,23 +25,18 @@ class DynamoPoolRepository:
         version = debit.policy_version
         parts = ("debit", debit.entry.id) if version is None else ("debit", debit.entry.id, f"policy-{version}")
         tx = PoolTransaction(debit.tenant_id, kernel.token(*parts))
-        if debit.license_key_check is not None:
-            key_id, secret_hash = debit.license_key_check
-            tx.check(
-                "license_key",
-                LicenseKeyItem,
-                keys.tenant_pk(debit.tenant_id),
-                keys.license_key_sk(key_id),
-                (LicenseKeyItem.secret_hash == secret_hash) & LicenseKeyItem.revoked_at.does_not_exist(),
-            )
+        proof = None
+        if debit.license_key_check is not None:  # proven by the key level's own update of the key's item
+            _, secret_hash = debit.license_key_check
+            proof = (LicenseKeyItem.secret_hash == secret_hash) & LicenseKeyItem.revoked_at.does_not_exist()
         if debit.policy_version is not None:
             check_policy_version(tx, debit.tenant_id, debit.policy_version)
-        tx.debit(debit.amount, now=debit.now, project_id=debit.project_id)
+        tx.debit(debit.amount, now=debit.now, levels=debit.levels, key_proof=proof)
         tx.entry(debit.entry).answer(debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
         try:
             tx.commit()
         except Refused as refused:
-            if "license_key" in refused:
+            if debit.license_key_check is not None and _key_gone(refused, debit.license_key_check[1]):
                 raise Unauthenticated("this license key was revoked or rotated") from refused
             if kernel.ANSWER in refused:
                 stored = self.stored_answer(debit.tenant_id, debit.idempotency_scope, debit.idempotency_key)
@@ -100,7 +97,15 @@ class DynamoPoolRepository:
         except DoesNotExist as exc:
             raise NotFound(f"no tenant {tenant_id}") from exc
         expiry = None if item.next_lot_expiry is None else int(item.next_lot_expiry)
-        return Pool(balance=int(item.balance), reserved=int(item.reserved), next_lot_expiry=expiry)
+        overdraft = int(item.overdraft or 0)
+        return Pool(int(item.balance), int(item.reserved), next_lot_expiry=expiry, overdraft=overdraft)
+
+    def set_overdraft(self, tenant_id: str, tokens: int) -> None:
+        tx = PoolTransaction(tenant_id, kernel.token("overdraft", tenant_id, str(tokens), secrets.token_hex(8)))
+        try:
+            tx.set_overdraft(tokens).commit()
+        except Refused as refused:
+            raise NotFound(f"no tenant {tenant_id}") from refused
 
     def lots(self, tenant_id: str) -> list[Lot]:
         with busy_as_store_busy():
@@ -125,6 +130,14 @@ class DynamoPoolRepository:
                 running -= int(item.amount)
             last = result.last_evaluated_key
         return LedgerPage(entries, _encode_cursor(tenant_id, last, running) if last else None)
+
+
+def _key_gone(refused: Refused, secret_hash: str) -> bool:
+    """The key level's update was refused because the key is no longer the one remembered."""
+    if kernel.KEY_BUDGET not in refused:
+        return False
+    old = refused.failed[kernel.KEY_BUDGET]
+    return not old or old.get("secret_hash", {}).get("S") != secret_hash or "revoked_at" in old
 
 
 def _encode_cursor(tenant_id: str, last_key: dict[str, dict[str, str]], running: int) -> str:

@@ -35,6 +35,7 @@ _NO_EXAMPLE = {"POST /v1/tenants"}  # signup's key replays the owner's secret: a
 TAGS = [
     {"name": "tenant", "description": "Sign up, the tenant, its API keys."},
     {"name": "projects", "description": "Projects and their token budgets."},
+    {"name": "budgets", "description": "Budgets at four levels: tenant, project, environment, license key."},
     {"name": "purchases", "description": "The catalog and buying tokens through Stripe Checkout."},
     {"name": "pool", "description": "The balance, its lots and the ledger."},
     {"name": "license keys", "description": "License keys for the vendor SDK."},

@@ -65,6 +65,23 @@ OPERATIONS: dict[str, Operation] = {
     "PATCH /v1/projects/{project_id}": Operation(
         "updateProject", "Change a project", "Renames a project or sets its token budget (null removes it)."
     ),
+    # budgets
+    "GET /v1/budgets": Operation(
+        "listBudgets",
+        "List budgets at every level",
+        "Each budget level this tenant has (`tenant`, `project:<id>`, `environment:<project_id>:<name>`, "
+        "`key:<key_id>`) with its limit, period, used, held and left, and when a monthly one resets. A spend is "
+        "charged against every level that applies; the tightest decides.",
+    ),
+    "PUT /v1/budgets/{scope}": Operation(
+        "setBudget",
+        "Set a budget",
+        "Sets the limit and period (`none` or `month`, UTC; absent means `none`) of one level. A project's "
+        "budget is the same one `PATCH /v1/projects/{id}` sets.",
+    ),
+    "DELETE /v1/budgets/{scope}": Operation(
+        "removeBudget", "Remove a budget", "The level keeps counting what is used and held, with no limit."
+    ),
     # purchases
     "GET /v1/catalog": Operation(
         "getCatalog", "Read the catalog", "The token packs on sale and the features with their costs."
