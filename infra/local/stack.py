@@ -119,7 +119,7 @@ def local_environment(
         "CREDENTIAL_PEPPER": "local-pepper-not-secret",
         # webhooks may go to http://127.0.0.0/8 (the receiver at /_local/webhooks): the local stack alone
         "TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "PORTAL_BASE_URL": api_url,
+        "PORTAL_BASE_URL": f"{api_url}/portal",  # Checkout sends buyers back to the portal the gateway serves
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
         # two cores shared by DynamoDB Local, the workers and the tests: slower answers than AWS gives
