@@ -100,7 +100,19 @@ def sign_in(context: BrowserContext, stack: Stack, key: str) -> Page:
     return page
 
 
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+  .map((el) => el.outerHTML)"""
+NAMELESS = """() => [...document.querySelectorAll("button, a[href]")]
+  .filter((el) => !(el.innerText || "").trim() && !el.getAttribute("aria-label"))
+  .map((el) => el.outerHTML)"""
+
+
 def shot(page: Page, name: str, **options: Any) -> None:
+    """A screenshot for docs/portal.md, once the page is checked: every field labelled, every action a
+    button or a link with a name (keyboard-reachable by construction)."""
+    assert page.evaluate(UNLABELLED) == [], f"fields without a label on {name}"
+    assert page.evaluate(NAMELESS) == [], f"buttons or links without a name on {name}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), **options)
 
@@ -118,8 +130,11 @@ def test_sign_in_keeps_the_key_in_the_tab_and_shows_the_overview(context: Browse
     page.get_by_label("API key").fill("tg_not.a-key")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("UNAUTHENTICATED")
-    page.get_by_label("API key").fill(owner)
-    page.get_by_role("button", name="Sign in").click()
+    page.reload()  # a fresh page, then by keyboard alone: the field comes first, Enter signs in
+    expect(page.get_by_label("API key")).to_be_visible()
+    page.keyboard.press("Tab")
+    page.keyboard.type(owner)
+    page.keyboard.press("Enter")
     nav = page.get_by_role("navigation")
     for name in ("Overview", "Buy tokens", "Usage", "Projects", "Keys", "Approvals", "Events"):
         expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
