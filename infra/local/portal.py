@@ -34,7 +34,7 @@ NO_CACHE = "no-cache"
 SECURITY_HEADERS = (
     (
         "content-security-policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
     ),
     ("x-content-type-options", "nosniff"),

@@ -63,6 +63,7 @@ class Shop:
     approver: str
     project_id: str
     requests: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # uncaught page errors and Content-Security-Policy refusals
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,19 @@ def context(browser: Browser, shop: Shop) -> Iterator[BrowserContext]:
     opened = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
     opened.set_default_timeout(WAIT_MS)
     opened.on("request", lambda request: shop.requests.append(request.url))
+
+    def watch(page: Page) -> None:
+        page.on("pageerror", lambda error: shop.problems.append(f"{page.url}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                shop.problems.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    opened.on("page", watch)
     yield opened
     opened.close()
 
@@ -336,6 +350,7 @@ def test_every_request_went_to_the_local_machine(shop: Shop) -> None:
     """Runs last in this file: every URL any page above asked for (scripts, styles, API calls, the stand-in's
     Checkout page) was on 127.0.0.1; the portal's own were all on the API's origin."""
     assert shop.requests, "the tests above made requests"
+    assert shop.problems == []  # no script error, nothing the Content-Security-Policy had to refuse
     hosts = {urlsplit(url).hostname for url in shop.requests if not url.startswith(("blob:", "data:"))}
     assert hosts == {"127.0.0.1"}, hosts
     origins = {f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" for url in shop.requests if "/portal/" in url}

@@ -15,15 +15,16 @@ export default function PurchaseStatus() {
     [id],
   );
   const p = purchase.data?.purchase;
+  const cancelled = query.checkout === "cancelled";
   useEffect(() => {
-    if (p?.status !== "pending") return;
+    if (p?.status !== "pending" || cancelled) return; // a cancelled Checkout pays nothing: no need to wait
     const timer = window.setTimeout(purchase.reload, POLL_MS);
     return () => window.clearTimeout(timer);
   }, [p]);
   return (
     <section>
       <h1>Purchase {id}</h1>
-      {query.checkout === "cancelled" && <p class="note">Checkout was cancelled; nothing was charged.</p>}
+      {cancelled && <p class="note">Checkout was cancelled; nothing was charged.</p>}
       <Problem text={purchase.error} />
       {p && (
         <dl class="figures">
