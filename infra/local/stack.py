@@ -39,6 +39,7 @@ from typing import Any
 from infra.local import dynamodb_local
 from infra.local.faults import FaultProxy, rate_from_env
 from infra.local.gateway import Gateway, schedules_from_env, workers_from_env
+from infra.local.portal import dist_dir
 from infra.local.tables import create_table
 from infra.local.template import load_template
 
@@ -253,6 +254,8 @@ class LocalStack:
             f"  DynamoDB Local    {self.ddb.endpoint}  table {s.table_name}  (pid {self.ddb.pid})",
             "                    WARNING: DynamoDB Local listens on ALL interfaces, not only on 127.0.0.1",
             f"  Stripe stand-in   {standin}",
+            f"  Portal            {self.api_url}/portal/"
+            + ("" if (dist_dir(REPO_ROOT) / "index.html").is_file() else "  (not built: run make build)"),
             f"  Seed data         {'loaded' if self.seeded else 'none (infra/local/seed.py missing)'}",
             f"  Schedules         {schedules}",
             *(
