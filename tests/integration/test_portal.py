@@ -288,6 +288,18 @@ def test_an_approver_approves_with_a_comment_and_verifies_the_chain(
     action = tenant.get(tenant.owner, action_id).body["action"]
     assert action["status"] == "approved" and action["reviews"][0]["comment"] == "ship it"
 
+    another = tenant.ask(shop.member, {"action": "deploy", "feature": "deploy", "quantity": 1, "reason": "friday"})
+    assert another.status == 202, another.body
+    go(page, "Overview")
+    go(page, "Approvals")
+    row = page.get_by_test_id("action-row").filter(has_text="friday")
+    row.get_by_role("button", name="Deny").click()
+    row.get_by_label("Comment").fill("not on a Friday")
+    row.get_by_role("button", name="Confirm").click()
+    expect(row).to_have_count(0)
+    denied = tenant.get(tenant.owner, another.body["action"]["id"]).body["action"]
+    assert denied["status"] == "denied" and denied["reviews"][0]["comment"] == "not on a Friday"
+
     page.get_by_label("Action").fill("deploy")
     page.get_by_role("button", name="Simulate").click()
     expect(page.get_by_test_id("simulate-result")).to_contain_text("require_approval by rule deploys")
