@@ -253,6 +253,7 @@ def test_a_new_license_key_shows_its_secret_once(context: BrowserContext, shop: 
     page.get_by_role("button", name="Create license key").click()
     secret = page.get_by_test_id("secret")
     expect(secret).to_have_text(re.compile(r"^tgk_"))
+    expect(page.get_by_test_id("license-key-row").filter(has_text="CI runners")).to_be_visible()
     shot(page, "keys", mask=[secret])
     value = secret.inner_text()
     validated = shop.stack.call("POST", "/v1/validate", {}, key=value)

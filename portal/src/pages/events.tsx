@@ -15,6 +15,15 @@ export default function Events({ profile }: { profile: Profile }) {
   );
 }
 
+/** The event's plain fields, a few of them, for a one-line summary (the whole payload on opening it). */
+function summary(data: Record<string, unknown>): string {
+  const plain = Object.entries(data).filter(([, v]) => v !== null && typeof v !== "object");
+  return plain
+    .slice(0, 5)
+    .map(([k, v]) => `${k} ${String(v)}`)
+    .join(" · ");
+}
+
 function Recent() {
   const events = useLoad(() => client.GET("/v1/events", { params: { query: { limit: "50" } } }));
   return (
@@ -35,7 +44,10 @@ function Recent() {
               <td>{when(e.created_at)}</td>
               <td>{e.type}</td>
               <td>
-                <code class="wrap">{JSON.stringify(e.data)}</code>
+                <details>
+                  <summary>{summary(e.data)}</summary>
+                  <code class="wrap">{JSON.stringify(e.data, null, 1)}</code>
+                </details>
               </td>
             </tr>
           ))}
