@@ -60,3 +60,10 @@ def test_the_key_is_kept_in_session_storage_only() -> None:
     every = re.sub(r"//[^\n]*", "", "\n".join(p.read_text(encoding="utf-8") for p in code))  # code, not comments
     assert "sessionStorage.setItem" in every
     assert "localStorage" not in every and "cookie" not in every
+
+
+def test_types_come_from_paths_not_schema_names() -> None:
+    """The client's types are read from ``paths[...]`` (routes), never ``components["schemas"][...]``: the
+    contract's schema names may change without the portal noticing."""
+    code = [p for p in (ROOT / "portal" / "src").rglob("*.ts*") if not p.name.endswith(".d.ts")]
+    assert code and not [p.name for p in code if "components[" in p.read_text(encoding="utf-8")]
