@@ -4,7 +4,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import lazy, { ErrorBoundary } from "preact-iso/lazy";
 import { LocationProvider } from "preact-iso/router";
-import { client, message } from "./api/client";
+import { SIGNED_OUT, client, message } from "./api/client";
 import { forgetKey, keepKey, storedKey } from "./session";
 import "./style.css";
 
@@ -63,6 +63,12 @@ function SignIn({ onSignedIn }: { onSignedIn: (profile: Profile) => void }) {
 function Portal() {
   const [profile, setProfile] = useState<Profile | null>(null);
   const [checking, setChecking] = useState(storedKey() !== null);
+
+  useEffect(() => {
+    const signedOut = () => setProfile(null);
+    window.addEventListener(SIGNED_OUT, signedOut);
+    return () => window.removeEventListener(SIGNED_OUT, signedOut);
+  }, []);
 
   useEffect(() => {
     if (!checking) return;

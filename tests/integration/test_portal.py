@@ -358,6 +358,13 @@ def test_a_member_sees_no_approve_or_create_controls(context: BrowserContext, sh
     refused = stack.call("POST", "/v1/purchases", body, key=shop.member, Idempotency_Key=str(uuid.uuid4()))
     assert refused.status == 403, refused.body
 
+    # The member's key revoked while the portal is open: the next answer is a 401, and the portal signs out.
+    member_id = stack.call("GET", "/v1/tenant", key=shop.member).body["caller"]["key_id"]
+    assert stack.call("DELETE", f"/v1/api-keys/{member_id}", key=tenant.owner).status == 200
+    page.get_by_role("link", name="Projects", exact=True).click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.length") == 0
+
 
 def test_every_request_went_to_the_local_machine(shop: Shop) -> None:
     """Runs last in this file: every URL any page above asked for (scripts, styles, API calls, the stand-in's

@@ -4,13 +4,23 @@
 // renamed schema in the document changes nothing here.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./schema";
-import { storedKey } from "../session";
+import { forgetKey, storedKey } from "../session";
+
+export const SIGNED_OUT = "tollgate:signed-out";
 
 const withKey: Middleware = {
   onRequest({ request }) {
     const key = storedKey();
     if (key) request.headers.set("Authorization", `Bearer ${key}`);
     return request;
+  },
+  onResponse({ response }) {
+    // A key revoked (or the tenant's keys rotated) while the portal is open: back to the sign-in form.
+    if (response.status === 401) {
+      forgetKey();
+      window.dispatchEvent(new Event(SIGNED_OUT));
+    }
+    return response;
   },
 };
 
