@@ -267,6 +267,13 @@ def test_a_new_license_key_shows_its_secret_once(context: BrowserContext, shop: 
     expect(page.get_by_test_id("secret")).to_have_count(0)  # shown once: gone once the page is left
     assert value not in page.content()
 
+    page.get_by_role("button", name="Rotate CI runners").click()  # a new secret, once; the old one stops
+    expect(page.get_by_test_id("secret")).to_have_text(re.compile(r"^tgk_"))
+    rotated = page.get_by_test_id("secret").inner_text()
+    assert rotated != value
+    assert shop.stack.call("POST", "/v1/validate", {}, key=rotated).body["valid"] is True
+    assert shop.stack.call("POST", "/v1/validate", {}, key=value).body["valid"] is False
+
 
 def test_an_approver_approves_with_a_comment_and_verifies_the_chain(
     browser: Browser, context: BrowserContext, shop: Shop
