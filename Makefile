@@ -94,6 +94,7 @@ build: $(SAM_VENV)/.installed
 bench: setup
 	$(PY) -m infra.bench
 	$(PY) -m infra.bench.contention 2>/dev/null
+	$(PY) -m infra.bench.budgets 2>/dev/null | grep -v '^{'
 	$(PY) -m infra.bench.usage
 	$(PY) -m infra.bench.notifier 2>/dev/null | grep -v '^{'
 

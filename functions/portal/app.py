@@ -14,12 +14,22 @@ from tollgate.edge.contract import routes as contract
 from tollgate.events import routes as events
 from tollgate.keys import routes as keys
 from tollgate.pool import routes as pool
+from tollgate.pool import routes_budgets as budgets
 from tollgate.purchases import routes as purchases
 from tollgate.reports import routes as reports
 from tollgate.tenancy import routes as tenancy
 
 logger = get_logger()
-routers = (tenancy.router, purchases.router, events.router, pool.router, keys.router, reports.router, contract.router)
+routers = (
+    tenancy.router,
+    purchases.router,
+    events.router,
+    pool.router,
+    budgets.router,
+    keys.router,
+    reports.router,
+    contract.router,
+)
 app = build_resolver(logger, services, routers, validation=True)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.exceptions import DoesNotExist
 
 from infra.audit.rules import StoredBudget, StoredPool, TenantBooks
 from tollgate.approvals.store import to_action
+from tollgate.core.budgets import TENANT_SCOPE
 from tollgate.core.errors import NotFound
 from tollgate.holds.store import to_allowance, to_lease
 from tollgate.kernel import keys
@@ -13,8 +16,10 @@ from tollgate.kernel.errors import busy_as_store_busy
 from tollgate.kernel.items import (
     ActionItem,
     AllowanceItem,
+    BudgetItem,
     LeaseItem,
     LedgerEntryItem,
+    LicenseKeyItem,
     LotItem,
     ProjectItem,
     TenantItem,
@@ -56,16 +61,21 @@ class DynamoBooks:
                 to_lease(tenant_id, item)
                 for item in LeaseItem.query(pk, LeaseItem.sk.startswith(keys.LEASE_SK_PREFIX), consistent_read=True)
             ]
-            budgets = [
-                StoredBudget(
-                    project_id=item.project_id,
-                    budget=_optional(item.budget),
-                    spent=int(item.spent or 0),
-                    committed=int(item.committed or 0),
-                    budget_left=_optional(item.budget_left),
-                )
+            budgets = [_level(tenant, TENANT_SCOPE, None)]
+            budgets += [
+                _level(item, "", item.project_id)
                 for item in ProjectItem.query(pk, ProjectItem.sk.startswith("PROJECT#"), consistent_read=True)
             ]
+            budgets += [
+                _level(item, str(item.scope), None)
+                for item in BudgetItem.query(pk, BudgetItem.sk.startswith(keys.BUDGET_PREFIX), consistent_read=True)
+            ]
+            key_environments: dict[str, tuple[str | None, str | None]] = {
+                str(item.key_id): (item.project_id, item.environment)
+                for item in LicenseKeyItem.query(
+                    pk, LicenseKeyItem.sk.startswith(keys.LICENSE_KEY_SK_PREFIX), consistent_read=True
+                )
+            }
             allowances = [
                 to_allowance(tenant_id, item)
                 for item in AllowanceItem.query(
@@ -76,4 +86,16 @@ class DynamoBooks:
                 to_action(tenant_id, item)
                 for item in ActionItem.query(pk, ActionItem.sk.startswith(keys.ACTION_SK_PREFIX), consistent_read=True)
             ]
-        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances, actions)
+        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances, actions, key_environments)
+
+
+def _level(item: Any, scope: str, project_id: str | None) -> StoredBudget:
+    return StoredBudget(
+        project_id=project_id,
+        budget=_optional(item.budget),
+        spent=int(item.spent or 0),
+        committed=int(item.committed or 0),
+        budget_left=_optional(item.budget_left),
+        scope=scope,
+        monthly=item.period == "month",
+    )

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tollgate.approvals.rules_actions import HOLDING, Action, ActionStatus, ReviewDecision
-from tollgate.core.models import EntryKind, LedgerEntry, Lot
+from tollgate.core.budgets import TENANT_SCOPE, Levels, month_key, project_scope
+from tollgate.core.models import EntryKind, LedgerEntry, Lot, key_of
 from tollgate.holds.service_allowances import Allowance, AllowanceStatus
 from tollgate.holds.service_leases import Lease, LeaseStatus
 
-_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT})
+_CREDITS = frozenset({EntryKind.PURCHASE, EntryKind.GRANT, EntryKind.REFILL, EntryKind.ROLLOVER})
 _SPENDING = frozenset({EntryKind.CONSUMPTION, EntryKind.LEASE_CHARGE, EntryKind.ALLOWANCE_CHARGE})
 _Report = Callable[[str], None]
 
@@ -31,11 +32,20 @@ class StoredPool:
 
 @dataclass(frozen=True)
 class StoredBudget:
-    project_id: str
+    """A budget level as stored: a project's (``project_id``), or the tenant's, an environment's or a license
+    key's (``scope``). Its counters run whether or not a limit is set."""
+
+    project_id: str | None
     budget: int | None
     spent: int
     committed: int
     budget_left: int | None
+    scope: str = ""
+    monthly: bool = False  # spent counts the current month only: the ledger's whole history is not its sum
+
+    @property
+    def name(self) -> str:
+        return self.scope or f"project:{self.project_id}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class TenantBooks:
     budgets: list[StoredBudget] = field(default_factory=list)
     allowances: list[Allowance] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    key_environments: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # key: (project, env)
 
 
 def audit_tenant(books: TenantBooks) -> list[str]:
@@ -80,6 +91,7 @@ def audit_tenant(books: TenantBooks) -> list[str]:
     _audit_allowances(books, mismatch)
     _audit_actions(books, mismatch)
     _audit_budgets(books, open_leases, open_allowances + open_actions, mismatch)
+    _audit_refills(books, mismatch)
     ids = [entry.id for entry in books.ledger]
     if len(ids) != len(set(ids)):
         mismatch("a ledger entry id appears twice (invariant 3)")
@@ -174,27 +186,65 @@ def _audit_approval(action: Action, name: str, mismatch: _Report) -> None:
         mismatch(f"{name} was approved by {len(approvers)} of a quorum of {action.terms.quorum} (invariant 10)")
 
 
+def _levels(project_id: str | None, environment: str | None, key_id: str | None) -> list[str]:
+    """The scope strings a spend or hold of this project, environment and key is charged at (tenant first)."""
+    levels = Levels(project_id, environment, key_id if key_id and key_id.startswith("lk_") else None)
+    found = [TENANT_SCOPE]
+    if project_id is not None:
+        found.append(project_scope(project_id))
+    found += [scope for scope in (levels.environment_scope, levels.key_scope) if scope is not None]
+    return found
+
+
 def _audit_budgets(
     books: TenantBooks, open_leases: list[Lease], open_allowances: list[Allowance | Action], mismatch: _Report
 ) -> None:
+    """Invariant 13: every level's held is what the open holds charged to it keep, its spent what the ledger
+    debited there (a level with a period: not checked against the whole ledger), used + held + left = limit
+    and nothing past its limit unless the limit was lowered under what was already committed."""
     held: dict[str, int] = defaultdict(int)
     for lease in open_leases:
-        if lease.project_id is not None:
-            held[lease.project_id] += lease.reserved
-    for allowance in open_allowances:
-        if allowance.project_id is not None:
-            held[allowance.project_id] += allowance.held
+        for scope in _levels(lease.project_id, lease.environment, key_of(lease.actor)):
+            held[scope] += lease.reserved
+    for hold in open_allowances:
+        actor = hold.actor if isinstance(hold, Allowance) else hold.requester
+        for scope in _levels(hold.project_id, hold.environment, key_of(actor)):
+            held[scope] += hold.held
     spent: dict[str, int] = defaultdict(int)
+    actions = {action.id: action for action in books.actions}
     for entry in books.ledger:
-        if entry.kind in _SPENDING and entry.project_id is not None:
-            spent[entry.project_id] -= entry.amount
+        if entry.kind not in _SPENDING:
+            continue
+        redeemed = actions.get(entry.action_id or "")
+        if redeemed is not None:  # a redemption is charged where the action's hold was: the asker's levels
+            scopes = _levels(redeemed.project_id, redeemed.environment, key_of(redeemed.requester))
+        else:
+            _, environment = books.key_environments.get(entry.key_id or "", (None, None))
+            scopes = _levels(entry.project_id, environment, entry.key_id)
+        for scope in scopes:
+            spent[scope] -= entry.amount
     for budget in books.budgets:
-        name = f"project {budget.project_id}"
-        if budget.spent != spent[budget.project_id]:
-            mismatch(f"{name} has spent {budget.spent} but its ledger debits sum to {spent[budget.project_id]}")
-        if budget.committed != budget.spent + held[budget.project_id]:
-            mismatch(
-                f"{name} has committed {budget.committed}, not spent {budget.spent} + held {held[budget.project_id]}"
-            )
+        name = budget.name
+        if not budget.monthly and budget.spent != spent[name]:
+            mismatch(f"{name} has spent {budget.spent} but its ledger debits sum to {spent[name]}")
+        if budget.committed != budget.spent + held[name]:
+            mismatch(f"{name} has committed {budget.committed}, not spent {budget.spent} + held {held[name]}")
         if budget.budget is not None and budget.budget_left != budget.budget - budget.committed:
-            mismatch(f"{name} has {budget.budget_left} left, not budget − committed")
+            mismatch(f"{name} has {budget.budget_left} left, not limit − used − held (invariant 13)")
+
+
+def _audit_refills(books: TenantBooks, mismatch: _Report) -> None:
+    """Invariant 14: a refill arrives once per period and a rollover carries once; each with its own lot of
+    that kind and size."""
+    lots = {lot.id: lot for lot in books.lots}
+    given: dict[tuple[EntryKind, str], int] = defaultdict(int)
+    for entry in books.ledger:
+        if entry.kind not in (EntryKind.REFILL, EntryKind.ROLLOVER):
+            continue
+        given[(entry.kind, month_key(entry.created_at))] += 1
+        lot = lots.get(entry.lot_id or "")
+        if lot is None or lot.kind != entry.kind.value or lot.tokens != entry.amount:
+            mismatch(f"{entry.kind.value} {entry.id} has no {entry.kind.value} lot of {entry.amount} tokens")
+    for (kind, period), count in sorted(given.items()):
+        if count > 1:
+            mismatch(f"{kind.value} for {period} arrived {count} times (invariant 14)")

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from infra.cli import billing  # parsers only: reads no settings
 from tollgate.core import limits  # constants only: reads no settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -124,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a Stripe Price id to sell it with (else price_data is sent); its amount and currency must match",
     )
     pack.add_argument("--name", default="")
+    billing.register(commands)
     return parser
 
 
@@ -341,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tollgate.core.errors import TollgateError
 
     try:
-        result = _run(args)
+        result = billing.run(args, _actor()) if args.command in billing.COMMANDS else _run(args)
     except TollgateError as error:
         print(f"tollgate: {error.code}: {error.message}", file=sys.stderr)
         return EXIT_FAILED

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from tollgate.holds.service_leases import LeaseService
     from tollgate.keys.service import LicenseKeyService
     from tollgate.pool.service import PoolService
+    from tollgate.pool.service_budgets import BudgetService
+    from tollgate.pool.service_refills import RefillService
     from tollgate.pool.service_spending import Spending
     from tollgate.pool.service_sweeper import SweeperService
     from tollgate.pool.store_expiry import DynamoExpiry
@@ -130,7 +132,16 @@ def lot_settler() -> DynamoExpiry:
     """Expires lots past their end: on demand, before a debit or reservation they block, and for the sweeper."""
     from tollgate.pool.store_expiry import DynamoExpiry
 
-    return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS)
+    return DynamoExpiry(SYSTEM_CLOCK, RANDOM_IDS, refills=refill_service().refill_due)
+
+
+@cache
+def refill_service() -> RefillService:
+    """Refill plans: set and shown by operators, given when a period's lots have ended (read or swept)."""
+    from tollgate.pool.service_refills import RefillService
+    from tollgate.pool.store_refills import DynamoRefills
+
+    return RefillService(DynamoRefills(), SYSTEM_CLOCK, RANDOM_IDS)
 
 
 @cache
@@ -139,6 +150,13 @@ def project_service() -> ProjectService:
     from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     return ProjectService(DynamoProjectRepository(), SYSTEM_CLOCK, RANDOM_IDS)
+
+
+def budget_service() -> BudgetService:
+    from tollgate.pool.service_budgets import BudgetService
+    from tollgate.pool.store_budgets import DynamoBudgetRepository
+
+    return BudgetService(DynamoBudgetRepository(), SYSTEM_CLOCK)
 
 
 @cache

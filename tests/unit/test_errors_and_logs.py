@@ -21,7 +21,7 @@ from tollgate.edge.errors import error_response, status_of
         (errors.NotFound("x"), 404),
         (errors.IdempotencyKeyReused("x"), 409),
         (errors.InsufficientTokens("x"), 402),
-        (errors.ProjectBudgetExhausted("x"), 402),
+        (errors.ProjectBudgetExhausted("project:pj_x", 3, 0), 402),
         (errors.RateLimited("x"), 429),
         (errors.StoreBusy(), 503),
         (errors.UpstreamUnavailable("x"), 503),

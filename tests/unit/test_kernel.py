@@ -176,8 +176,8 @@ def test_labels_must_be_unique(world: LeaseWorld) -> None:
 
 
 def test_budget_delta_keeps_budget_left(world: LeaseWorld) -> None:
-    assert BudgetDelta("pj_x").actions() == []
-    assert len(BudgetDelta("pj_x", committed=5, spent=5).actions()) == 3
+    assert BudgetDelta().actions(ProjectItem) == []
+    assert len(BudgetDelta(committed=5, spent=5).actions(ProjectItem)) == 3
 
 
 def test_audit_is_clean_after_consumes_leases_expiry_and_grants(world: LeaseWorld) -> None:

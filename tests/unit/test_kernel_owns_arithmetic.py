@@ -17,15 +17,34 @@ ROOT = Path(__file__).resolve().parents[2] / "shared" / "tollgate"
 
 # the attributes only the kernel writes, by the pynamodb model that holds them
 OWNED: dict[str, frozenset[str]] = {
-    "TenantItem": frozenset({"balance", "reserved", "available", "status", "next_lot_expiry"}),
-    "ProjectItem": frozenset({"budget", "budget_left", "committed", "spent"}),
+    "TenantItem": frozenset(
+        {
+            "balance",
+            "reserved",
+            "available",
+            "status",
+            "next_lot_expiry",
+            "overdraft",
+            "spendable",
+            "budget",
+            "budget_left",
+            "committed",
+            "spent",
+            "period",
+            "period_start",
+        }
+    ),
+    "ProjectItem": frozenset({"budget", "budget_left", "committed", "spent", "period", "period_start"}),
+    "BudgetItem": frozenset({"budget", "budget_left", "committed", "spent", "period", "period_start"}),
     "LotItem": frozenset({"remaining", "expired", "expired_tokens"}),
     "LeaseItem": frozenset({"reserved"}),
     "AllowanceItem": frozenset({"held"}),
     "ActionItem": frozenset({"held"}),
 }
 # names that mean money or a hold whatever object carries them (an item bound to a variable, an alias)
-ANYWHERE = frozenset({"balance", "reserved", "available", "committed", "budget_left", "remaining", "held"})
+ANYWHERE = frozenset(
+    {"balance", "reserved", "available", "committed", "budget_left", "remaining", "held", "spendable", "period_start"}
+)
 _UPDATES = frozenset({"set", "add", "remove", "delete", "append", "prepend"})
 _RAW = re.compile(r"\b(SET|ADD|REMOVE)\b.*\b(" + "|".join(sorted(ANYWHERE)) + r")\b")
 
@@ -103,6 +122,10 @@ PLANTED = {
     "augmented": "item.balance += 3",
     "setattr": "setattr(item, 'reserved', 3)",
     "raw expression": "request = {'UpdateExpression': 'SET reserved = reserved + :n'}",
+    "budget level": "BudgetItem.budget_left.set(5)",
+    "budget period": "tx.update('b', row, [BudgetItem.period_start.set(0)])",
+    "overdraft floor": "TenantItem.spendable.add(3)",
+    "tenant cap": "TenantItem.committed.add(3)",
 }
 
 
@@ -139,12 +162,20 @@ def test_no_module_outside_the_kernel_writes_what_the_kernel_owns() -> None:
 
 def test_the_kernel_refuses_its_own_items_through_the_generic_hooks(table: str) -> None:
     from tollgate.kernel import keys
-    from tollgate.kernel.items import ActionItem, AllowanceItem, LeaseItem, LotItem, ProjectItem, TenantItem
+    from tollgate.kernel.items import (
+        ActionItem,
+        AllowanceItem,
+        BudgetItem,
+        LeaseItem,
+        LotItem,
+        ProjectItem,
+        TenantItem,
+    )
     from tollgate.kernel.pool import PoolTransaction
 
     tx = PoolTransaction("tn_x", "t")
     pk = keys.tenant_pk("tn_x")
-    for model in (TenantItem, ProjectItem, LotItem, LeaseItem, AllowanceItem, ActionItem):
+    for model in (TenantItem, ProjectItem, BudgetItem, LotItem, LeaseItem, AllowanceItem, ActionItem):
         with pytest.raises(TypeError, match="typed operations"):
             tx.put("x", model(pk, "S"))
         with pytest.raises(TypeError, match="typed operations"):

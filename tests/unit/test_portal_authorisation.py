@@ -33,6 +33,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/policy/simulate"): {"action": "deploy"},
     ("POST", "/v1/actions/{}/reviews"): {"decision": "approve"},
     ("POST", "/v1/webhook-endpoints"): {"url": "https://hooks.example.com/t", "events": ["*"]},
+    ("PUT", "/v1/budgets/{}"): {"limit": 10},
 }
 # What an approver may do besides reading the tenant, projects, catalog and balance: read the policy and the
 # decision log (an approver needs to know what it approves).
@@ -109,6 +110,7 @@ def portal(monkeypatch: pytest.MonkeyPatch, method: str, path: str) -> Any:
         "decision_log",
         "webhook_endpoint_service",
         "event_service",
+        "budget_service",
     ):
         monkeypatch.setattr(services, name, no_service(name))
     monkeypatch.setattr(services, "catalog", no_service("catalog"))
@@ -211,6 +213,9 @@ ALLOWED: dict[tuple[str, str], set[Role]] = {
     ("PUT", "/v1/policy"): {Role.OWNER, Role.ADMIN},
     ("GET", "/v1/decisions"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
     ("GET", "/v1/decisions/export"): {Role.OWNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR},
+    ("GET", "/v1/budgets"): {Role.OWNER, Role.ADMIN, Role.BILLING, Role.AUDITOR},
+    ("PUT", "/v1/budgets/{}"): {Role.OWNER, Role.ADMIN, Role.BILLING},
+    ("DELETE", "/v1/budgets/{}"): {Role.OWNER, Role.ADMIN, Role.BILLING},
 }
 
 

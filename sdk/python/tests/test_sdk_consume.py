@@ -63,6 +63,17 @@ def test_not_enough_tokens_is_a_typed_error_and_nothing_is_retried() -> None:
     assert len(transport.sent) == 1
 
 
+def test_a_budget_refusal_names_its_level() -> None:
+    clock = FakeClock()
+    scope = "environment:pj_0000000000000001:production"
+    body = {"error": {"code": "ENVIRONMENT_BUDGET_EXHAUSTED", "message": "no", "request_id": "r", "limit": scope}}
+    transport = FakeTransport(clock, [answer(402, body)])
+    with pytest.raises(sdk.EnvironmentBudgetExhausted) as refused:
+        client(transport, clock).consume("build", 1)
+    assert refused.value.limit == scope and isinstance(refused.value, sdk.PaymentRequired)
+    assert len(transport.sent) == 1
+
+
 def test_one_client_is_shared_safely_by_many_threads() -> None:
     clock = FakeClock()
     transport = FakeTransport(clock, handler=lambda sent: OK)

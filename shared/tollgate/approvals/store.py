@@ -19,6 +19,7 @@ from tollgate.approvals.rules import Policy, policy_from_document
 from tollgate.approvals.rules_actions import Action, ActionChange, ActionStatus, ApprovalTerms, Review
 from tollgate.approvals.rules_decisions import ChainHead, DecisionDraft
 from tollgate.approvals.store_policy import read_policy
+from tollgate.core.budgets import Levels, levels_for
 from tollgate.core.errors import NotFound, PolicyChanged
 from tollgate.core.idempotency import Answer, Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
@@ -35,6 +36,11 @@ from tollgate.kernel.records import stored_answer
 
 LABEL = "action"
 ACTIONS_CURSOR = "actions"
+
+
+def _levels(action: Action) -> Levels:
+    """The budget levels an action's hold is charged against: its project, environment and license key."""
+    return levels_for(action.project_id, action.environment, action.requester)
 
 
 def action_item(action: Action) -> ActionItem:
@@ -170,7 +176,7 @@ class DynamoActionRepository:
 
         def build() -> PoolTransaction:
             tx = PoolTransaction(action.tenant_id, kernel.token("action-open", action.id))
-            tx.open_hold(LABEL, action_item(action), action.held, now=change.now, project_id=action.project_id)
+            tx.open_hold(LABEL, action_item(action), action.held, now=change.now, levels=_levels(action))
             check_policy_version(tx, action.tenant_id, action.policy_version)  # decided under the current policy
             tx.answer(answer.scope, answer.key, answer.answer, change.now)
             return tx
@@ -199,7 +205,7 @@ class DynamoActionRepository:
         def build() -> PoolTransaction:
             tx = PoolTransaction(before.tenant_id, kernel.token("action", before.id, call))
             unchanged = (ActionItem.version == before.version) & (ActionItem.status == before.status.value)
-            item, project_id, spending = action_item(after), before.project_id, entry is not None
+            item, levels, spending = action_item(after), _levels(before), entry is not None
             if after.held == 0:  # resolved: what it held goes back, a redemption's charge is spent
                 held, used = before.held, change.charge
                 tx.settle_hold(
@@ -208,7 +214,7 @@ class DynamoActionRepository:
                     held=held,
                     used=used,
                     condition=unchanged,
-                    project_id=project_id,
+                    levels=levels,
                     active=spending,  # a redemption spends: the tenant active, no lot past its end
                     now=change.now if spending else None,
                 )
@@ -221,7 +227,7 @@ class DynamoActionRepository:
                     used=change.charge,
                     now=change.now,
                     condition=unchanged,
-                    project_id=project_id,
+                    levels=levels,
                     active=spending,
                 )
             if entry is not None:

@@ -77,8 +77,36 @@ class InsufficientTokens(PaymentRequired):
     code = "INSUFFICIENT_TOKENS"
 
 
-class ProjectBudgetExhausted(PaymentRequired):
+class BudgetExhausted(PaymentRequired):
+    """A budget level does not cover the spend; ``limit`` names the refusing level's scope string."""
+
+    code = "BUDGET_EXHAUSTED"
+    level = "budget"
+
+    def __init__(self, limit: str, amount: int, left: int) -> None:
+        super().__init__(f"the {self.level} budget {limit} has {max(left, 0)} tokens left; this needs {amount}")
+        self.limit = limit
+        self.left = left
+
+
+class TenantBudgetExhausted(BudgetExhausted):
+    code = "TENANT_BUDGET_EXHAUSTED"
+    level = "tenant's"
+
+
+class ProjectBudgetExhausted(BudgetExhausted):
     code = "PROJECT_BUDGET_EXHAUSTED"
+    level = "project's"
+
+
+class EnvironmentBudgetExhausted(BudgetExhausted):
+    code = "ENVIRONMENT_BUDGET_EXHAUSTED"
+    level = "environment's"
+
+
+class KeyBudgetExhausted(BudgetExhausted):
+    code = "KEY_BUDGET_EXHAUSTED"
+    level = "license key's"
 
 
 class TenantSuspended(Forbidden):

@@ -29,6 +29,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "action.approved",
         "action.denied",
         "action.expired",
+        "budget.exhausted",  # a budget level's left reached 0: once per level per period
         "webhook.test",  # POST /v1/webhook-endpoints/{id}/test: to that endpoint only
         "webhook_endpoint.disabled",  # an endpoint whose every attempt failed for 5 days
     }

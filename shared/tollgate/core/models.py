@@ -103,6 +103,8 @@ class EntryKind(str, Enum):
     LEASE_CHARGE = "lease_charge"
     LOT_EXPIRY = "lot_expiry"
     ALLOWANCE_CHARGE = "allowance_charge"
+    REFILL = "refill"  # a refill plan's lot for a period
+    ROLLOVER = "rollover"  # the unused part of the previous period's refill lot, carried over
 
 
 @dataclass(frozen=True)
@@ -143,3 +145,11 @@ class Lot:
     grant_reason: str | None = None
     expired: bool = False
     expired_tokens: int | None = None  # what expiry took out of the pool (recorded since expiry stores it)
+    kind: str | None = None  # refill or rollover (a plan's lots); None: a purchase's or a grant's
+
+    @property
+    def source(self) -> str:
+        """purchase, grant, refill or rollover: how the tokens arrived."""
+        if self.kind is not None:
+            return self.kind
+        return "purchase" if self.purchase_id is not None else "grant"

@@ -28,6 +28,7 @@ class Pool(NamedTuple):
     balance: int = 0
     reserved: int = 0
     next_lot_expiry: int | None = None
+    overdraft: int = 0  # how far below zero consumption may take ``available``
 
     @property
     def available(self) -> int:

@@ -63,6 +63,8 @@ class Permission(str, Enum):
     READ_DECISIONS = "decisions:read"
     READ_EVENTS = "events:read"
     MANAGE_WEBHOOKS = "webhooks:manage"  # owner and admin: endpoints, their secrets, tests and deliveries
+    READ_BUDGETS = "budgets:read"
+    MANAGE_BUDGETS = "budgets:manage"
 
 
 _EVERYONE = frozenset(Role)
@@ -80,6 +82,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_USAGE,
             Permission.MANAGE_ALERTS,
             Permission.READ_EVENTS,
+            Permission.READ_BUDGETS,
+            Permission.MANAGE_BUDGETS,
         }
     ),
     Role.APPROVER: frozenset(_ALL | {Permission.READ_POLICY, Permission.READ_DECISIONS}),
@@ -95,6 +99,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_POLICY,
             Permission.READ_DECISIONS,
             Permission.READ_EVENTS,
+            Permission.READ_BUDGETS,
         }
     ),
 }

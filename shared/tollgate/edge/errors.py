@@ -32,12 +32,21 @@ def status_of(error: errors.TollgateError) -> int:
     return 500
 
 
-def error_body(code: str, message: str, request_id: str, field: str | None = None, rule_id: str | None = None) -> str:
+def error_body(
+    code: str,
+    message: str,
+    request_id: str,
+    field: str | None = None,
+    rule_id: str | None = None,
+    limit: str | None = None,
+) -> str:
     detail: dict[str, str] = {"code": code, "message": message, "request_id": request_id}
     if field is not None:
         detail["field"] = field
     if rule_id is not None:
         detail["rule_id"] = rule_id
+    if limit is not None:
+        detail["limit"] = limit  # the budget level that refused (``environment:<project>:<name>``)
     return json.dumps({"error": detail})
 
 
@@ -54,7 +63,12 @@ def error_response(error: errors.TollgateError, request_id: str) -> dict[str, ob
         "statusCode": status_of(error),
         "headers": headers,
         "body": error_body(
-            error.code, error.message, request_id, getattr(error, "field", None), getattr(error, "rule_id", None)
+            error.code,
+            error.message,
+            request_id,
+            getattr(error, "field", None),
+            getattr(error, "rule_id", None),
+            error.limit if isinstance(error, errors.BudgetExhausted) else None,
         ),
     }
 

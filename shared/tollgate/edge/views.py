@@ -65,9 +65,11 @@ def balance_view(balance: BalanceView) -> dict[str, Any]:
         "balance": balance.pool.balance,
         "reserved": balance.pool.reserved,
         "available": balance.pool.available,
+        "overdraft": balance.pool.overdraft,
         "lots": [
             {
                 "id": view.lot.id,
+                "source": view.lot.source,
                 "purchase_id": view.lot.purchase_id,
                 "grant_reason": view.lot.grant_reason,
                 "tokens": view.lot.tokens,

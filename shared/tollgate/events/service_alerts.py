@@ -44,6 +44,7 @@ FIRES = {
 }
 RECOVERS = "balance.recovered"
 DEPLETED = "balance.depleted"
+EXHAUSTED = "budget.exhausted"  # a budget level's left reached 0 (once per level per period)
 THRESHOLDS = {
     AlertKind.BALANCE_BELOW: (0, limits.MAX_TOKENS),
     AlertKind.DEPLETION_WITHIN_DAYS: (1, limits.MAX_VALID_DAYS),

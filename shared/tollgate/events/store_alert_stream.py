@@ -18,10 +18,13 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
+from tollgate.core.budgets import TENANT_SCOPE
 from tollgate.core.clock import Clock
+from tollgate.core.events import RETENTION_S
 from tollgate.events.rules import new_event
 from tollgate.events.service_alerts import (
     DEPLETED,
+    EXHAUSTED,
     FIRES,
     RECOVERS,
     Alert,
@@ -35,7 +38,7 @@ from tollgate.events.store import emit
 from tollgate.events.store_alerts import DynamoAlertRepository
 from tollgate.kernel import keys
 from tollgate.kernel import pool as kernel
-from tollgate.kernel.items import AlertItem
+from tollgate.kernel.items import AlertItem, BudgetMarkItem
 from tollgate.kernel.pool import PoolTransaction, Refused
 
 Log = Callable[[str, Mapping[str, Any]], None]
@@ -53,6 +56,7 @@ class AlertBatch:
     fired: int = 0
     recovered: int = 0
     depleted: int = 0
+    exhausted: int = 0
     failed: list[str] = field(default_factory=list)
 
     def answer(self) -> dict[str, Any]:
@@ -69,6 +73,7 @@ class Change:
     old: Mapping[str, Any]
     new: Mapping[str, Any]
     at: int | None = None  # when the stream recorded it (ApproximateCreationDateTime): the same on redelivery
+    scope: str | None = None  # an environment's or a license key's budget level (``BUDGET#<scope>``)
 
 
 def change_of(record: Mapping[str, Any]) -> Change | None:
@@ -87,7 +92,30 @@ def change_of(record: Mapping[str, Any]) -> Change | None:
         return Change(pk[2:], sequence, None, old, new, at)
     if sk.startswith("PROJECT#"):
         return Change(pk[2:], sequence, sk[len("PROJECT#") :], old, new, at)
+    if sk.startswith(keys.BUDGET_PREFIX):
+        return Change(pk[2:], sequence, None, old, new, at, scope=sk[len(keys.BUDGET_PREFIX) :])
     return None
+
+
+def _left(image: Mapping[str, Any]) -> int | None:
+    budget = _number(image, "budget")
+    if budget is None:
+        return None
+    left = _number(image, "budget_left")
+    return budget - (_number(image, "committed") or 0) if left is None else left
+
+
+def exhausted(change: Change) -> tuple[str, str, int] | None:
+    """(scope, period, limit) when this change took a budget level's ``left`` from above 0 to 0 or below
+    within one period and one limit; else None."""
+    limit, before, after = _number(change.new, "budget"), _left(change.old), _left(change.new)
+    if limit is None or before is None or after is None or _number(change.old, "budget") != limit:
+        return None
+    period = _number(change.new, "period_start")
+    if period != _number(change.old, "period_start") or not before > 0 >= after:
+        return None
+    scope = change.scope or (f"project:{change.project_id}" if change.project_id else TENANT_SCOPE)
+    return scope, "none" if period is None else str(period), limit
 
 
 class AlertEvaluator:
@@ -122,6 +150,11 @@ class AlertEvaluator:
     def _tenant(self, tenant_id: str, changes: Sequence[Change], batch: AlertBatch) -> None:
         alerts = {a.id: a for a in self._alerts.list(tenant_id) if a.kind not in _TIMED_KINDS}
         for change in changes:
+            level_exhausted = exhausted(change)
+            if level_exhausted is not None and self._exhausted(change, *level_exhausted):
+                batch.exhausted += 1
+            if change.scope is not None:
+                continue  # an environment's or a key's level: no alert watches it
             if change.project_id is None:
                 before, after = _number(change.old, "available"), _number(change.new, "available")
                 if after is None or before == after:
@@ -161,6 +194,23 @@ class AlertEvaluator:
         data = {"available": available}
         event = new_event(change.tenant_id, DEPLETED, at, data, "depleted", str(change.sequence))
         return emit(event)
+
+    def _exhausted(self, change: Change, scope: str, period: str, limit: int) -> bool:
+        """``budget.exhausted`` with a mark of the level's period, in one transaction: once per level, period
+        and limit, however many changes or redeliveries find it."""
+        at = change.at if change.at is not None else self._clock.now()
+        data = {"scope": scope, "limit": limit, "period": "none" if period == "none" else "month"}
+        event = new_event(change.tenant_id, EXHAUSTED, at, data, scope, period, str(limit))
+        mark = BudgetMarkItem(keys.tenant_pk(change.tenant_id), f"EXHAUSTED#{scope}#{period}#{limit}", at=at)
+        mark.purge_at = at + RETENTION_S
+        tx = PoolTransaction(change.tenant_id, kernel.token("exhausted", change.tenant_id, scope, period, str(limit)))
+        tx.put("mark", mark, BudgetMarkItem.pk.does_not_exist())
+        tx.event(event)
+        try:
+            tx.commit()
+        except Refused:
+            return False  # raised before for this period
+        return True
 
     # time (the schedule)
     def evaluate_timed(self, tenant_ids: Sequence[str]) -> AlertBatch:

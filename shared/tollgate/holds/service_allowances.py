@@ -60,6 +60,7 @@ class Allowance:
     actor: str
     version: int = 0  # every change increments it; writes are conditioned on the version read
     project_id: str | None = None
+    environment: str | None = None  # the license key's environment (a budget level)
     idempotency_key: str | None = None
 
     def alive(self, now: int) -> bool:
@@ -193,6 +194,7 @@ class AllowanceService:
                 status=AllowanceStatus.OPEN,
                 actor=caller.actor,
                 project_id=key.project_id if key else None,
+                environment=key.environment if key else None,
                 idempotency_key=idempotency_key,
             )
             answer = StoredAnswer(fingerprint, 201, {"allowance_id": allowance.id}, now)

@@ -59,6 +59,7 @@ class Lease:
     status: LeaseStatus
     actor: str
     project_id: str | None = None
+    environment: str | None = None  # the license key's environment (a budget level)
     idempotency_key: str | None = None
     ended_at: int | None = None
     charged: int | None = None
@@ -176,6 +177,7 @@ class LeaseService:
                 status=LeaseStatus.OPEN,
                 actor=caller.actor,
                 project_id=key.project_id if key else None,
+                environment=key.environment if key else None,
                 idempotency_key=idempotency_key,
             )
             opening = LeaseOpening(

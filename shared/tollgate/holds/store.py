@@ -16,6 +16,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
+from tollgate.core.budgets import Levels, levels_for
 from tollgate.core.errors import NotFound, PolicyChanged
 from tollgate.core.idempotency import Replayed, StoredAnswer
 from tollgate.core.models import LedgerEntry
@@ -31,6 +32,13 @@ from tollgate.kernel.pool import PoolTransaction, Refused
 from tollgate.kernel.records import stored_answer
 
 LEASE, ALLOWANCE = "lease", "allowance"
+
+
+def levels_of(hold: Lease | Allowance) -> Levels:
+    """The budget levels a hold is charged against: its project, environment and license key."""
+    return levels_for(hold.project_id, hold.environment, hold.actor)
+
+
 M = TypeVar("M", bound=Model)
 
 
@@ -48,6 +56,7 @@ def lease_item(lease: Lease) -> LeaseItem:
         status=lease.status.value,
         actor=lease.actor,
         project_id=lease.project_id,
+        environment=lease.environment,
         idempotency_key=lease.idempotency_key,
         ended_at=lease.ended_at,
         charged=lease.charged,
@@ -72,6 +81,7 @@ def to_lease(tenant_id: str, item: LeaseItem) -> Lease:
         status=LeaseStatus(item.status),
         actor=item.actor,
         project_id=item.project_id,
+        environment=item.environment,
         idempotency_key=item.idempotency_key,
         ended_at=None if item.ended_at is None else int(item.ended_at),
         charged=None if item.charged is None else int(item.charged),
@@ -97,6 +107,7 @@ def allowance_item(allowance: Allowance) -> AllowanceItem:
         actor=allowance.actor,
         version=allowance.version,
         project_id=allowance.project_id,
+        environment=allowance.environment,
         idempotency_key=allowance.idempotency_key,
     )
     if allowance.status is AllowanceStatus.OPEN:
@@ -122,6 +133,7 @@ def to_allowance(tenant_id: str, item: AllowanceItem) -> Allowance:
         actor=item.actor,
         version=int(item.version),
         project_id=item.project_id,
+        environment=item.environment,
         idempotency_key=item.idempotency_key,
     )
 
@@ -137,13 +149,13 @@ class _Holds:
         tokens: int,
         opening: LeaseOpening | AllowanceOpening,
     ) -> None:
-        tenant_id, hold_id, project_id = hold.tenant_id, hold.id, hold.project_id
+        tenant_id, hold_id, levels = hold.tenant_id, hold.id, levels_of(hold)
         version = opening.policy_version
         parts = (f"{label}-open", hold_id) if version is None else (f"{label}-open", hold_id, f"policy-{version}")
         tx = PoolTransaction(tenant_id, kernel.token(*parts))
         if version is not None:
             check_policy_version(tx, tenant_id, version)
-        tx.open_hold(label, item, tokens, now=opening.now, project_id=project_id)
+        tx.open_hold(label, item, tokens, now=opening.now, levels=levels)
         tx.answer(opening.idempotency_scope, opening.idempotency_key, opening.answer, opening.now)
         try:
             tx.commit()
@@ -199,7 +211,7 @@ class DynamoLeaseRepository(_Holds):
             to=lease.reserved + extra,
             now=now,
             condition=_unchanged(lease) & (LeaseItem.expires_at > now),
-            project_id=lease.project_id,
+            levels=levels_of(lease),
             actions=[LeaseItem.expires_at.set(new_end), LeaseItem.due_at.set(new_end)],
         )
         try:
@@ -229,7 +241,7 @@ class DynamoLeaseRepository(_Holds):
             held=lease.reserved,
             used=charge,
             condition=_unchanged(lease),
-            project_id=lease.project_id,
+            levels=levels_of(lease),
             actions=[
                 LeaseItem.status.set(result.status.value),
                 LeaseItem.ended_at.set(ended_at),
@@ -285,11 +297,11 @@ class DynamoAllowanceRepository(_Holds):
                 used=change.charge,
                 now=change.now,
                 condition=unchanged,
-                project_id=before.project_id,
+                levels=levels_of(before),
             )
         else:  # the final report or the end: what is left goes back, a suspended tenant's too
             tx.settle_hold(
-                ALLOWANCE, item, held=before.held, used=change.charge, condition=unchanged, project_id=before.project_id
+                ALLOWANCE, item, held=before.held, used=change.charge, condition=unchanged, levels=levels_of(before)
             )
         if change.entry is not None:
             tx.entry(change.entry)

@@ -11,12 +11,13 @@ the same update that changes the budget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from tollgate.core.models import Pool
-from tollgate.kernel.items import ProjectItem, TenantItem
+from tollgate.kernel.items import BudgetItem, ProjectItem, TenantItem
 
 
 class _Keep:
@@ -45,6 +46,7 @@ class PoolDelta:
     as_read: Pool | None = None
     next_lot_expiry: int | _Keep | None = KEEP
     next_lot_expiry_was: int | _Keep | None = KEEP  # the soonest end must still be this one
+    budget: BudgetDelta | None = None  # the tenant's own budget level, on the same item
 
     def actions(self) -> list[Action]:
         actions: list[Action] = []
@@ -54,18 +56,22 @@ class PoolDelta:
             actions.append(TenantItem.reserved.add(self.reserved))
         if self.balance - self.reserved:
             actions.append(TenantItem.available.add(self.balance - self.reserved))
+            actions.append(TenantItem.spendable.add(self.balance - self.reserved))
         if isinstance(self.next_lot_expiry, int):
             actions.append(TenantItem.next_lot_expiry.set(self.next_lot_expiry))
         elif self.next_lot_expiry is None:
             actions.append(TenantItem.next_lot_expiry.remove())
+        if self.budget is not None:
+            actions += self.budget.actions(TenantItem)
         return actions
 
     def condition(self) -> Condition:
         condition = TenantItem.pk.exists()
         if self.active:
             condition &= TenantItem.status == "active"
-        if self.covers is not None:
-            condition &= TenantItem.available >= self.covers
+        if self.covers is not None:  # an overdraft lets ``available`` go down to −overdraft
+            no_overdraft = TenantItem.overdraft.does_not_exist() & (TenantItem.available >= self.covers)
+            condition &= no_overdraft | (TenantItem.spendable >= self.covers)
         if self.live_at is not None:
             condition &= TenantItem.next_lot_expiry.does_not_exist() | (TenantItem.next_lot_expiry > self.live_at)
         if self.as_read is not None:
@@ -73,6 +79,9 @@ class PoolDelta:
             condition &= soonest_end_is(self.as_read.next_lot_expiry)
         if not isinstance(self.next_lot_expiry_was, _Keep):
             condition &= soonest_end_is(self.next_lot_expiry_was)
+        budget = None if self.budget is None else self.budget.condition(TenantItem)
+        if budget is not None:
+            condition &= budget
         return condition
 
 
@@ -84,25 +93,37 @@ def soonest_end_is(end: int | None) -> Condition:
 
 @dataclass(frozen=True)
 class BudgetDelta:
-    """A change to a project's budget: ``committed`` (spent plus what holds keep) and ``spent`` are deltas;
-    ``budget_left = budget − committed`` follows. ``covers``: the budget, if any, must have this much left."""
+    """A change to one budget level (the tenant's on its pool item, a project, an environment, a license key):
+    ``committed`` (spent plus what holds keep) and ``spent`` are deltas; ``budget_left = budget − committed``
+    follows. ``covers``: the budget, if any, must have this much left. ``month``: a monthly budget must be in
+    the period that starts then (a spend; an older period is reset first, ``PoolTransaction.commit``)."""
 
-    project_id: str
     committed: int = 0
     spent: int = 0
     covers: int | None = None
+    month: int | None = None
 
-    def actions(self) -> list[Action]:
+    def actions(self, model: Any) -> list[Action]:
         actions: list[Action] = []
         if self.spent:
-            actions.append(ProjectItem.spent.add(self.spent))
+            actions.append(model.spent.add(self.spent))
         if self.committed:
-            actions.append(ProjectItem.committed.add(self.committed))
-            actions.append(ProjectItem.budget_left.set((ProjectItem.budget_left | 0) - self.committed))
+            actions.append(model.committed.add(self.committed))
+            actions.append(model.budget_left.set((model.budget_left | 0) - self.committed))
         return actions
 
-    def condition(self) -> Condition:
-        condition = ProjectItem.pk.exists()
+    def condition(self, model: Any) -> Condition | None:
+        condition: Condition | None = None
         if self.covers is not None:
-            condition &= ProjectItem.budget.does_not_exist() | (ProjectItem.budget_left >= self.covers)
+            condition = model.budget.does_not_exist() | (model.budget_left >= self.covers)
+        if self.month is not None:
+            current = model.period_start.does_not_exist() | (model.period_start == self.month)
+            condition = current if condition is None else condition & current
         return condition
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.committed or self.spent or self.covers is not None)
+
+
+LEVEL_MODELS = (TenantItem, ProjectItem, BudgetItem)  # the items that carry a budget level

@@ -42,6 +42,17 @@ class TenantItem(TableModel):
     reserved = NumberAttribute(default=0)
     available = NumberAttribute(default=0)  # balance - reserved, kept in step so conditions can test it
     next_lot_expiry = NumberAttribute(null=True)
+    # overdraft: how far below zero consumption may take ``available`` (absent: 0); ``spendable`` is
+    # ``available + overdraft``, kept in step so a condition can test it (meaningful only with ``overdraft``)
+    overdraft = NumberAttribute(null=True)
+    spendable = NumberAttribute(null=True)
+    # the tenant's own budget level (a monthly cap), on the pool item so a debit charges it in the same write
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)
+    committed = NumberAttribute(null=True)
+    budget_left = NumberAttribute(null=True)
+    period = UnicodeAttribute(null=True)  # "month", or absent: none
+    period_start = NumberAttribute(null=True)  # a monthly budget's current period (UTC month start)
     by_kind = ByKindIndex()
 
 
@@ -81,6 +92,29 @@ class ProjectItem(TableModel):
     spent = NumberAttribute(default=0)
     committed = NumberAttribute(default=0)  # spent plus what running leases hold
     budget_left = NumberAttribute(null=True)  # budget - committed, kept in step so a condition can test it
+    period = UnicodeAttribute(null=True)  # "month", or absent: none
+    period_start = NumberAttribute(null=True)  # a monthly budget's current period (UTC month start)
+
+
+class BudgetItem(TableModel):
+    """A budget level that is neither the tenant nor a project (sk BUDGET#environment:<p>:<name>,
+    BUDGET#key:<key>): what is spent and held there, always counted, and its limit when one is set."""
+
+    scope = UnicodeAttribute(null=True)
+    budget = NumberAttribute(null=True)
+    spent = NumberAttribute(default=0)
+    committed = NumberAttribute(default=0)
+    budget_left = NumberAttribute(null=True)
+    period = UnicodeAttribute(null=True)
+    period_start = NumberAttribute(null=True)
+
+
+class BudgetMarkItem(TableModel):
+    """A budget level whose ``budget.exhausted`` event was raised for a period (sk EXHAUSTED#<scope>#<period>
+    #<limit>): written with the event, only if absent, so the event is raised once per level per period."""
+
+    at = NumberAttribute()
+    purge_at = NumberAttribute(null=True)  # TTL: clean-up only
 
 
 class LedgerEntryItem(TableModel):
@@ -180,8 +214,38 @@ class LotItem(TableModel):
     grant_reason = UnicodeAttribute(null=True)
     expired = BooleanAttribute(default=False)
     expired_tokens = NumberAttribute(null=True)  # what expiry took out of the pool
+    lot_kind = UnicodeAttribute(null=True)  # refill or rollover (a refill plan's lots); absent: purchase or grant
     due_shard = UnicodeAttribute(null=True)  # present only while the lot still has to be expired
     due_at = NumberAttribute(null=True)
+
+
+class RefillPlanIndex(GlobalSecondaryIndex["RefillPlanItem"]):
+    """``by_kind`` read for refill plans (kind_pk ``REFILL``, kind_sk the tenant id); for operators."""
+
+    class Meta:
+        index_name = "by_kind"
+        projection = AllProjection()
+
+    kind_pk = UnicodeAttribute(hash_key=True)
+    kind_sk = UnicodeAttribute(range_key=True)
+
+
+class RefillPlanItem(TableModel):
+    """A tenant's recurring grant (sk REFILL): ``last_period`` (a UTC month start) is the period whose lots
+    were given last, moved in the transaction that gives them, so a period is given once."""
+
+    tenant_id = UnicodeAttribute()
+    tokens = NumberAttribute()
+    every = UnicodeAttribute(default="month")
+    rollover_percent = NumberAttribute(default=0)
+    rollover_cap = NumberAttribute(default=0)
+    created_at = NumberAttribute()
+    updated_by = UnicodeAttribute()
+    last_period = NumberAttribute(null=True)
+    last_lot_id = UnicodeAttribute(null=True)  # the refill lot of ``last_period`` (its unused part rolls over)
+    kind_pk = UnicodeAttribute(null=True)
+    kind_sk = UnicodeAttribute(null=True)
+    by_kind = RefillPlanIndex()
 
 
 class IdempotencyItem(TableModel):
@@ -277,6 +341,7 @@ class LeaseItem(TableModel):
     status = UnicodeAttribute()
     actor = UnicodeAttribute()
     project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     ended_at = NumberAttribute(null=True)
     charged = NumberAttribute(null=True)
@@ -302,6 +367,7 @@ class AllowanceItem(TableModel):
     actor = UnicodeAttribute()
     version = NumberAttribute()
     project_id = UnicodeAttribute(null=True)
+    environment = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)

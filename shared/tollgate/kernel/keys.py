@@ -5,6 +5,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>      APIKEY#<key>                 portal credential (hash only)
     T#<tenant>      LKEY#<key>                   license key (hash only)
     T#<tenant>      PROJECT#<project>            project and its budget
+    T#<tenant>      BUDGET#<scope>               an environment's or a license key's budget level
     T#<tenant>      LOT#<lot>                    tokens credited together
     T#<tenant>      PURCHASE#<purchase>          the procurement ticket
     T#<tenant>      LEASE#<lease>                tokens held for a time-limited run
@@ -20,6 +21,7 @@ caller got from an authenticated principal. Layout (pk / sk):
     T#<tenant>#U    R#<gen>#<day>#<f>#<p>#<k>    a usage rollup: one UTC day, feature, project, key
     T#<tenant>#U    M#<gen>#<entry>              a ledger entry already counted into generation <gen>
     T#<tenant>      POLICY                       the action policy (one per tenant, versioned)
+    T#<tenant>      REFILL                       the tenant's refill plan (a recurring grant)
     T#<tenant>      DECISIONS                    the decision log's head: last seq and hash
     T#<tenant>#D    <seq:012d>                   decision records, gapless and hash-chained
     T#<tenant>#E    <at>#<event>                 outbox events, time-ordered (30 days, then TTL)
@@ -73,6 +75,8 @@ def ledger_pk(tenant_id: str) -> str:
 
 
 POLICY_SK = "POLICY"
+REFILL_SK = "REFILL"
+KIND_REFILL = "REFILL"  # by_kind: refill plans (kind_sk: the tenant id)
 DECISIONS_SK = "DECISIONS"
 
 
@@ -141,6 +145,14 @@ def license_key_sk(key_id: str) -> str:
 
 def project_sk(project_id: str) -> str:
     return f"PROJECT#{_id(project_id, PROJECT_ID, 'project')}"
+
+
+BUDGET_PREFIX = "BUDGET#"
+
+
+def budget_sk(scope: str) -> str:
+    """An environment's or a license key's budget level, by its scope string (checked by the caller)."""
+    return f"{BUDGET_PREFIX}{scope}"
 
 
 def lot_sk(lot_id: str) -> str:

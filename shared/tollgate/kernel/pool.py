@@ -32,6 +32,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
+from tollgate.core.budgets import NO_LEVELS, TENANT_SCOPE, Levels, month_start, project_scope
 from tollgate.core.events import Event
 from tollgate.core.idempotency import StoredAnswer
 from tollgate.core.models import LedgerEntry, Lot, Pool
@@ -42,6 +43,7 @@ from tollgate.kernel.errors import with_retries
 from tollgate.kernel.items import (
     ActionItem,
     AllowanceItem,
+    BudgetItem,
     EventItem,
     IdempotencyItem,
     LeaseItem,
@@ -55,13 +57,18 @@ from tollgate.kernel.refusals import (
     ANSWER,
     BUDGET,
     ENTRY,
+    ENVIRONMENT_BUDGET,
+    KEY_BUDGET,
     LOT,
     OUTBOX,
     POOL,
+    Level,
     ReasonsMismatch,
     Refused,
     explain_budget,
     explain_pool,
+    roll_period,
+    stale_levels,
 )
 
 _FAILED = "ConditionalCheckFailed"
@@ -73,7 +80,8 @@ HOLD_AMOUNT: Mapping[type[Model], str] = {LeaseItem: "reserved", AllowanceItem: 
 # or an action that has ended holds 0.
 KEEPS_AMOUNT: frozenset[type[Model]] = frozenset({LeaseItem})
 # Items only the kernel's typed operations write (a caller may still name them in a condition check).
-OWNED: frozenset[type[Model]] = frozenset({TenantItem, ProjectItem, LotItem, *HOLD_AMOUNT})
+OWNED: frozenset[type[Model]] = frozenset({TenantItem, ProjectItem, BudgetItem, LotItem, *HOLD_AMOUNT})
+_PERIOD_RESETS = 3  # a refusal by a level whose month is over: reset it (when read) and send again, this often
 
 __all__ = [  # what callers name through ``kernel.``
     "ANSWER",
@@ -81,9 +89,11 @@ __all__ = [  # what callers name through ``kernel.``
     "ENTRY",
     "KEEP",
     "LOT",
+    "NO_LEVELS",
     "OUTBOX",
     "POOL",
     "BudgetDelta",
+    "Levels",
     "PoolDelta",
     "PoolTransaction",
     "ReasonsMismatch",
@@ -110,15 +120,17 @@ class PoolTransaction:
     _items: list[_Item] = field(default_factory=list)
     _balance: int | None = None  # the pool's balance change, once the pool is in the transaction
     _entries: list[LedgerEntry] = field(default_factory=list)
+    _levels: dict[str, Level] = field(default_factory=dict)  # the budget levels charged, by label
+    _month: int | None = None  # the UTC month a spend's monthly levels must be in
 
     # ---- money: the pool's balance
-    def debit(self, amount: int, *, now: int, project_id: str | None = None) -> PoolTransaction:
-        """Spend ``amount``: the tenant must be active, ``available`` cover it and no lot be due at ``now``;
-        the project's budget (if any) must cover it, and it counts as spent there."""
-        self._pool(PoolDelta(balance=-amount, active=True, covers=amount, live_at=now))
-        if project_id is not None:
-            self._budget(BudgetDelta(project_id, committed=amount, spent=amount, covers=amount))
-        return self
+    def debit(self, amount: int, *, now: int, levels: Levels = NO_LEVELS) -> PoolTransaction:
+        """Spend ``amount``: the tenant must be active, ``available`` (down to −overdraft) cover it and no lot
+        be due at ``now``; every budget level that applies (the tenant's, and the project, environment and
+        license key of ``levels``) must cover it, and it counts as spent at each."""
+        budget = self._spend_budget(amount, amount, amount, now)
+        self._pool(PoolDelta(balance=-amount, active=True, covers=amount, live_at=now, budget=budget))
+        return self._budgets(levels, budget)
 
     def credit(self, amount: int, *, lot: Lot | None = None, soonest_end: int | None = None) -> PoolTransaction:
         """Add ``amount`` (and its lot, if any). When the lot ends sooner than every live lot it becomes the
@@ -136,6 +148,26 @@ class PoolTransaction:
             self._add(LOT, "Put", lot_item(lot), LotItem.pk.does_not_exist())
         return self
 
+    def credit_lots(self, lots: Sequence[Lot], *, soonest_end: int | None) -> PoolTransaction:
+        """Add several lots at once (a refill and its rollover) in one change of the pool, each lot written
+        only if absent (labels ``lot``, ``lot2``…); the soonest end as ``credit`` keeps it."""
+        amount = sum(lot.tokens for lot in lots)
+        if not lots or amount <= 0 or any(lot.tokens <= 0 for lot in lots):
+            raise ValueError("a credit adds tokens")
+        ends = [lot.expires_at for lot in lots if lot.expires_at is not None]
+        end = min(ends, default=None)
+        if end is None:
+            self._pool(PoolDelta(balance=amount))
+        else:
+            sooner = soonest_end is None or end < soonest_end
+            self._pool(
+                PoolDelta(balance=amount, next_lot_expiry=end if sooner else KEEP, next_lot_expiry_was=soonest_end)
+            )
+        for number, lot in enumerate(lots, start=1):
+            label = LOT if number == 1 else f"{LOT}{number}"
+            self._add(label, "Put", lot_item(lot), LotItem.pk.does_not_exist())
+        return self
+
     def take_back(self, amount: int) -> PoolTransaction:
         """Take ``amount`` out of the balance whatever it leaves (a refund, a dispute, a negative adjustment;
         never refused)."""
@@ -145,12 +177,12 @@ class PoolTransaction:
 
     # ---- holds: a lease, an allowance or an action holding tokens
     def open_hold(
-        self, label: str, item: Model, tokens: int, *, now: int, project_id: str | None = None
+        self, label: str, item: Model, tokens: int, *, now: int, levels: Levels = NO_LEVELS
     ) -> PoolTransaction:
         """A new hold of ``tokens`` (the item is written only if absent): the tenant must be active,
-        ``available`` and the project's budget must cover it, no lot be due."""
+        ``available`` and every budget level must cover it, no lot be due."""
         absent = type(item).pk.does_not_exist()  # type: ignore[attr-defined]
-        return self._hold(label, item, 0, tokens, 0, now, project_id, absent, None, False)
+        return self._hold(label, item, 0, tokens, 0, now, levels, absent, None, False)
 
     def resize_hold(
         self,
@@ -162,7 +194,7 @@ class PoolTransaction:
         used: int = 0,
         now: int,
         condition: Condition,
-        project_id: str | None = None,
+        levels: Levels = NO_LEVELS,
         actions: Sequence[Action] | None = None,
         active: bool = False,
     ) -> PoolTransaction:
@@ -170,7 +202,7 @@ class PoolTransaction:
         it holds anew (``to − (was − used)``, if positive) is spending: tenant active, covered, no lot due.
         ``actions``: update the item (with them) instead of writing it whole; ``active``: the tenant must be
         active even when nothing grows."""
-        return self._hold(label, item, was, to, used, now, project_id, condition, actions, active)
+        return self._hold(label, item, was, to, used, now, levels, condition, actions, active)
 
     def settle_hold(
         self,
@@ -180,7 +212,7 @@ class PoolTransaction:
         held: int,
         used: int,
         condition: Condition,
-        project_id: str | None = None,
+        levels: Levels = NO_LEVELS,
         actions: Sequence[Action] | None = None,
         active: bool = False,
         now: int | None = None,
@@ -192,7 +224,7 @@ class PoolTransaction:
         if not 0 <= used <= held:
             raise ValueError(f"a settlement charges 0..{held} tokens, not {used}")
         recorded = held if type(item) in KEEPS_AMOUNT else 0
-        return self._hold(label, item, held, 0, used, now, project_id, condition, actions, active, recorded)
+        return self._hold(label, item, held, 0, used, now, levels, condition, actions, active, recorded)
 
     def _hold(
         self,
@@ -202,7 +234,7 @@ class PoolTransaction:
         to: int,
         used: int,
         now: int | None,
-        project_id: str | None,
+        levels: Levels,
         condition: Condition,
         actions: Sequence[Action] | None,
         active: bool,
@@ -227,6 +259,7 @@ class PoolTransaction:
         spending = grows > 0 and now is not None
         covers = grows if spending else None
         live = spending or (active and now is not None)  # a spend, or a charge out of the hold: no lot due
+        budget = self._spend_budget(to - was + used, used, covers, now if spending else None)
         self._pool(
             PoolDelta(
                 balance=-used,
@@ -234,11 +267,10 @@ class PoolTransaction:
                 active=spending or active,
                 covers=covers,
                 live_at=now if live else None,
+                budget=budget,
             )
         )
-        if project_id is not None:
-            self._budget(BudgetDelta(project_id, committed=to - was + used, spent=used, covers=covers))
-        return self
+        return self._budgets(levels, budget)
 
     # ---- lots
     def take_from_lot(self, lot_id: str, tokens: int) -> PoolTransaction:
@@ -289,25 +321,53 @@ class PoolTransaction:
         project.budget, project.spent, project.committed, project.budget_left = budget, 0, 0, budget
         return self._add(BUDGET, "Put", project, ProjectItem.pk.does_not_exist())
 
-    def set_budget(self, project_id: str, limit: int | None, *, actions: Sequence[Action] = ()) -> PoolTransaction:
+    def set_budget(
+        self,
+        project_id: str,
+        limit: int | None,
+        *,
+        actions: Sequence[Action] = (),
+        monthly: bool = False,
+        now: int | None = None,
+    ) -> PoolTransaction:
         """A project's budget (``None``: no budget); ``budget_left`` follows atomically from what is spent
-        or held at this instant. ``actions``: the project's other attributes changed with it."""
+        or held at this instant. ``actions``: the project's other attributes changed with it. ``monthly``:
+        the budget's period is the UTC month of ``now`` (else none)."""
         for action in actions:
             _not_owned(action)
-        changes = list(actions)
-        if limit is None:
-            changes += [ProjectItem.budget.remove(), ProjectItem.budget_left.remove()]
-        else:
-            changes += [ProjectItem.budget.set(limit), ProjectItem.budget_left.set(limit - (ProjectItem.committed | 0))]
+        changes = list(actions) + _limit_actions(ProjectItem, limit, monthly, now)
         row = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(project_id))
         return self._add(BUDGET, "Update", row, ProjectItem.pk.exists(), changes)
+
+    def set_level_budget(self, scope: str, limit: int | None, *, monthly: bool, now: int) -> PoolTransaction:
+        """The budget of the tenant (``scope`` ``tenant``, on its pool item), an environment or a license key
+        (``None``: none). The level's counters stay; ``budget_left`` follows from what it has committed."""
+        changes = _limit_actions(BudgetItem, limit, monthly, now)
+        if scope == TENANT_SCOPE:
+            row: Model = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
+            changes = _limit_actions(TenantItem, limit, monthly, now)
+            return self._add(POOL, "Update", row, TenantItem.pk.exists(), changes)
+        row = BudgetItem(keys.tenant_pk(self.tenant_id), keys.budget_sk(scope))
+        return self._add(BUDGET, "Update", row, None, [*changes, BudgetItem.scope.set(scope)])
+
+    def set_overdraft(self, tokens: int) -> PoolTransaction:
+        """How far below zero consumption may take ``available`` (0: not at all); ``spendable`` follows."""
+        if tokens < 0:
+            raise ValueError("an overdraft is a number of tokens, 0 or more")
+        row = TenantItem(keys.tenant_pk(self.tenant_id), keys.TENANT_SK)
+        changes: list[Action] = [
+            TenantItem.overdraft.set(tokens),
+            TenantItem.spendable.set(TenantItem.available + tokens),
+        ]
+        return self._add(POOL, "Update", row, TenantItem.pk.exists(), changes)
 
     # ---- the records of the change
     def entry(self, entry: LedgerEntry) -> PoolTransaction:
         """The ledger entry of the change: written once (its id is the change's identity). Its amount must
         be what the change does to the balance (checked at commit)."""
         self._entries.append(entry)
-        return self._add(ENTRY, "Put", ledger_item(entry), LedgerEntryItem.pk.does_not_exist())
+        label = ENTRY if len(self._entries) == 1 else f"{ENTRY}{len(self._entries)}"
+        return self._add(label, "Put", ledger_item(entry), LedgerEntryItem.pk.does_not_exist())
 
     def answer(self, scope: str, key: str, answer: StoredAnswer, now: int) -> PoolTransaction:
         """The first answer to an Idempotency-Key, written with the change it answers."""
@@ -347,11 +407,41 @@ class PoolTransaction:
         self._balance = (self._balance or 0) + delta.balance
         return self._add(POOL, "Update", tenant, delta.condition(), delta.actions(), returns="ALL_OLD")
 
-    def _budget(self, delta: BudgetDelta) -> PoolTransaction:
-        project = ProjectItem(keys.tenant_pk(self.tenant_id), keys.project_sk(delta.project_id))
-        actions = delta.actions()
-        if actions or delta.covers is not None:
-            self._add(BUDGET, "Update", project, delta.condition(), actions)
+    def _spend_budget(self, committed: int, spent: int, covers: int | None, now: int | None) -> BudgetDelta | None:
+        """The change every budget level of a spend or hold gets; ``now`` given: a spend, in its month."""
+        month = None if now is None else month_start(now)
+        if month is not None:
+            self._month = month
+        delta = BudgetDelta(committed=committed, spent=spent, covers=covers, month=month)
+        if delta.changes:
+            self._levels[POOL] = Level(POOL, TENANT_SCOPE, TenantItem, keys.TENANT_SK)
+            return delta
+        return None
+
+    def _budgets(self, levels: Levels, delta: BudgetDelta | None) -> PoolTransaction:
+        """Charge ``delta`` to the project, environment and license-key levels of ``levels`` (the tenant's
+        level went with the pool). A project must exist; an environment's or a key's level is created by its
+        first charge (its counters run whether or not a limit is set)."""
+        if delta is None:
+            return self
+        pk = keys.tenant_pk(self.tenant_id)
+        charged: list[Level] = []
+        if levels.project_id is not None:
+            charged.append(
+                Level(BUDGET, project_scope(levels.project_id), ProjectItem, keys.project_sk(levels.project_id))
+            )
+        for label, scope in ((ENVIRONMENT_BUDGET, levels.environment_scope), (KEY_BUDGET, levels.key_scope)):
+            if scope is not None:
+                charged.append(Level(label, scope, BudgetItem, keys.budget_sk(scope)))
+        for level in charged:
+            self._levels[level.label] = level
+            condition = delta.condition(level.model)
+            actions = delta.actions(level.model)
+            if level.model is ProjectItem:
+                condition = ProjectItem.pk.exists() if condition is None else ProjectItem.pk.exists() & condition
+            else:
+                actions.append(BudgetItem.scope.set(level.scope))
+            self._add(level.label, "Update", level.model(pk, level.sk), condition, actions, returns="ALL_OLD")
         return self
 
     def _add(
@@ -403,13 +493,20 @@ class PoolTransaction:
             except BOTOCORE_EXCEPTIONS as exc:
                 raise TransactWriteError("Failed to write transaction items", exc) from exc
 
-        try:
-            with_retries(write)
-        except TransactWriteError as exc:
-            failed = self.failures(exc)
-            if failed:
-                raise Refused(failed, exc) from exc
-            raise
+        for attempt in range(_PERIOD_RESETS + 1):
+            try:
+                with_retries(write)
+                return
+            except TransactWriteError as exc:
+                failed = self.failures(exc)
+                if not failed:
+                    raise
+                refused = Refused(failed, exc, self._levels, self.tenant_id)
+                stale = stale_levels(refused, self._month)
+                if not stale or attempt == _PERIOD_RESETS:
+                    raise refused from exc
+                for level, old in stale:  # a monthly level read in a later month resets, then the change again
+                    roll_period(self.tenant_id, level, old, self._month or 0)
 
     def failures(self, exc: TransactWriteError) -> dict[str, dict[str, Any]]:
         """The labels whose condition failed, each with the old item DynamoDB returned. Strict: a
@@ -435,10 +532,41 @@ def _caller_item(item: Model) -> None:
 
 def _not_owned(action: Action) -> None:
     path = action.values[0]
-    if str(path) in {"budget", "budget_left", "committed", "spent"}:
+    if str(path) in {"budget", "budget_left", "committed", "spent", "period", "period_start"}:
         raise ValueError(f"{path} is written only by the pool kernel")
+
+
+def _limit_actions(model: Any, limit: int | None, monthly: bool, now: int | None) -> list[Action]:
+    """A level's limit and period set (or removed); ``budget_left`` from what the level has committed."""
+    if limit is None:
+        return [model.budget.remove(), model.budget_left.remove(), model.period.remove(), model.period_start.remove()]
+    changes = [model.budget.set(limit), model.budget_left.set(limit - (model.committed | 0))]
+    if monthly:
+        if now is None:
+            raise ValueError("a monthly budget starts in the month of now")
+        # a level already counting a month keeps it (an older one resets when read)
+        changes += [model.period.set("month"), model.period_start.set(model.period_start | month_start(now))]
+    else:
+        changes += [model.period.remove(), model.period_start.remove()]
+    return changes
 
 
 def token(*parts: str) -> str:
     """A ClientRequestToken for one logical change (DynamoDB allows 36 characters)."""
     return hashlib.sha256("|".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:36]
+
+
+def reset_when_read(tenant_id: str, scope: str, item: Model, now: int) -> bool:
+    """A monthly budget level read in a later month than its period is reset into ``now``'s month (by one
+    conditional write: a budget resets when read, never by a scan). True if it was over (read it again)."""
+    month = month_start(now)
+    start = getattr(item, "period_start", None)
+    if getattr(item, "period", None) != "month" or start is None or int(start) >= month:
+        return False
+    raw: dict[str, Any] = {"period": {"S": "month"}}
+    for name in ("budget", "spent", "committed", "period_start"):
+        value = getattr(item, name, None)
+        if value is not None:
+            raw[name] = {"N": str(int(value))}
+    roll_period(tenant_id, Level("", scope, type(item), str(item.sk)), raw, month)  # type: ignore[attr-defined]
+    return True

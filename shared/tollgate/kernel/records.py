@@ -86,6 +86,7 @@ def lot_item(lot: Lot) -> LotItem:
         grant_reason=lot.grant_reason,
         expired=lot.expired,
         expired_tokens=lot.expired_tokens,
+        lot_kind=lot.kind,
     )
     if lot.expires_at is not None and not lot.expired:
         item.due_shard = keys.DUE_SHARD
@@ -105,6 +106,7 @@ def to_lot(tenant_id: str, item: LotItem) -> Lot:
         grant_reason=item.grant_reason,
         expired=bool(item.expired),
         expired_tokens=None if item.expired_tokens is None else int(item.expired_tokens),
+        kind=item.lot_kind,
     )
 
 

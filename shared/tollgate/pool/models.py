@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tollgate.core.models import EntryKind
@@ -10,6 +12,7 @@ from tollgate.core.schema import AnswerModel, Timestamp
 
 class Lot(AnswerModel):
     id: str
+    source: Literal["purchase", "grant", "refill", "rollover"] = Field(description="How the tokens arrived.")
     purchase_id: str | None
     grant_reason: str | None
     tokens: int
@@ -21,6 +24,7 @@ class BalanceAnswer(AnswerModel):
     balance: int
     reserved: int
     available: int
+    overdraft: int = Field(description="How far below zero consumption may take `available` (0: not at all).")
     lots: list[Lot]
 
 

@@ -17,7 +17,9 @@ _NEVER = 2**62
 
 
 def burn_order(lots: Sequence[Lot]) -> list[Lot]:
-    return sorted(lots, key=lambda lot: (lot.expires_at or _NEVER, lot.created_at, lot.id))
+    """Soonest end first; among lots that end together a rollover before the rest (it burns before the
+    refill lot it arrived with), then the oldest."""
+    return sorted(lots, key=lambda lot: (lot.expires_at or _NEVER, lot.kind != "rollover", lot.created_at, lot.id))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tollgate.approvals.service_spend import SpendPolicy
+from tollgate.core.budgets import NO_LEVELS, Levels
 from tollgate.core.clock import Clock
 from tollgate.core.errors import InvalidField
 from tollgate.core.idempotency import Replayed, StoredAnswer, check_replay, request_fingerprint
@@ -25,7 +26,7 @@ class Debit:
     tenant_id: str
     amount: int  # > 0: tokens taken from the pool
     entry: LedgerEntry
-    project_id: str | None
+    levels: Levels  # the budget levels below the tenant's that it is charged against
     idempotency_scope: str
     idempotency_key: str
     answer: StoredAnswer
@@ -51,9 +52,9 @@ class LedgerPage:
 
 class PoolRepository(Protocol):
     def debit(self, debit: Debit) -> None:
-        """One atomic write: pool (and project budget), ledger entry, idempotency record.
+        """One atomic write: pool (and every budget level), ledger entry, idempotency record.
 
-        Raises InsufficientTokens, ProjectBudgetExhausted, TenantSuspended, LotsDue or Replayed; changes
+        Raises InsufficientTokens, a BudgetExhausted, TenantSuspended, LotsDue or Replayed; changes
         nothing when it raises."""
         ...
 
@@ -68,6 +69,10 @@ class PoolRepository(Protocol):
     def ledger_page(self, tenant_id: str, cursor: str | None, limit: int) -> LedgerPage: ...
 
     def pool(self, tenant_id: str) -> Pool: ...
+
+    def set_overdraft(self, tenant_id: str, tokens: int) -> None:
+        """``NotFound`` if there is no such tenant."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,10 @@ class PoolService:
             key_check = None
             if caller.key_from_memory and scope_of_key is not None:
                 key_check = (scope_of_key.id, scope_of_key.secret_hash)
-            debit = Debit(
-                caller.tenant_id, cost, entry, entry.project_id, scope, idempotency_key, answer, now, key_check
-            )
+            levels = NO_LEVELS
+            if scope_of_key is not None:
+                levels = Levels(scope_of_key.project_id, scope_of_key.environment, scope_of_key.id)
+            debit = Debit(caller.tenant_id, cost, entry, levels, scope, idempotency_key, answer, now, key_check)
 
             def write(policy_version: int | None) -> tuple[int, dict[str, Any]]:
                 self._pools.debit(replace(debit, policy_version=policy_version))
@@ -176,6 +182,13 @@ class PoolService:
             self._settler.settle_due_lots(caller.tenant_id)  # time is enforced when read: no lot past its end
             pool = self._pools.pool(caller.tenant_id)
         return BalanceView(pool, allocate(self._pools.lots(caller.tenant_id), pool.balance))
+
+    def set_overdraft(self, tenant_id: str, tokens: int) -> Pool:
+        """An operator's overdraft for a tenant: consumption may take ``available`` down to −tokens."""
+        if isinstance(tokens, bool) or not 0 <= tokens <= MAX_TOKENS:
+            raise InvalidField("tokens", f"an overdraft is an integer from 0 to {MAX_TOKENS}")
+        self._pools.set_overdraft(tenant_id, tokens)
+        return self._pools.pool(tenant_id)
 
     def ledger(self, caller: Principal, cursor: str | None, limit: int) -> LedgerPage:
         return self._pools.ledger_page(caller.tenant_id, cursor, limit)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from pynamodb.exceptions import DoesNotExist
 
 from tollgate.core.errors import NotFound, PolicyChanged, StoreBusy, Unauthenticated
@@ -34,7 +36,7 @@ class DynamoPoolRepository:
             )
         if debit.policy_version is not None:
             check_policy_version(tx, debit.tenant_id, debit.policy_version)
-        tx.debit(debit.amount, now=debit.now, project_id=debit.project_id)
+        tx.debit(debit.amount, now=debit.now, levels=debit.levels)
         tx.entry(debit.entry).answer(debit.idempotency_scope, debit.idempotency_key, debit.answer, debit.now)
         try:
             tx.commit()
@@ -95,7 +97,15 @@ class DynamoPoolRepository:
         except DoesNotExist as exc:
             raise NotFound(f"no tenant {tenant_id}") from exc
         expiry = None if item.next_lot_expiry is None else int(item.next_lot_expiry)
-        return Pool(balance=int(item.balance), reserved=int(item.reserved), next_lot_expiry=expiry)
+        overdraft = int(item.overdraft or 0)
+        return Pool(int(item.balance), int(item.reserved), next_lot_expiry=expiry, overdraft=overdraft)
+
+    def set_overdraft(self, tenant_id: str, tokens: int) -> None:
+        tx = PoolTransaction(tenant_id, kernel.token("overdraft", tenant_id, str(tokens), secrets.token_hex(8)))
+        try:
+            tx.set_overdraft(tokens).commit()
+        except Refused as refused:
+            raise NotFound(f"no tenant {tenant_id}") from refused
 
     def lots(self, tenant_id: str) -> list[Lot]:
         with busy_as_store_busy():

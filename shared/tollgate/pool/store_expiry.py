@@ -9,6 +9,8 @@ retry), and the lot must not be expired yet (so a second sweeper, or a second ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -85,16 +87,25 @@ class DynamoDueIndex:
 class DynamoExpiry:
     """Settles a tenant's lots past their end (the ``LotSettler`` of ``PoolService`` and ``LeaseService``)."""
 
-    def __init__(self, clock: Clock, ids: IdGenerator) -> None:
+    def __init__(self, clock: Clock, ids: IdGenerator, refills: Callable[[str], bool] | None = None) -> None:
         self._clock = clock
         self._ids = ids
         self._pools = DynamoPoolRepository()
+        self._refills = refills  # gives a refill plan's next period once its lots have ended
 
     def settle_due_lots(self, tenant_id: str) -> None:
         self.expire_due_lots(tenant_id)
 
     def expire_due_lots(self, tenant_id: str) -> int:
-        """Expire every lot of the tenant past its end, soonest first; how many this call expired."""
+        """Expire every lot of the tenant past its end, soonest first, then give the refill plan's next
+        period if it is due (a refill lot ends with its period); how many lots this call expired."""
+        expired = self._expire_due_lots(tenant_id)
+        if self._refills is not None:
+            with suppress(StoreBusy):  # the pool kept moving: the next read or sweep gives it (once)
+                self._refills(tenant_id)
+        return expired
+
+    def _expire_due_lots(self, tenant_id: str) -> int:
         expired = conflicts = 0
         while conflicts < _CONFLICTS:
             now = self._clock.now()

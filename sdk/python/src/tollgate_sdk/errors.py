@@ -31,9 +31,11 @@ class APIError(TollgateError):
         field: str | None = None,
         retry_after_s: float | None = None,
         rule_id: str | None = None,
+        limit: str | None = None,
     ) -> None:
         super().__init__(message)
         self.rule_id = rule_id  # the policy rule that refused (ACTION_DENIED, APPROVAL_REQUIRED)
+        self.limit = limit  # the budget level that refused (``environment:<project>:<name>``), on a 402
         self.message = message
         self.status = status
         if code is not None:
@@ -214,6 +216,18 @@ class ProjectBudgetExhausted(PaymentRequired):
     code = "PROJECT_BUDGET_EXHAUSTED"
 
 
+class TenantBudgetExhausted(PaymentRequired):
+    code = "TENANT_BUDGET_EXHAUSTED"
+
+
+class EnvironmentBudgetExhausted(PaymentRequired):
+    code = "ENVIRONMENT_BUDGET_EXHAUSTED"
+
+
+class KeyBudgetExhausted(PaymentRequired):
+    code = "KEY_BUDGET_EXHAUSTED"
+
+
 # 429 / 5xx / no answer: retried by the SDK within its deadline, raised when that runs out -------------------
 class RateLimited(APIError):
     code = "RATE_LIMITED"
@@ -290,6 +304,9 @@ _BY_CODE: dict[str, type[APIError]] = {
         AllowanceEnded,
         InsufficientTokens,
         ProjectBudgetExhausted,
+        TenantBudgetExhausted,
+        EnvironmentBudgetExhausted,
+        KeyBudgetExhausted,
         RateLimited,
         StoreBusy,
         UpstreamUnavailable,
@@ -345,4 +362,5 @@ def error_from_response(
         field=str(detail["field"]) if detail.get("field") else None,
         retry_after_s=retry_after_s,
         rule_id=str(detail["rule_id"]) if detail.get("rule_id") else None,
+        limit=str(detail["limit"]) if detail.get("limit") else None,
     )
