@@ -241,6 +241,17 @@ def test_projects_show_budget_rows(context: BrowserContext, shop: Shop) -> None:
     expect(row.locator("[data-field=limit]")).to_have_text("800")
     for name in ("used", "held", "left"):
         expect(row.locator(f"[data-field={name}]")).to_have_text(re.compile(r"^[\d,]+$"))
+
+    page.get_by_label("Level").select_option("tenant")  # every level, from GET /v1/budgets
+    page.get_by_label("Limit (tokens)").fill("100000")
+    page.get_by_label("Period").select_option("month")
+    page.get_by_role("button", name="Set budget").click()
+    tenant_row = page.get_by_test_id("budget-row").filter(has_text="Tenant")
+    expect(tenant_row.locator("[data-field=limit]")).to_have_text("100,000")
+    figures = {name: tenant_row.locator(f"[data-field={name}]").inner_text() for name in ("used", "held", "left")}
+    assert sum(int(value.replace(",", "")) for value in figures.values()) == 100_000
+    budgets = shop.stack.call("GET", "/v1/budgets", key=shop.tenant.owner).body["budgets"]
+    assert {b["scope"]: (b["limit"], b["period"]) for b in budgets}["tenant"] == (100_000, "month")
     shot(page, "projects")
 
 

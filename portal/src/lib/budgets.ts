@@ -1,6 +1,6 @@
-// Budget rows for the Projects page. Today they come from GET /v1/projects (each project's optional budget);
-// GET /v1/budgets (every level: tenant, project, environment, key) answers the same four figures, so the page
-// switches to it by changing `budgetRows`' source alone.
+// Budget rows for the Projects page: every level from GET /v1/budgets (tenant, project, environment, key),
+// named after their project where they have one; or, for roles that may not read every level, each
+// project's own budget from GET /v1/projects. Both give the same four figures: limit, used, held, left.
 
 export interface BudgetRow {
   scope: string;
@@ -10,6 +10,7 @@ export interface BudgetRow {
   held: number;
   left: number | null;
   period: string;
+  resets_at?: string | null;
 }
 
 interface ProjectLike {
@@ -19,6 +20,16 @@ interface ProjectLike {
   spent: number;
   held_by_leases: number;
   budget_left?: number | null;
+}
+
+interface BudgetLike {
+  scope: string;
+  limit: number;
+  period: string;
+  used: number;
+  held: number;
+  left: number;
+  resets_at?: string | null;
 }
 
 export function projectBudgetRows(projects: readonly ProjectLike[]): BudgetRow[] {
@@ -31,4 +42,23 @@ export function projectBudgetRows(projects: readonly ProjectLike[]): BudgetRow[]
     left: p.budget_left ?? null,
     period: "none",
   }));
+}
+
+/** What a person calls a scope: "Tenant", a project's name, "Render farm / production", "Key key_…". */
+export function scopeName(scope: string, projects: readonly { id: string; name: string }[]): string {
+  const [level, first, second] = scope.split(":");
+  const project = projects.find((p) => p.id === first)?.name ?? first;
+  if (level === "tenant") return "Tenant";
+  if (level === "project") return project ?? scope;
+  if (level === "environment") return `${project} / ${second}`;
+  if (level === "key") return `Key ${first}`;
+  return scope;
+}
+
+const ORDER = ["tenant", "project", "environment", "key"];
+
+export function budgetRows(budgets: readonly BudgetLike[], projects: readonly { id: string; name: string }[]): BudgetRow[] {
+  return [...budgets]
+    .sort((a, b) => ORDER.indexOf(a.scope.split(":")[0] ?? "") - ORDER.indexOf(b.scope.split(":")[0] ?? "") || a.scope.localeCompare(b.scope))
+    .map((b) => ({ ...b, name: scopeName(b.scope, projects) }));
 }
