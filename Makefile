@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 CHECKOV_VENV := .venv-checkov
 OPENAPI_VENV := .venv-openapi
 
-.PHONY: setup run test unit integration lint build bench fuzz contract contract-check clean
+.PHONY: setup run test unit integration lint build bench fuzz contract contract-check clean portal
 
 $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,23 @@ $(VENV)/.installed: pyproject.toml sdk/python/pyproject.toml
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
+# The customer portal (portal/, its own npm package): installed from its lock file, built to portal/dist by
+# vite. The build is redone when a source file, the lock file or the API's contract changes.
+PORTAL_SOURCES := $(shell find portal/src portal/index.html portal/vite.config.ts portal/scripts -type f -not -name 'schema.d.ts' 2>/dev/null)
+PORTAL_BUILT := portal/dist/index.html
+
+portal/node_modules/.package-lock.json: portal/package.json portal/package-lock.json
+	cd portal && npm ci --no-audit --no-fund
+
+$(PORTAL_BUILT): portal/node_modules/.package-lock.json $(PORTAL_SOURCES) shared/tollgate/edge/contract/openapi.json
+	cd portal && npm run build
+
+portal: $(PORTAL_BUILT)
+
 setup: $(VENV)/.installed node_modules/.package-lock.json
 	@command -v java >/dev/null || { echo "Java 17 is needed for DynamoDB Local (apt-get install openjdk-17-jre-headless)"; exit 1; }
 
-run: setup
+run: setup $(PORTAL_BUILT)
 	$(PY) -m infra.local.stack
 
 # Tests run in parallel workers (pytest-xdist), one per core by default (TEST_WORKERS=0 runs them in one
@@ -30,13 +43,15 @@ run: setup
 TEST_WORKERS ?= auto
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-test: setup
+# The browser tests (tests/integration/test_portal*.py) drive the built portal: it is a prerequisite.
+test: setup $(PORTAL_BUILT)
+	cd portal && npm test --silent
 	$(PYTEST)
 
 unit: setup
 	$(PYTEST) tests/unit
 
-integration: setup
+integration: setup $(PORTAL_BUILT)
 	$(PYTEST) tests/integration
 
 # The fuzzer: schemathesis from /v1/openapi.json against a fresh local stack (infra/fuzz.py), a few minutes.
@@ -72,7 +87,7 @@ $(CHECKOV_VENV)/.installed:
 
 # The template as the field checks it: cfn-lint with awslabs' serverless rules, sam's own lint, checkov.
 # Findings that do not apply are suppressed in template.yaml itself, each with its reason.
-lint: setup $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+lint: setup $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed portal/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared functions infra
@@ -81,10 +96,13 @@ lint: setup $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules --template template.yaml
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	cd portal && npm run typecheck --silent
 
-# sam build without a container, with the Lambda runtime's Python; the layer's bytecode compiled.
+# sam build without a container, with the Lambda runtime's Python; the layer's bytecode compiled. Then the
+# portal, from a clean install of its lock file (its build checks the size budget of what loads first).
 build: $(SAM_VENV)/.installed
 	SAM=$(SAM_VENV)/bin/sam infra/sam/build.sh
+	cd portal && npm ci --no-audit --no-fund && npm run build
 
 bench: setup
 	$(PY) -m infra.bench
@@ -94,4 +112,4 @@ bench: setup
 	$(PY) -m infra.bench.notifier 2>/dev/null | grep -v '^{'
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(OPENAPI_VENV) .aws-sam node_modules portal/node_modules portal/dist portal/build-test .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,7 +24,8 @@ Local-only controls on the same server, never deployed:
   up, ``POST /_local/streams/redeliver {"function", "records"}`` delivers a function's last records again,
   ``GET /_local/dead-letters`` lists what exhausted its retries;
 - ``/_local/webhooks/{name}``: a receiver that records the webhooks sent to it (``receiver.py``);
-- ``GET /docs``: Swagger UI for ``/v1/openapi.json`` (``docs.py``), from local assets.
+- ``GET /docs``: Swagger UI for ``/v1/openapi.json`` (``docs.py``), from local assets;
+- ``GET /portal/…``: the customer portal's built files (``portal.py``), with the single-page fallback.
 
 The event's ``requestContext.time``/``timeEpoch`` follow the application clock, offset included.
 """
@@ -45,6 +46,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.local.docs import docs_file, is_docs
+from infra.local.portal import is_portal, portal_file
 from infra.local.receiver import PREFIX as WEBHOOKS_PREFIX
 from infra.local.receiver import WebhookReceiver
 from infra.local.streams import StreamRunner, invoke_through
@@ -510,6 +512,9 @@ class Gateway:
         if is_docs(request.raw_path) and request.method.upper() in ("GET", "HEAD"):
             status, media_type, body = docs_file(self.template.root, request.raw_path)
             return HttpResponse(status, [("content-type", media_type), ("cache-control", "no-cache")], body)
+        if is_portal(request.raw_path) and request.method.upper() in ("GET", "HEAD"):
+            status, headers, body = portal_file(self.template.root, request.raw_path)
+            return HttpResponse(status, headers, body)
         match = self.router.match(request.method, request.raw_path)
         if match is None:
             return api_gateway_error(404, "Not Found")

@@ -44,6 +44,7 @@ from typing import Any
 from infra.local import dynamodb_local
 from infra.local.faults import FaultProxy, rate_from_env
 from infra.local.gateway import Gateway, schedules_from_env, workers_from_env
+from infra.local.portal import dist_dir
 from infra.local.tables import create_table
 from infra.local.template import load_template
 
@@ -178,7 +179,7 @@ def local_environment(
         "WEBHOOK_SEALING_KEYS": "local1=local-webhook-sealing-key-not-secret-0123",
         # webhooks may go to http://127.0.0.0/8 (the receiver at /_local/webhooks): the local stack alone
         "TOLLGATE_WEBHOOKS_ALLOW_LOOPBACK": "true",
-        "PORTAL_BASE_URL": api_url,
+        "PORTAL_BASE_URL": f"{api_url}/portal",  # Checkout sends buyers back to the portal the gateway serves
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Tollgate",
         # two cores shared by DynamoDB Local, the workers and the tests: slower answers than AWS gives
@@ -312,6 +313,8 @@ class LocalStack:
             f"  DynamoDB Local    {self.ddb.endpoint}  table {s.table_name}  (pid {self.ddb.pid})",
             "                    WARNING: DynamoDB Local listens on ALL interfaces, not only on 127.0.0.1",
             f"  Stripe stand-in   {standin}",
+            f"  Portal            {self.api_url}/portal/"
+            + ("" if (dist_dir(REPO_ROOT) / "index.html").is_file() else "  (not built: run make build)"),
             f"  Seed data         {'loaded' if self.seeded else 'none (infra/local/seed.py missing)'}",
             f"  Schedules         {schedules}",
             *(

@@ -24,6 +24,14 @@ def test_signup_then_read_profile(stack: Stack) -> None:
     assert profile.status == 200
     assert profile.body["tenant"] == answer.body["tenant"]
     assert profile.body["tenant"]["home_region"] == "eu-west-1"
+    owner_id = answer.body["api_key"]["id"]
+    caller = profile.body["caller"]
+    assert caller["key_id"] == owner_id and caller["role"] == "owner"
+    assert "purchases:create" in caller["permissions"] and "license_keys:manage" in caller["permissions"]
+    member = stack.api_key(owner, "member")  # who is calling, not who owns the tenant
+    seen = stack.call("GET", "/v1/tenant", key=member).body["caller"]
+    assert seen["role"] == "member" and seen["key_id"] != owner_id
+    assert "purchases:create" not in seen["permissions"] and "license_keys:manage" not in seen["permissions"]
 
 
 RETRY_KEY = "5f0c2a6e-3b7d-4c1e-9a8f-0d2b4e6f8a1c"  # signup keys are at least 32 characters (a UUID)

@@ -58,8 +58,21 @@ class SignupAnswer(AnswerModel):
     api_key: NewApiKey
 
 
+class Caller(AnswerModel):
+    """Who is calling: the API key's id and role, and what that role may do (so that the portal shows only the
+    controls the caller may use without probing; the server still decides every request)."""
+
+    key_id: str
+    role: Role
+    permissions: list[str] = Field(
+        description="The role's permissions (`purchases:create`, `license_keys:manage`, …), sorted.",
+        examples=[["balance:read", "catalog:read", "projects:read", "tenant:read"]],
+    )
+
+
 class TenantAnswer(AnswerModel):
     tenant: Tenant
+    caller: Caller
 
 
 class ApiKeyBody(RequestModel):

@@ -10,8 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tollgate.core import limits
+from tollgate.core.errors import Forbidden
 from tollgate.core.logs import get_logger
-from tollgate.core.roles import Permission
+from tollgate.core.roles import PERMISSIONS, Permission
 from tollgate.edge.refusals import answers
 from tollgate.edge.routing import PUBLIC, CapabilityRouter, principal
 from tollgate.edge.views import api_key_view, project_view, tenant_view
@@ -79,7 +80,16 @@ def sign_up(body: SignupBody, idempotency_key: SignupKey = None) -> SignupAnswer
     "/v1/tenant", permission=Permission.READ_TENANT, responses=answers(200, TenantAnswer, 401, 403), tags=["tenant"]
 )
 def get_tenant() -> TenantAnswer:
-    return TenantAnswer.model_validate({"tenant": tenant_view(principal().tenant)})
+    caller = principal()
+    if caller.role is None:  # the gate admits API keys only (READ_TENANT); fail closed all the same
+        raise Forbidden("only an API key has a profile to show")
+    permissions = sorted(permission.value for permission in PERMISSIONS[caller.role])
+    return TenantAnswer.model_validate(
+        {
+            "tenant": tenant_view(caller.tenant),
+            "caller": {"key_id": caller.key_id, "role": caller.role, "permissions": permissions},
+        }
+    )
 
 
 @router.post(

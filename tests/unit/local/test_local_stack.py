@@ -41,7 +41,7 @@ def test_local_environment_defaults_and_what_the_caller_pins() -> None:
     environment = local_environment(_settings(), stripe_url="http://127.0.0.1:12999", environ={})
     assert environment["TABLE_NAME"] == "tollgate-local"
     assert environment["TOLLGATE_DDB_ENDPOINT"] == "http://127.0.0.1:8100"
-    assert environment["PORTAL_BASE_URL"] == "http://127.0.0.1:3100"
+    assert environment["PORTAL_BASE_URL"] == "http://127.0.0.1:3100/portal"
     assert environment["STRIPE_API_BASE"] == "http://127.0.0.1:12999"
     assert environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"] == "us-east-1"
     assert environment["AWS_ACCESS_KEY_ID"].isalnum()  # DynamoDB Local refuses anything else

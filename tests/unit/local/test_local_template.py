@@ -236,3 +236,25 @@ def test_short_form_intrinsics_resolve_and_the_unresolvable_become_empty(tmp_pat
 )
 def test_parse_rate(expression: str, seconds: int | None) -> None:
     assert parse_rate(expression) == seconds
+
+
+def test_the_portals_deployed_resources_are_in_the_template_and_ignored_locally(real: dict) -> None:
+    """The portal deploys as a private, encrypted, versioned bucket behind CloudFront with origin access
+    control; the local gateway serves the files itself and reads only functions and the table."""
+    resources = real["Resources"]
+    bucket = resources["PortalBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    distribution = resources["PortalDistribution"]["Properties"]["DistributionConfig"]
+    origins = {origin["Id"]: origin for origin in distribution["Origins"]}
+    assert origins["portal"]["OriginAccessControlId"] == {"Fn::GetAtt": ["PortalOriginAccessControl", "Id"]}
+    assert origins["api"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert [b["PathPattern"] for b in distribution["CacheBehaviors"]] == ["/portal*"]
+
+    template = load_template(TEMPLATE, table_name="tbl-x")
+    portal_ids = {"PortalBucket", "PortalBucketPolicy", "PortalDistribution", "PortalOriginAccessControl"}
+    portal_ids |= {"PortalRewrite", "PortalSecurityHeaders"}
+    assert portal_ids <= set(resources)
+    assert not portal_ids & set(template.functions)
+    assert not [warning for warning in template.warnings if "Portal" in warning]
