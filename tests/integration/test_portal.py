@@ -329,15 +329,28 @@ def test_an_approver_approves_with_a_comment_and_verifies_the_chain(
     expect(page.get_by_test_id("chain-status")).to_have_text(f"verified ({len(records)} records)")
 
     # Tampered in the table itself (not through the API): Verify reads the log again and finds it.
+    # Put back afterwards: the stack is shared, and `tollgate decisions verify` checks every tenant's chain.
     seq = records[-1]["seq"]
+    record_key = {"pk": {"S": keys.decisions_pk(tenant.id)}, "sk": {"S": keys.decision_sk(seq)}}
+    actor = stack.client().get_item(TableName=stack.table_name, Key=record_key, ConsistentRead=True)["Item"]["actor"]
     stack.client().update_item(
         TableName=stack.table_name,
-        Key={"pk": {"S": keys.decisions_pk(tenant.id)}, "sk": {"S": keys.decision_sk(seq)}},
+        Key=record_key,
         UpdateExpression="SET actor = :someone",
         ExpressionAttributeValues={":someone": {"S": "api_key:someone-else"}},
     )
+    try:
+        page.get_by_role("button", name="Verify").click()
+        expect(page.get_by_test_id("chain-status")).to_have_text(f"broken at seq {seq}")
+    finally:
+        stack.client().update_item(
+            TableName=stack.table_name,
+            Key=record_key,
+            UpdateExpression="SET actor = :actor",
+            ExpressionAttributeValues={":actor": actor},
+        )
     page.get_by_role("button", name="Verify").click()
-    expect(page.get_by_test_id("chain-status")).to_have_text(f"broken at seq {seq}")
+    expect(page.get_by_test_id("chain-status")).to_have_text(f"verified ({len(records)} records)")
 
 
 def test_events_page_lists_recent_events(context: BrowserContext, shop: Shop) -> None:
