@@ -53,10 +53,5 @@ export function money(amount: number, currency: string): string {
   return `${(amount / 100).toFixed(2)} ${currency.toUpperCase()}`;
 }
 
-/** A UTC day, YYYY-MM-DD, `daysAgo` days before today. */
-export function utcDay(daysAgo = 0): string {
-  return new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
-}
-
 /** A fresh Idempotency-Key for one logical request (reused by its retries). */
 export const newIdempotencyKey = (): string => crypto.randomUUID();

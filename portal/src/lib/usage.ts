@@ -6,8 +6,9 @@ type Row = Usage["rows"][number];
 
 export type Grouping = "feature" | "project" | "key";
 
-/** GET /v1/usage as JSON (the route also answers CSV, so its 200 is typed as either). */
-export async function usageJson(query: { from: string; to: string; granularity: string; group_by?: string }) {
+/** GET /v1/usage as JSON (the route also answers CSV, so its 200 is typed as either). Without `from` and
+ * `to` the server answers its last 30 days by its own clock, and `first_day`/`last_day` say which. */
+export async function usageJson(query: { from?: string; to?: string; granularity: string; group_by?: string }) {
   const { data, error } = await client.GET("/v1/usage", { params: { query } });
   return { data: typeof data === "string" ? undefined : data, error };
 }

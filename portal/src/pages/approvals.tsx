@@ -23,7 +23,7 @@ export default function Approvals({ profile }: { profile: Profile }) {
 function Queue() {
   // The server decides who may review: the queue holds only the pending actions this key may review.
   const queue = useLoad(() =>
-    client.GET("/v1/actions", { params: { query: { status: "pending", reviewable: "true", limit: "50" } } }),
+    client.GET("/v1/actions", { params: { query: { status: "pending", reviewable: "true", limit: 50 } } }),
   );
   const actions = queue.data?.actions ?? [];
   return (
@@ -149,7 +149,7 @@ async function readWholeLog() {
   let cursor: string | null | undefined;
   do {
     const { data, error } = await client.GET("/v1/decisions", {
-      params: { query: { limit: "100", ...(cursor ? { cursor } : {}) } },
+      params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } },
       cache: "no-store",
     });
     if (!data) throw new Error(message(error));
@@ -160,7 +160,7 @@ async function readWholeLog() {
 }
 
 function DecisionLog() {
-  const log = useLoad(() => client.GET("/v1/decisions", { params: { query: { limit: "100" } } }));
+  const log = useLoad(() => client.GET("/v1/decisions", { params: { query: { limit: 100 } } }));
   const [status, setStatus] = useState("");
   const [busy, setBusy] = useState(false);
 

@@ -99,7 +99,7 @@ function BuyForm() {
 }
 
 function Purchases() {
-  const purchases = useLoad(() => client.GET("/v1/purchases", { params: { query: { limit: "20" } } }));
+  const purchases = useLoad(() => client.GET("/v1/purchases", { params: { query: { limit: 20 } } }));
   return (
     <>
       <h2>Recent purchases</h2>

@@ -25,7 +25,7 @@ function summary(data: Record<string, unknown>): string {
 }
 
 function Recent() {
-  const events = useLoad(() => client.GET("/v1/events", { params: { query: { limit: "50" } } }));
+  const events = useLoad(() => client.GET("/v1/events", { params: { query: { limit: 50 } } }));
   return (
     <>
       <h2>Recent events</h2>

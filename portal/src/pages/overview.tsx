@@ -4,7 +4,7 @@ import { useMemo } from "preact/hooks";
 import { client } from "../api/client";
 import { can, type Profile } from "../access";
 import { Chart } from "../lib/chart";
-import { Problem, number, useLoad, utcDay, when } from "../lib/ui";
+import { Problem, number, useLoad, when } from "../lib/ui";
 import { daysBetween, seriesByGroup, usageJson } from "../lib/usage";
 
 export default function Overview({ profile }: { profile: Profile }) {
@@ -60,11 +60,10 @@ export default function Overview({ profile }: { profile: Profile }) {
 }
 
 function Burn() {
-  const first = utcDay(29);
-  const last = utcDay(0);
-  const usage = useLoad(() => usageJson({ from: first, to: last, granularity: "day" }));
+  // The server's last 30 days, by its clock (it says which days): not the browser's, which may differ.
+  const usage = useLoad(() => usageJson({ granularity: "day" }));
   const forecast = useLoad(() => client.GET("/v1/usage/forecast"));
-  const days = useMemo(() => daysBetween(first, last), [first, last]);
+  const days = useMemo(() => (usage.data ? daysBetween(usage.data.first_day, usage.data.last_day) : []), [usage.data]);
   const series = useMemo(() => (usage.data ? seriesByGroup(usage.data, days, null) : null), [usage.data, days]);
   return (
     <>

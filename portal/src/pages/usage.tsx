@@ -1,18 +1,26 @@
 // Usage: tokens consumed per UTC day, grouped by feature, project or key, and the same report as CSV.
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { client, message } from "../api/client";
 import { Chart } from "../lib/chart";
-import { Problem, number, useLoad, utcDay } from "../lib/ui";
+import { Problem, number, useLoad } from "../lib/ui";
 import { daysBetween, seriesByGroup, usageJson, type Grouping } from "../lib/usage";
 
 export default function Usage() {
-  const [from, setFrom] = useState(utcDay(29));
-  const [to, setTo] = useState(utcDay(0));
+  // Empty until the first answer: the server's last 30 days by its own clock (not the browser's), then the
+  // fields show that range and the person may change it.
+  const [from, setFrom] = useState("");
+  const [to, setTo] = useState("");
   const [grouping, setGrouping] = useState<Grouping>("feature");
   const [csvError, setCsvError] = useState<string | null>(null);
-  const query = { from, to, granularity: "day", group_by: grouping };
+  const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), granularity: "day", group_by: grouping };
   const usage = useLoad(() => usageJson(query), [from, to, grouping]);
-  const days = useMemo(() => daysBetween(from, to), [from, to]);
+  useEffect(() => {
+    if (usage.data && !from && !to) {
+      setFrom(usage.data.first_day);
+      setTo(usage.data.last_day);
+    }
+  }, [usage.data]);
+  const days = useMemo(() => (usage.data ? daysBetween(usage.data.first_day, usage.data.last_day) : []), [usage.data]);
   const series = useMemo(
     () => (usage.data ? seriesByGroup(usage.data, days, grouping) : null),
     [usage.data, days, grouping],
@@ -20,10 +28,7 @@ export default function Usage() {
 
   async function download() {
     setCsvError(null);
-    const { data, error } = await client.GET("/v1/usage", {
-      params: { query, header: { accept: "text/csv" } },
-      parseAs: "text",
-    });
+    const { data, error } = await client.GET("/v1/usage.csv", { params: { query }, parseAs: "text" });
     if (data === undefined) {
       setCsvError(message(error));
       return;
