@@ -201,13 +201,18 @@ class TopUps:
 
     def process(self, records: Sequence[Mapping[str, Any]]) -> TopUpBatch:
         batch = TopUpBatch(records=len(records))
+        read: dict[str, TopUpSettings | None] = {}  # one read per tenant per batch; a crossing reads again
         for record in records:
             change = pool_crossing(record)
             if change is None:
                 continue
             tenant_id, sequence, at, before, after = change
+            if before is None or after is None or after >= before:
+                continue  # no debit: nothing crossed downwards
             try:
-                settings = self._settings.get(tenant_id)
+                if tenant_id not in read:
+                    read[tenant_id] = self._settings.get(tenant_id)
+                settings = read[tenant_id]
                 if settings is None or not crossed(before, after, settings.threshold):
                     continue
                 batch.crossings += 1
@@ -286,6 +291,10 @@ class TopUps:
         return Outcome.IGNORED
 
     def _succeeded(self, intent: IntentFacts, mark: EventMark) -> Outcome:
+        assert intent.tenant_id is not None and intent.purchase_id is not None
+        purchase = self._purchases.find(intent.tenant_id, intent.purchase_id)
+        if purchase is None or purchase.buyer_key_id != BUYER:
+            return Outcome.IGNORED  # a Checkout payment's own intent: its session's events credit it
         session = CheckoutSession(
             id=intent.id,
             status="complete",
