@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from infra.audit.rules import StoredPool, StoredTopUp, StoredTopUpSettings, TenantBooks, audit_tenant
@@ -36,6 +37,9 @@ def test_a_crossing_buys_while_enabled_and_under_the_monthly_limit_which_resets_
     assert (twice.purchases_in(DEC), twice.version) == (2, 2)
     assert refusal(twice, DEC) == "monthly_limit (2) reached"
     assert twice.purchases_in(JAN) == 0 and refusal(twice, JAN) is None  # reset when read
+    enabled_below = replace(ON, below=True)
+    assert not started(enabled_below, DEC).below  # the enabling crossing is spent: a later change is none
+    assert not after_failure(enabled_below, DEC, DEC).below
 
 
 def test_a_failure_uncounts_its_purchase_and_the_third_in_a_row_switches_off() -> None:

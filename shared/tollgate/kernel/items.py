@@ -473,5 +473,6 @@ class TopUpItem(TableModel):
     purchases = NumberAttribute(default=0)
     failures = NumberAttribute(default=0)
     disabled_reason = UnicodeAttribute(null=True)
+    below = BooleanAttribute(default=False)  # switched on while ``available`` was below the threshold
     version = NumberAttribute(default=0)
     updated_at = NumberAttribute(default=0)

@@ -31,6 +31,7 @@ class TopUpSettings:
     purchases: int = 0
     failures: int = 0
     disabled_reason: str | None = None
+    below: bool = False  # this version switched it on while ``available`` was below the threshold (a crossing)
     version: int = 0
     updated_at: int = 0
 
@@ -56,7 +57,11 @@ def refusal(settings: TopUpSettings | None, now: int) -> str | None:
 def started(settings: TopUpSettings, now: int) -> TopUpSettings:
     """The settings once a crossing started a purchase: one more this month."""
     return replace(
-        settings, month=month_start(now), purchases=settings.purchases_in(now) + 1, version=settings.version + 1
+        settings,
+        month=month_start(now),
+        purchases=settings.purchases_in(now) + 1,
+        below=False,
+        version=settings.version + 1,
     )
 
 
@@ -73,6 +78,7 @@ def after_failure(settings: TopUpSettings, purchase_created_at: int, now: int) -
         failures=failures,
         enabled=settings.enabled and not off,
         disabled_reason=DISABLED_AFTER_FAILURES if off else settings.disabled_reason,
+        below=False,
         version=settings.version + 1,
         updated_at=now,
     )

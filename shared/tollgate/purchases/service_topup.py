@@ -102,6 +102,24 @@ def _number(image: Mapping[str, Any], name: str) -> int | None:
     return int(value["N"]) if isinstance(value, dict) and "N" in value else None
 
 
+def switched_on(record: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """(tenant id, crossing name, time) of a change of the settings item that switched auto top-up on while
+    ``available`` was below the threshold (``below``, decided by the ``PUT`` from the pool it read)."""
+    if record.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    data = record.get("dynamodb", {})
+    key = data.get("Keys", {})
+    pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
+    if not pk.startswith("T#") or pk.count("#") != 1 or sk != "TOPUP":
+        return None
+    new = data.get("NewImage") or {}
+    if not new.get("enabled", {}).get("BOOL") or not new.get("below", {}).get("BOOL"):
+        return None
+    created = data.get("ApproximateCreationDateTime")
+    at = int(float(created)) if created is not None else 0
+    return pk[2:], f"enable-v{_number(new, 'version') or 0}", at
+
+
 def pool_crossing(record: Mapping[str, Any]) -> tuple[str, str, int, int | None, int | None] | None:
     """(tenant id, sequence number, time, old available, new available) of a pool item's change."""
     if record.get("eventName") != "MODIFY":
@@ -169,6 +187,8 @@ class TopUps:
         for _ in range(ATTEMPTS):
             now = self._clock.now()
             old = self._settings.get(tenant_id)
+            available, _ = self._settings.pool(tenant_id)
+            switched = enabled and (old is None or not old.enabled)
             base = old or TopUpSettings(tenant_id, False, threshold, pack_id, quantity, monthly_limit)
             new = replace(
                 base,
@@ -179,16 +199,13 @@ class TopUps:
                 monthly_limit=monthly_limit,
                 failures=0 if enabled and not base.enabled else base.failures,
                 disabled_reason=None if enabled else base.disabled_reason,
+                below=switched and available < threshold,  # a crossing: the stream's consumer buys
                 version=base.version + 1,
                 updated_at=now,
             )
             if self._settings.save(new, 0 if old is None else old.version) is not Applied.APPLIED:
                 continue
-            switched_on = enabled and (old is None or not old.enabled)
-            available, _ = self._settings.pool(tenant_id)
-            if switched_on and available < threshold:  # enabling below the threshold is a crossing
-                self.buy(tenant_id, f"enable-v{new.version}", now)
-            return self._settings.get(tenant_id) or new
+            return new
         raise StoreBusy()
 
     def _customer(self, tenant_id: str) -> str:
@@ -203,6 +220,12 @@ class TopUps:
         batch = TopUpBatch(records=len(records))
         read: dict[str, TopUpSettings | None] = {}  # one read per tenant per batch; a crossing reads again
         for record in records:
+            enabled = switched_on(record)
+            if enabled is not None:  # enabling while already below the threshold is a crossing
+                if not self._enabled_below(*enabled, batch):
+                    batch.failed.append(str(record.get("dynamodb", {}).get("SequenceNumber", "")))
+                    break
+                continue
             change = pool_crossing(record)
             if change is None:
                 continue
@@ -222,6 +245,17 @@ class TopUps:
                 batch.failed.append(sequence)
                 break
         return batch
+
+    def _enabled_below(self, tenant_id: str, crossing: str, at: int, batch: TopUpBatch) -> bool:
+        """False if it failed (and the batch is retried from it)."""
+        try:
+            if self._settings.get(tenant_id) is not None:
+                batch.crossings += 1
+                batch.started += self.buy(tenant_id, crossing, at or self._clock.now())
+        except Exception:  # retried from this record; buying is idempotent per crossing
+            self._log("top-up failed to start", {"tenant_id": tenant_id, "crossing": crossing})
+            return False
+        return True
 
     def buy(self, tenant_id: str, crossing: str, at: int) -> bool:
         """Start the crossing's purchase (once) and pay it off-session; True if this call started it."""
@@ -319,7 +353,7 @@ class TopUps:
             now = self._clock.now()
             data = {"purchase_id": purchase_id, "amount": amount}
             event = new_event(tenant_id, "topup.succeeded", now, data, purchase_id, "succeeded")
-            fresh = replace(settings, failures=0, version=settings.version + 1, updated_at=now)
+            fresh = replace(settings, failures=0, below=False, version=settings.version + 1, updated_at=now)
             if self._settings.save(fresh, settings.version, (event,)) is Applied.APPLIED:
                 return
         raise StoreBusy()

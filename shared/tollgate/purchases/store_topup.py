@@ -29,6 +29,7 @@ _FIELDS = (
     "purchases",
     "failures",
     "disabled_reason",
+    "below",
     "version",
     "updated_at",
 )
@@ -44,6 +45,7 @@ def _settings(tenant_id: str, item: TopUpItem) -> TopUpSettings:
     for name in ("threshold", "quantity", "monthly_limit", "month", "purchases", "failures", "version", "updated_at"):
         values[name] = int(values[name] or 0)
     values["enabled"] = bool(values["enabled"])
+    values["below"] = bool(values["below"])
     return TopUpSettings(tenant_id=tenant_id, **values)
 
 
