@@ -16,6 +16,7 @@ from tollgate.keys import routes as keys
 from tollgate.pool import routes as pool
 from tollgate.pool import routes_budgets as budgets
 from tollgate.purchases import routes as purchases
+from tollgate.purchases import routes_topup as topup
 from tollgate.reports import routes as reports
 from tollgate.tenancy import routes as tenancy
 
@@ -23,6 +24,7 @@ logger = get_logger()
 routers = (
     tenancy.router,
     purchases.router,
+    topup.router,
     events.router,
     pool.router,
     budgets.router,

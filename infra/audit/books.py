@@ -6,7 +6,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from infra.audit.rules import StoredBudget, StoredPool, TenantBooks
+from infra.audit.rules import StoredBudget, StoredPool, StoredTopUp, StoredTopUpSettings, TenantBooks
 from tollgate.approvals.store import to_action
 from tollgate.core.budgets import TENANT_SCOPE
 from tollgate.core.errors import NotFound
@@ -22,7 +22,9 @@ from tollgate.kernel.items import (
     LicenseKeyItem,
     LotItem,
     ProjectItem,
+    PurchaseItem,
     TenantItem,
+    TopUpItem,
 )
 from tollgate.kernel.records import to_entry, to_lot
 
@@ -88,7 +90,27 @@ class DynamoBooks:
                 to_action(tenant_id, item)
                 for item in ActionItem.query(pk, ActionItem.sk.startswith(keys.ACTION_SK_PREFIX), consistent_read=True)
             ]
-        return TenantBooks(tenant_id, pool, ledger, lots, leases, budgets, allowances, actions, key_environments)
+            topups, settings = _topups(pk)
+        return TenantBooks(
+            tenant_id, pool, ledger, lots, leases, budgets, allowances, actions, key_environments, topups, settings
+        )
+
+
+TOPUP_BUYER = "system:topup"
+TOPUP_PO = "auto top-up "
+
+
+def _topups(pk: str) -> tuple[list[StoredTopUp], StoredTopUpSettings | None]:
+    topups = [
+        StoredTopUp(str(item.po_number or "").removeprefix(TOPUP_PO), str(item.status), int(item.created_at))
+        for item in PurchaseItem.query(pk, PurchaseItem.sk.startswith(keys.PURCHASE_SK_PREFIX), consistent_read=True)
+        if item.buyer_key_id == TOPUP_BUYER
+    ]
+    try:
+        item = TopUpItem.get(pk, keys.TOPUP_SK, consistent_read=True)
+    except DoesNotExist:
+        return topups, None
+    return topups, StoredTopUpSettings(int(item.monthly_limit), int(item.month or 0), int(item.purchases or 0))
 
 
 def _level(item: Any, scope: str, project_id: str | None) -> StoredBudget:

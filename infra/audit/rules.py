@@ -49,6 +49,22 @@ class StoredBudget:
 
 
 @dataclass(frozen=True)
+class StoredTopUp:
+    """An auto top-up purchase (its ``po_number`` names the crossing that started it)."""
+
+    crossing: str
+    status: str
+    created_at: int
+
+
+@dataclass(frozen=True)
+class StoredTopUpSettings:
+    monthly_limit: int
+    month: int  # the UTC month start ``purchases`` counts in
+    purchases: int
+
+
+@dataclass(frozen=True)
 class TenantBooks:
     """Everything of one tenant that the invariants speak about, read at one time (quiescent)."""
 
@@ -61,6 +77,8 @@ class TenantBooks:
     allowances: list[Allowance] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     key_environments: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # key: (project, env)
+    topups: list[StoredTopUp] = field(default_factory=list)
+    topup_settings: StoredTopUpSettings | None = None
 
 
 def audit_tenant(books: TenantBooks) -> list[str]:
@@ -92,6 +110,7 @@ def audit_tenant(books: TenantBooks) -> list[str]:
     _audit_actions(books, mismatch)
     _audit_budgets(books, open_leases, open_allowances + open_actions, mismatch)
     _audit_refills(books, mismatch)
+    _audit_topups(books, mismatch)
     ids = [entry.id for entry in books.ledger]
     if len(ids) != len(set(ids)):
         mismatch("a ledger entry id appears twice (invariant 3)")
@@ -248,3 +267,28 @@ def _audit_refills(books: TenantBooks, mismatch: _Report) -> None:
     for (kind, period), count in sorted(given.items()):
         if count > 1:
             mismatch(f"{kind.value} for {period} arrived {count} times (invariant 14)")
+
+
+def _audit_topups(books: TenantBooks, mismatch: _Report) -> None:
+    """Invariant 14: an auto top-up is bought at most once per crossing and at most ``monthly_limit`` times a
+    UTC month (failed ones do not count), and the month's count on the settings is what the purchases say."""
+    crossings: dict[str, int] = defaultdict(int)
+    months: dict[str, int] = defaultdict(int)
+    for topup in books.topups:
+        crossings[topup.crossing] += 1
+        if topup.status != "failed":
+            months[month_key(topup.created_at)] += 1
+    for crossing, count in sorted(crossings.items()):
+        if count > 1:
+            mismatch(f"the crossing {crossing} bought {count} top-ups (invariant 14)")
+    settings = books.topup_settings
+    if settings is None:
+        if books.topups:
+            mismatch(f"{len(books.topups)} top-up purchases but no auto top-up settings")
+        return
+    for month, count in sorted(months.items()):
+        if count > settings.monthly_limit:
+            mismatch(f"{count} top-ups in {month}, more than monthly_limit {settings.monthly_limit} (invariant 14)")
+    counted = months.get(month_key(settings.month), 0) if settings.month else 0
+    if settings.month and settings.purchases != counted:
+        mismatch(f"auto top-up counts {settings.purchases} purchases in {month_key(settings.month)}, not {counted}")

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from tollgate.pool.store_expiry import DynamoExpiry
     from tollgate.purchases.rules_catalog import CatalogRepository
     from tollgate.purchases.service import PurchaseService
+    from tollgate.purchases.service_topup import TopUps
     from tollgate.reports.service import ReportService
     from tollgate.reports.store import DynamoUsageRepository
     from tollgate.reports.store_stream import UsageAggregator
@@ -181,13 +182,16 @@ def purchase_service() -> PurchaseService:
     from tollgate.core.settings import settings
     from tollgate.purchases.service import PurchaseService
     from tollgate.purchases.store import DynamoPurchaseRepository
+    from tollgate.purchases.store_topup import DynamoTopUpRepository
     from tollgate.purchases.stripe_checkout import StripeCheckout
+    from tollgate.purchases.stripe_topup import StripeTopUps
     from tollgate.purchases.stripe_webhooks import StripeWebhookVerifier, webhook_secrets
     from tollgate.tenancy.store_projects import DynamoProjectRepository
 
     logger = get_logger()
+    purchases = DynamoPurchaseRepository()
     return PurchaseService(
-        purchases=DynamoPurchaseRepository(),
+        purchases=purchases,
         catalog=catalog(),
         projects=DynamoProjectRepository(),
         checkout=StripeCheckout(),
@@ -196,7 +200,17 @@ def purchase_service() -> PurchaseService:
         ids=RANDOM_IDS,
         portal_base_url=lambda: settings().portal_base_url,
         log=lambda message, fields: logger.info(message, extra=fields),
+        topup_settings=DynamoTopUpRepository(purchases),
+        cards=StripeTopUps(),
     )
+
+
+def topups() -> TopUps:
+    """Auto top-up (the portal's routes, the stream's crossings, the webhook's payments)."""
+    found = purchase_service().topups
+    if found is None:  # pragma: no cover - always wired above
+        raise RuntimeError("auto top-up is not wired")
+    return found
 
 
 @cache

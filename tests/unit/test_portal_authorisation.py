@@ -34,6 +34,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/actions/{}/reviews"): {"decision": "approve"},
     ("POST", "/v1/webhook-endpoints"): {"url": "https://hooks.example.com/t", "events": ["*"]},
     ("PUT", "/v1/budgets/{}"): {"limit": 10},
+    ("PUT", "/v1/auto-top-up"): {"enabled": False, "threshold": 10, "pack_id": "starter", "monthly_limit": 1},
 }
 # What an approver may do besides reading the tenant, projects, catalog and balance: read the policy and the
 # decision log (an approver needs to know what it approves).

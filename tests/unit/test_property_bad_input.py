@@ -200,7 +200,9 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     from tollgate.kernel.items import TenantItem
     from tollgate.purchases.service import PurchaseService
     from tollgate.purchases.store import DynamoPurchaseRepository
+    from tollgate.purchases.store_topup import DynamoTopUpRepository
     from tollgate.purchases.stripe_checkout import StripeCheckout
+    from tollgate.purchases.stripe_topup import StripeTopUps
     from tollgate.purchases.stripe_webhooks import StripeWebhookVerifier
     from tollgate.tenancy.store import DynamoTenantRepository
     from tollgate.tenancy.store_projects import DynamoProjectRepository
@@ -216,6 +218,8 @@ def _tenant(standin: StandinServer, monkeypatch: pytest.MonkeyPatch) -> Tenant:
         clock=SYSTEM_CLOCK,
         ids=RANDOM_IDS,
         portal_base_url=lambda: "https://portal.test",
+        topup_settings=DynamoTopUpRepository(),
+        cards=StripeTopUps(client),
     )
     monkeypatch.setattr(services, "tenant_service", lambda: tenants)
     monkeypatch.setattr(services, "purchase_service", lambda: purchases)

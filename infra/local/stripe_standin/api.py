@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from . import ids, listing, objects, payments
+from . import ids, listing, objects, payments, saved_cards
 from .context import Call, Core, Reply
 from .errors import ApiError, invalid, missing
 from .forms import Params
@@ -285,8 +285,10 @@ def create_session(core: Core, call: Call) -> Reply:
     store, params = core.store, call.params
     params.reject_unknown(SESSION_PARAMS)
     mode = params.required_text("mode", choices=("payment", "setup", "subscription"))
+    if mode == "setup":
+        return saved_cards.setup_session(core, call)
     if mode != "payment":
-        raise invalid("mode", "The Stripe stand-in supports only mode=payment.")
+        raise invalid("mode", "The Stripe stand-in supports only mode=payment or mode=setup.")
     params.text("ui_mode", choices=("hosted",))
     if params.strings("payment_method_types") not in ([], ["card"]):
         raise invalid("payment_method_types", "The Stripe stand-in supports only payment_method_types[]=card.")
@@ -457,6 +459,11 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/checkout/sessions/([^/]+)/line_items", list_session_line_items),
     ("POST", r"/v1/checkout/sessions/([^/]+)/expire", expire_session),
     ("GET", r"/v1/payment_intents/([^/]+)", _getter("payment_intent")),
+    ("POST", r"/v1/payment_intents", saved_cards.create_payment_intent),
+    ("GET", r"/v1/setup_intents/([^/]+)", _getter("setup_intent")),
+    ("GET", r"/v1/payment_methods", saved_cards.list_payment_methods),
+    ("GET", r"/v1/payment_methods/([^/]+)", _getter("payment_method")),
+    ("GET", r"/v1/customers/([^/]+)/payment_methods", saved_cards.list_payment_methods),
     ("GET", r"/v1/charges/([^/]+)", _getter("charge")),
     ("GET", r"/v1/disputes/([^/]+)", _getter("dispute")),
     ("POST", r"/v1/refunds", create_refund),

@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import payments
+from . import payments, saved_cards
 from .context import Core
 from .errors import ApiError, invalid
 
@@ -55,6 +55,11 @@ def complete_and_deliver(
 
 
 def complete(core: Core, args: tuple[str, ...], body: JSON) -> JSON:
+    if "payment_method" in body:  # a setup session: save the card
+        with core.store.transaction():
+            event = saved_cards.complete_setup(core, args[0], _field(body, "payment_method", str, ""))
+            session = copy.deepcopy(core.store.get("checkout.session", args[0]))
+        return {"session": session, **_send(core, event, _field(body, "deliver", bool, True))}
     status = _field(body, "payment_status", str, "paid")
     if status not in ("paid", "unpaid"):
         raise invalid("payment_status", 'payment_status must be "paid" or "unpaid".')

@@ -30,6 +30,9 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "action.denied",
         "action.expired",
         "budget.exhausted",  # a budget level's left reached 0: once per level per period
+        "topup.succeeded",  # an auto top-up's payment succeeded (its purchase.paid says what it credited)
+        "topup.failed",  # an auto top-up's payment failed (its purchase is failed, not counted this month)
+        "topup.disabled",  # three consecutive failures switched auto top-up off
         "webhook.test",  # POST /v1/webhook-endpoints/{id}/test: to that endpoint only
         "webhook_endpoint.disabled",  # an endpoint whose every attempt failed for 5 days
     }

@@ -152,6 +152,28 @@ class BudgetExhaustedData(AnswerModel):
     period: Literal["none", "month"]
 
 
+class TopUpSucceededData(AnswerModel):
+    """``tollgate.purchases.service_topup``: an auto top-up's off-session payment succeeded."""
+
+    purchase_id: str
+    amount: int = Field(description="In the currency's smallest unit (cents).")
+
+
+class TopUpFailedData(AnswerModel):
+    """``tollgate.purchases.service_topup``: an auto top-up's payment failed; the purchase is `failed`."""
+
+    purchase_id: str
+    reason: str | None = Field(description="Stripe's message (e.g. `Your card was declined.`).")
+    consecutive_failures: int
+
+
+class TopUpDisabledData(AnswerModel):
+    """``tollgate.purchases.service_topup``: auto top-up switched itself off."""
+
+    reason: str | None
+    consecutive_failures: int
+
+
 DATA: dict[str, type[AnswerModel]] = {
     "purchase.paid": PurchasePaidData,
     "purchase.refunded": PurchaseRefundedData,
@@ -173,6 +195,9 @@ DATA: dict[str, type[AnswerModel]] = {
     "webhook.test": WebhookTestData,
     "webhook_endpoint.disabled": EndpointDisabledData,
     "budget.exhausted": BudgetExhaustedData,
+    "topup.succeeded": TopUpSucceededData,
+    "topup.failed": TopUpFailedData,
+    "topup.disabled": TopUpDisabledData,
 }
 
 

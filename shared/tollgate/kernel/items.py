@@ -456,3 +456,23 @@ class ActionItem(TableModel):
     version = NumberAttribute(default=0)
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
+
+
+class TopUpItem(TableModel):
+    """A tenant's auto top-up (sk TOPUP): the settings, this month's purchases (``month`` is its UTC month
+    start; ``purchases`` counts the top-ups started in it that did not fail), the consecutive failures, and
+    ``version``: every change is a compare-and-set on it, so a crossing starts one purchase and a failure
+    is counted once."""
+
+    enabled = BooleanAttribute(default=False)
+    threshold = NumberAttribute()
+    pack_id = UnicodeAttribute()
+    quantity = NumberAttribute(default=1)
+    monthly_limit = NumberAttribute()
+    month = NumberAttribute(default=0)
+    purchases = NumberAttribute(default=0)
+    failures = NumberAttribute(default=0)
+    disabled_reason = UnicodeAttribute(null=True)
+    below = BooleanAttribute(default=False)  # switched on while ``available`` was below the threshold
+    version = NumberAttribute(default=0)
+    updated_at = NumberAttribute(default=0)

@@ -252,3 +252,6 @@ def webhook_attempts_pk(tenant_id: str) -> str:
 
 def webhook_attempt_sk(endpoint_id: str, at: int, attempt_id: str) -> str:
     return f"{endpoint_id}#{at:012d}#{attempt_id}"
+
+
+TOPUP_SK = "TOPUP"

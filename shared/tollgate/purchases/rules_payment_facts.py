@@ -46,6 +46,26 @@ class DisputeFacts:
 
 
 @dataclass(frozen=True)
+class IntentFacts:
+    """A PaymentIntent (auto top-up's off-session payments)."""
+
+    id: str
+    status: str  # succeeded | requires_payment_method | processing | …
+    amount: int
+    currency: str
+    tenant_id: str | None = None
+    purchase_id: str | None = None
+    failure: str | None = None  # the last payment error's message
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    id: str
+    brand: str
+    last4: str
+
+
+@dataclass(frozen=True)
 class PriceFacts:
     """A Stripe Price: what one unit sells for."""
 
@@ -65,6 +85,7 @@ class PaymentEvent:
     session: CheckoutSession | None = None
     charge: ChargeFacts | None = None
     dispute: DisputeFacts | None = None
+    intent: IntentFacts | None = None
 
 
 @dataclass(frozen=True)

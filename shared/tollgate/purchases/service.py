@@ -56,6 +56,7 @@ from tollgate.purchases.service_checkout import IDEMPOTENCY_SCOPE, MAX_QUANTITY,
 from tollgate.purchases.service_fulfilment import Fulfilment, Outcome
 from tollgate.purchases.service_reconciliation import Reconciler, ReconcileReport
 from tollgate.purchases.service_take_back import TakeBack
+from tollgate.purchases.service_topup import CardGateway, TopUpRepository, TopUps
 
 __all__ = [
     "EVENT_DEDUPE_S",
@@ -112,6 +113,8 @@ class PurchaseService:
         ids: IdGenerator,
         portal_base_url: Callable[[], str],
         log: Callable[[str, dict[str, Any]], None] | None = None,
+        topup_settings: TopUpRepository | None = None,
+        cards: CardGateway | None = None,
     ) -> None:
         log = log or (lambda _message, _fields: None)
         self._purchases = purchases
@@ -121,6 +124,11 @@ class PurchaseService:
         self.fulfilment = Fulfilment(purchases, clock, log)
         self.take_back = TakeBack(purchases, checkout, self.fulfilment, clock, log)
         self.reconciler = Reconciler(checkout, self.fulfilment, clock)
+        self.topups: TopUps | None = None
+        if topup_settings is not None and cards is not None:
+            self.topups = TopUps(
+                topup_settings, purchases, catalog, cards, self.fulfilment, clock, portal_base_url, log
+            )
 
     # Buying and reading
 
@@ -166,6 +174,8 @@ class PurchaseService:
             if event.type in _SESSION_PAID:
                 return self.fulfilment.fulfil(session, "stripe:webhook", mark)
             return self.fulfilment.fail(session, "stripe:webhook", mark)
+        if event.intent is not None:  # auto top-up's off-session payments
+            return self._intent(event, mark)
         if event.type == "charge.refunded" and event.charge is not None:
             return self.take_back.on_refund(event.charge, mark)
         if dispute is None:
@@ -176,6 +186,11 @@ class PurchaseService:
         if won or event.type == "charge.dispute.funds_reinstated":
             return self.take_back.on_dispute_won(dispute, mark)
         return Outcome.IGNORED
+
+    def _intent(self, event: PaymentEvent, mark: EventMark) -> Outcome:
+        if self.topups is None or event.intent is None:
+            return Outcome.IGNORED
+        return self.topups.on_intent(event.type, event.intent, mark)
 
     def fulfil(self, session: CheckoutSession, actor: str, mark: EventMark | None = None) -> Outcome:
         return self.fulfilment.fulfil(session, actor, mark)

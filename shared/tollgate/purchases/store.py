@@ -200,6 +200,10 @@ class DynamoPurchaseRepository:
     def _event_condition(now: int) -> Condition:
         return StripeEventItem.pk.does_not_exist() | (StripeEventItem.purge_at <= now)
 
+    def mark_event(self, tx: PoolTransaction, mark: EventMark) -> None:
+        """Record ``mark`` in ``tx`` (label ``event``): refused if it was recorded before."""
+        tx.put("event", self._event_item(mark), self._event_condition(mark.recorded_at))
+
     def record_event(self, mark: EventMark) -> bool:
         try:
             with busy_as_store_busy():

@@ -17,6 +17,7 @@ from tollgate.purchases.rules_payment_facts import (
     WebhookSignatureInvalid,
 )
 from tollgate.purchases.stripe_checkout import charge_facts, session_facts
+from tollgate.purchases.stripe_topup import intent_facts
 
 TOLERANCE_S = 300
 _SESSION_EVENTS = frozenset(
@@ -38,7 +39,7 @@ def parse_event(event: Any) -> PaymentEvent:
     kind = _typed(event, "type", str, required=True)
     data = _typed(event, "data", dict) or {}
     obj = _typed(data, "object", dict) or {}
-    session = charge = dispute = None
+    session = charge = dispute = intent = None
     if kind in _SESSION_EVENTS and obj.get("object") == "checkout.session":
         _check(obj, _SESSION_FIELDS)
         session = session_facts(obj)
@@ -59,6 +60,9 @@ def parse_event(event: Any) -> PaymentEvent:
             payment_intent=obj.get("payment_intent") if isinstance(obj.get("payment_intent"), str) else None,
             status=str(obj.get("status") or ""),
         )
+    elif kind.startswith("payment_intent.") and obj.get("object") == "payment_intent":
+        _check(obj, _INTENT_FIELDS)
+        intent = intent_facts(obj)
     return PaymentEvent(
         id=_typed(event, "id", str, required=True),
         type=kind,
@@ -66,6 +70,7 @@ def parse_event(event: Any) -> PaymentEvent:
         session=session,
         charge=charge,
         dispute=dispute,
+        intent=intent,
     )
 
 
@@ -89,6 +94,14 @@ _CHARGE_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "amount_refunded": (int, False),
     "payment_intent": ((str, dict), False),
     "metadata": (dict, False),
+}
+_INTENT_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "id": _ID,
+    "status": (str, False),
+    "amount": (int, False),
+    "currency": (str, False),
+    "metadata": (dict, False),
+    "last_payment_error": (dict, False),
 }
 _DISPUTE_FIELDS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "id": _ID,

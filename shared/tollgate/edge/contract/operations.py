@@ -82,6 +82,28 @@ OPERATIONS: dict[str, Operation] = {
     "DELETE /v1/budgets/{scope}": Operation(
         "removeBudget", "Remove a budget", "The level keeps counting what is used and held, with no limit."
     ),
+    # auto top-up
+    "POST /v1/payment-methods/setup": Operation(
+        "setupPaymentMethod",
+        "Save a card",
+        "A Stripe Checkout Session in setup mode: the buyer saves a card there for auto top-up.",
+    ),
+    "GET /v1/payment-methods": Operation(
+        "listPaymentMethods", "List saved cards", "The tenant's saved cards; the default one pays auto top-ups."
+    ),
+    "GET /v1/auto-top-up": Operation(
+        "getAutoTopUp",
+        "Read auto top-up",
+        "The settings, the card it pays with, this month's top-ups, the consecutive failures, and why it "
+        "switched itself off if it did.",
+    ),
+    "PUT /v1/auto-top-up": Operation(
+        "setAutoTopUp",
+        "Set auto top-up",
+        "When `available` falls below `threshold`, one off-session payment buys `quantity` × `pack_id`, once per "
+        "crossing and at most `monthly_limit` times a UTC month. Enabling needs a saved card (409 otherwise); "
+        "enabling while already below the threshold buys at once.",
+    ),
     # purchases
     "GET /v1/catalog": Operation(
         "getCatalog", "Read the catalog", "The token packs on sale and the features with their costs."
