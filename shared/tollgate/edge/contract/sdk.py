@@ -84,9 +84,10 @@ REGION_HEADER = header(
 )
 PREFER = header(
     "Prefer",
-    {"type": "string", "enum": ["return=minimal", "return=representation"]},
+    {"type": "string", "examples": ["return=minimal"]},
     required=False,
-    description="`return=minimal`: no `balance_after`, one DynamoDB request (the SDK's hot path).",
+    description="`return=minimal`: no `balance_after`, one DynamoDB request (the SDK's hot path). Other "
+    "preferences are ignored, as RFC 7240 asks of a server that does not know them.",
 )
 
 # ------------------------------------------------------------------------------------------ validate
